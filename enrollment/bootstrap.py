@@ -1,0 +1,76 @@
+"""`init`: create or migrate the schema and load the shipped campaigns, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import campaigns, settings, storage, targets
+from .storage import Store
+
+
+class ShippedDataError(Exception):
+    """A shipped data file does not pass its own checks (a packaging bug)."""
+
+
+@dataclass
+class InitReport:
+    migrations: list[int] = field(default_factory=list)
+    campaigns_added: list[str] = field(default_factory=list)
+    target_sets_added: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        if self.migrations:
+            parts.append(f"数据库结构已升级到第 {self.migrations[-1]} 版")
+        if self.campaigns_added:
+            parts.append(f"新增参保活动 {len(self.campaigns_added)} 个：{'、'.join(self.campaigns_added)}")
+        if self.target_sets_added:
+            parts.append(f"载入目标任务表 {len(self.target_sets_added)} 个")
+        return "；".join(parts) or "数据库已是最新，内置参保活动均已载入"
+
+
+def init(store: Store, data_dir: Path | None = None) -> InitReport:
+    """Migrate the schema, then add any shipped campaign or target table not yet in the file."""
+    data_dir = data_dir or settings.data_dir()
+    report = InitReport(migrations=storage.migrate(store))
+    for definition in campaigns.shipped_definitions(data_dir):
+        with store.read() as con:
+            exists = con.execute("SELECT count(*) FROM campaigns WHERE id = ?",
+                                 [definition.id]).fetchone()[0]
+            loaded = {row[0] for row in con.execute(
+                "SELECT sha256 FROM target_sets WHERE campaign_id = ? AND source = 'shipped'",
+                [definition.id]).fetchall()}
+        pending = []
+        for spec in definition.extra.get("targets", []):
+            content = (data_dir / spec["file"]).read_bytes()
+            if hashlib.sha256(content).hexdigest() not in loaded:
+                pending.append((spec, content))
+        if exists and not pending:
+            continue
+        with store.write() as con:
+            if not exists:
+                campaigns.create(con, definition, data_dir)
+                report.campaigns_added.append(definition.id)
+            for spec, content in pending:
+                table = targets.parse(con, definition.id, content)
+                if not table.ok:
+                    problems = "；".join(str(p) for p in table.problems)
+                    raise ShippedDataError(f"{spec['file']}: {problems}")
+                targets.save(con, definition.id, table, source="shipped", note=spec.get("note"),
+                             file_name=Path(spec["file"]).name, content=content,
+                             created_by="系统内置")
+                report.target_sets_added.append(spec["file"])
+    return report
+
+
+def ensure_ready(store: Store) -> None:
+    """For the app: initialise a missing database, migrate an old one."""
+    if store.schema_version() < storage.LATEST_VERSION or not _has_campaigns(store):
+        init(store)
+
+
+def _has_campaigns(store: Store) -> bool:
+    with store.read() as con:
+        return con.execute("SELECT count(*) FROM campaigns").fetchone()[0] > 0

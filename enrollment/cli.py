@@ -1,0 +1,242 @@
+"""Command line: `python -m enrollment [--db PATH] COMMAND`. A thin layer over the package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from . import bootstrap, campaigns, demo, ingest, progress, storage
+from .labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS, TARGETS_MISSING
+from .storage import Store, StorageError
+
+LEVEL_CHOICES = ("city", "county", "township", "community", "village", "all")
+
+
+class Context:
+    def __init__(self, db: str | None):
+        self.store = Store(db) if db else Store()
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def parse_day(ctx, param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日期「{value}」格式不对，应为 YYYY-MM-DD，例如 2021-11-19")
+
+
+@click.group()
+@click.option("--db", envvar="ENROLLMENT_DB", type=click.Path(dir_okay=False),
+              help="DuckDB database file (default: data/enrollment.duckdb).")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """参保进度看板: enrollment-campaign progress tracking."""
+    ctx.obj = Context(db)
+
+
+def _ready(ctx: click.Context) -> Store:
+    store = ctx.obj.store
+    try:
+        storage.require_schema(store)
+    except StorageError as exc:
+        fail(str(exc))
+    return store
+
+
+def _campaign(store: Store, campaign_id: str) -> campaigns.Campaign:
+    try:
+        return campaigns.load(store, campaign_id)
+    except campaigns.CampaignError as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create or migrate the schema and load the shipped campaigns (idempotent)."""
+    try:
+        report = bootstrap.init(ctx.obj.store)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(f"{report.summary()}（数据库：{ctx.obj.store.path}）")
+
+
+@cli.command("campaigns")
+@click.pass_context
+def list_campaigns(ctx: click.Context) -> None:
+    """List campaigns: id, name, window, goal."""
+    store = _ready(ctx)
+    with store.read() as con:
+        rows = campaigns.list_campaigns(con)
+    for c in rows:
+        click.echo(f"{c.id}\t{c.name}\t{c.start} 至 {c.end}\t目标 {c.goal:.0%}")
+
+
+@cli.command("ingest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--report-date", callback=parse_day, help="Report date YYYY-MM-DD (default: from the file).")
+@click.option("--uploader", help="Who uploads (recorded with the upload).")
+@click.option("--dry-run", is_flag=True, help="Check and show the result; store nothing.")
+@click.option("--accept-warnings", is_flag=True, help="Commit although there are warnings.")
+@click.pass_context
+def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date: dt.date | None,
+                   uploader: str | None, dry_run: bool, accept_warnings: bool) -> None:
+    """Read a progress report (CSV/Excel) and store it; exit 1 on errors, 2 on warnings."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    content = file.read_bytes()
+    if dry_run:
+        with store.read() as con:
+            preview = ingest.prepare(con, campaign, content, file.name, report_date)
+        for problem in preview.problems:
+            click.echo(str(problem), err=True)
+        if preview.errors:
+            sys.exit(1)
+        click.echo(f"检查通过（未保存）：{len(preview.rows)} 个单位，上报日期 {preview.report_date}，"
+                   f"累计参保人数合计 {preview.total_enrolled:,}")
+        sys.exit(2 if preview.warnings and not accept_warnings else 0)
+    try:
+        receipt = ingest.commit(store, campaign_id, content, file.name, report_date=report_date,
+                                uploader=uploader, accept_warnings=accept_warnings)
+    except ingest.UploadRejected as rejected:
+        for problem in rejected.preview.problems:
+            click.echo(str(problem), err=True)
+        if rejected.warnings_only:
+            fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
+        fail(f"文件有 {len(rejected.preview.errors)} 处错误，未保存任何数据。", 1)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(receipt.summary())
+
+
+def _json_value(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.date().isoformat() if isinstance(value, pd.Timestamp) else value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "completion", "pace",
+               "gap_pp", "status", "week_delta", "report_date")
+
+
+def _unit_dict(row: dict, fields=UNIT_FIELDS) -> dict:
+    return {f: _json_value(row.get(f)) for f in fields}
+
+
+def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
+    c = result.campaign
+    total_fields = UNIT_FIELDS + ("baseline", "needed_per_week")
+    return {
+        "campaign": c.id,
+        "campaign_name": c.name,
+        "as_of": result.as_of.isoformat(),
+        "week": result.week,
+        "source": result.source,
+        "time_progress": float(result.time_progress),
+        "elapsed_days": c.elapsed_days(result.as_of),
+        "window_days": c.window_days,
+        "goal": float(c.goal),
+        "pace": float(result.pace),
+        "targets_missing": result.targets_missing,
+        "status_counts": result.status_counts(frame),
+        "total": _unit_dict(result.total, total_fields),
+        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",))
+                  for r in frame.to_dict("records")],
+    }
+
+
+def progress_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Units with Chinese headers and formatted numbers, as the overview table shows them."""
+    out = pd.DataFrame({
+        COLUMN_LABELS["code"]: frame["code"],
+        COLUMN_LABELS["name"]: frame["name"],
+        COLUMN_LABELS["target"]: frame["target"],
+        COLUMN_LABELS["enrolled"]: frame["enrolled"],
+        COLUMN_LABELS["completion"]: frame["completion"].map(lambda v: "" if pd.isna(v) else f"{v:.2%}"),
+        COLUMN_LABELS["gap_pp"]: frame["gap_pp"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
+        COLUMN_LABELS["week_delta"]: frame["week_delta"],
+        COLUMN_LABELS["status"]: frame["status"].map(STATUS_LABELS),
+    })
+    return out.astype(object).where(out.notna(), "")
+
+
+@cli.command("progress")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES), help="Level to list (default: below the top).")
+@click.option("--source", type=click.Choice(progress.SOURCES),
+              help="upload or demo (default: uploads, demo only when nothing else exists).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv")), default="table")
+@click.pass_context
+def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None,
+                     level: str | None, source: str | None, fmt: str) -> None:
+    """Progress of every unit of a level at a date: target, enrolled, completion, status."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    as_of = as_of or campaign.default_as_of()
+    with store.read() as con:
+        source = source or progress.default_source(con, campaign_id)
+        result = progress.compute(con, campaign, as_of, source)
+    levels = list(dict.fromkeys(result.units.sort_values("depth")["level"]))
+    level = "community" if level == "village" else level
+    if level is None:
+        level = levels[1] if len(levels) > 1 else levels[0]
+    if level != "all" and level not in levels:
+        fail(f"该活动没有「{LEVEL_LABELS.get(level, level)}」层级，可选："
+             f"{'、'.join(levels)}")
+    frame = result.units if level == "all" else result.level(level)
+    if fmt == "json":
+        click.echo(json.dumps(progress_json(result, frame), ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        click.echo(frame[list(UNIT_FIELDS)].to_csv(index=False), nl=False)
+        return
+    total = result.total
+    tag = "【示例数据】" if source == "demo" else ""
+    click.echo(f"{tag}{campaign.name}  截至 {as_of}（第 {result.week} 周）  "
+               f"序时进度 {float(result.time_progress):.2%}  目标 {campaign.goal:.0%}")
+    if result.targets_missing:
+        click.echo(f"{TARGETS_MISSING}：该活动还没有任务数，无法计算完成率。")
+    else:
+        enrolled = total["enrolled"]
+        shown = "未上报" if pd.isna(enrolled) else f"{enrolled:,}"
+        click.echo(f"合计：任务数 {total['target']:,}，累计参保 {shown}，"
+                   f"完成率 {'' if pd.isna(total['completion']) else format(total['completion'], '.2%')}")
+    with pd.option_context("display.unicode.east_asian_width", True,
+                           "display.max_rows", None, "display.width", 200):
+        click.echo(progress_table(frame).to_string(index=False))
+
+
+@cli.command("demo")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--clear", is_flag=True, help="Remove the campaign's demo data instead.")
+@click.pass_context
+def demo_command(ctx: click.Context, campaign_id: str, clear: bool) -> None:
+    """Simulated weekly reports (示例数据), stored apart from real uploads."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    if clear:
+        removed = demo.clear(store, campaign_id)
+        click.echo(f"已删除 {campaign_id} 的示例数据 {removed} 条")
+        return
+    result = demo.generate(store, campaign)
+    click.echo(result.summary())

@@ -1,0 +1,116 @@
+"""The shipped statistical division codes (data/divisions) as unit hierarchies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from . import settings
+from .labels import LEVEL_CODE_LENGTHS
+
+FILES = {
+    "province": "china-provinces.csv",
+    "city": "china-cities.csv",
+    "county": "china-counties.csv",
+    "township": "china-townships.csv.gz",
+    "community": "china-villages.csv.gz",
+}
+LEVELS = tuple(LEVEL_CODE_LENGTHS)
+NATION_CODE = "CN"
+NATION_NAME = "全国"
+
+
+class DivisionError(ValueError):
+    """An unknown region code or level (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class Division:
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+def level_of(code: str) -> str:
+    """The level of a division code, from its length."""
+    if code == NATION_CODE:
+        return "nation"
+    for level, length in LEVEL_CODE_LENGTHS.items():
+        if len(code) == length and code.isdigit():
+            return level
+    raise DivisionError(f"「{code}」不是有效的统计用区划代码（应为 2、4、6、9 或 12 位数字）")
+
+
+def _path(level: str, data_dir: Path | None) -> Path:
+    return (data_dir or settings.data_dir()) / "divisions" / FILES[level]
+
+
+def _read(con: duckdb.DuckDBPyConnection, level: str, prefix: str,
+          data_dir: Path | None) -> list[tuple[str, str]]:
+    path = _path(level, data_dir)
+    return con.execute(
+        "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
+        "WHERE starts_with(code, ?) ORDER BY code",
+        [str(path), prefix]).fetchall()
+
+
+def lookup(code: str, data_dir: Path | None = None) -> Division:
+    """One division by its code."""
+    level = level_of(code)
+    if level == "nation":
+        return Division(NATION_CODE, NATION_NAME, "nation", None)
+    with duckdb.connect() as con:
+        rows = [r for r in _read(con, level, code, data_dir) if r[0] == code]
+    if not rows:
+        raise DivisionError(f"区划代码 {code} 不存在")
+    return Division(code, rows[0][1], level, None)
+
+
+def search(text: str, data_dir: Path | None = None, limit: int = 20) -> list[Division]:
+    """Divisions down to township level whose name contains the text, for picking a region."""
+    out: list[Division] = []
+    with duckdb.connect() as con:
+        for level in ("province", "city", "county", "township"):
+            rows = con.execute(
+                "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
+                "WHERE contains(name, ?) ORDER BY code LIMIT ?",
+                [str(_path(level, data_dir)), text, limit]).fetchall()
+            out.extend(Division(c, n, level, None) for c, n in rows)
+    return out[:limit]
+
+
+def region_tree(region_code: str, levels: list[str],
+                data_dir: Path | None = None) -> list[Division]:
+    """The region itself and its descendants at the given levels, parents before children.
+
+    A unit's parent is its nearest ancestor in the tree (codes nest by prefix), so a level may be
+    skipped, and the townships of a city without counties (东莞) hang from the city.
+    """
+    root_level = level_of(region_code)
+    order = list(LEVEL_CODE_LENGTHS)
+    for level in levels:
+        if level not in LEVEL_CODE_LENGTHS:
+            raise DivisionError(f"未知层级「{level}」，可选：{'、'.join(order)}")
+        if root_level != "nation" and order.index(level) <= order.index(root_level):
+            raise DivisionError(f"层级「{level}」不在区划 {region_code} 之下")
+    root = lookup(region_code, data_dir)
+    prefix = "" if root_level == "nation" else region_code
+    tree = [root]
+    present = {root.code}
+    with duckdb.connect() as con:
+        for level in sorted(set(levels), key=order.index):
+            for code, name in _read(con, level, prefix, data_dir):
+                parent = _nearest_ancestor(code, present, root.code)
+                tree.append(Division(code, name, level, parent))
+                present.add(code)
+    return tree
+
+
+def _nearest_ancestor(code: str, present: set[str], root_code: str) -> str:
+    for length in sorted(LEVEL_CODE_LENGTHS.values(), reverse=True):
+        if length < len(code) and code[:length] in present:
+            return code[:length]
+    return root_code

@@ -1,0 +1,56 @@
+"""Every Chinese word the user sees for a domain concept, in one place."""
+
+from __future__ import annotations
+
+APP_TITLE = "参保进度看板"
+DEMO_BADGE = "示例数据"
+DEMO_BANNER = "示例数据：本页显示的是模拟的每周上报数据，仅用于演示，不是真实上报。"
+SOURCE_LABELS = {"upload": "各单位上报", "demo": DEMO_BADGE}
+
+# Status keys as defined in the brief, plus `no_target` for a unit without a task: its completion
+# cannot be judged, and the app says so instead of guessing.
+STATUS_LABELS = {
+    "achieved": "已达标",
+    "on_track": "进度正常",
+    "behind": "进度落后",
+    "not_reported": "未上报",
+    "no_target": "目标未录入",
+}
+STATUS_ORDER = ("behind", "not_reported", "on_track", "achieved", "no_target")
+
+LEVEL_LABELS = {
+    "nation": "全国",
+    "province": "省",
+    "city": "市",
+    "county": "县（市、区）",
+    "township": "乡镇（街道）",
+    "community": "村（社区）",
+}
+# Levels in hierarchy order with the length of their statistical division codes.
+LEVEL_CODE_LENGTHS = {"province": 2, "city": 4, "county": 6, "township": 9, "community": 12}
+
+PROGRAMME_LABELS = {"residents": "城乡居民基本医疗保险", "employees": "职工基本医疗保险"}
+
+COLUMN_LABELS = {
+    "code": "单位代码",
+    "name": "单位",
+    "level": "层级",
+    "parent_code": "上级代码",
+    "target": "任务数",
+    "baseline": "上年参保人数",
+    "enrolled": "累计参保人数",
+    "completion": "完成率",
+    "time_progress": "序时进度",
+    "pace": "序时目标",
+    "gap_pp": "与序时目标差距（百分点）",
+    "status": "状态",
+    "week_delta": "较上周增加",
+    "needed_per_week": "每周还需参保",
+    "report_date": "最近上报日期",
+    "low_income_target": "低收入人口任务数",
+    "low_income_enrolled": "低收入人口参保人数",
+    "low_income_completion": "低收入人口参保率",
+    "amount": "缴费金额（元）",
+}
+
+TARGETS_MISSING = "目标任务未录入"

@@ -1,0 +1,72 @@
+"""Every setting of the app in one declarative table.
+
+A setting is read from its environment variable; the CLI's global options override the few that
+have one (`--db`). The README documents each setting, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+    def raw(self) -> str:
+        value = os.environ.get(self.env, "").strip()
+        return value or self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENROLLMENT_DB", str(DATA_DIR / "enrollment.duckdb"),
+            "Path of the DuckDB database file (CLI: --db)."),
+    Setting("ENROLLMENT_DATA_DIR", str(DATA_DIR),
+            "Folder with the shipped reference data: campaigns/, targets/, divisions/."),
+    Setting("ENROLLMENT_LOCK_TIMEOUT", "60",
+            "Seconds to wait for the database file when another process holds it."),
+    Setting("ENROLLMENT_TIMEZONE", "Asia/Shanghai",
+            "Time zone of report deadlines and of times shown to users."),
+    Setting("ENROLLMENT_MAX_UPLOAD_MB", "20",
+            "Largest upload accepted, in MB."),
+    Setting("ENROLLMENT_OVER_TARGET_MARGIN", "0.10",
+            "An upload whose enrolled count exceeds the target by more than this fraction warns."),
+)
+
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def get(env: str) -> str:
+    """The current value of a setting, by its environment variable name."""
+    return _BY_ENV[env].raw()
+
+
+def db_path() -> Path:
+    return Path(get("ENROLLMENT_DB")).expanduser()
+
+
+def data_dir() -> Path:
+    return Path(get("ENROLLMENT_DATA_DIR")).expanduser()
+
+
+def lock_timeout() -> float:
+    return float(get("ENROLLMENT_LOCK_TIMEOUT"))
+
+
+def timezone() -> str:
+    return get("ENROLLMENT_TIMEZONE")
+
+
+def max_upload_bytes() -> int:
+    return int(float(get("ENROLLMENT_MAX_UPLOAD_MB")) * 1024 * 1024)
+
+
+def over_target_margin() -> float:
+    return float(get("ENROLLMENT_OVER_TARGET_MARGIN"))

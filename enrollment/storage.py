@@ -1,0 +1,312 @@
+"""The DuckDB file: connections, schema, migrations and the data version.
+
+Connection strategy. DuckDB lets one process at a time open a database file (read-write or
+read-only alike), and inside a process every connection to the same path shares one database
+instance. The Streamlit server (one process, one thread per browser session) and the CLI must be
+able to use the same file one after the other, so nobody holds the file longer than one unit of
+work:
+
+* every read and every write opens a connection, does its work and closes it; when the last
+  connection of a process closes, DuckDB releases the file lock;
+* a process that finds the file locked by another process retries with back-off for a bounded time
+  (`ENROLLMENT_LOCK_TIMEOUT`), then raises `DatabaseBusy` with a Chinese message;
+* writes inside one process are serialised by a lock, run in one transaction, bump the data
+  version (which keys every cached query) and end with a CHECKPOINT, so the WAL stays short and a
+  crash loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from . import settings
+
+
+class StorageError(Exception):
+    """A problem with the database file that the user can act on (message in Chinese)."""
+
+
+class DatabaseBusy(StorageError):
+    """Another process held the database file for longer than the lock timeout."""
+
+
+class NotInitialized(StorageError):
+    """The database has no schema yet."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+# Append new migrations at the end; never edit one that has been released.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", (
+        """CREATE TABLE meta (
+            key VARCHAR PRIMARY KEY,
+            value VARCHAR NOT NULL)""",
+        "INSERT INTO meta VALUES ('data_version', '0')",
+        """CREATE TABLE campaigns (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            programme VARCHAR NOT NULL,
+            year INTEGER,
+            region_code VARCHAR NOT NULL,
+            levels VARCHAR[] NOT NULL,
+            start_date DATE NOT NULL,
+            end_date DATE NOT NULL,
+            goal DECIMAL(6, 4) NOT NULL,
+            low_income_goal DECIMAL(6, 4),
+            deadline_weekday INTEGER NOT NULL,
+            deadline_time TIME NOT NULL,
+            contribution_yuan INTEGER,
+            contribution_note VARCHAR,
+            notice VARCHAR,
+            source VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE units (
+            campaign_id VARCHAR NOT NULL,
+            code VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            parent_code VARCHAR,
+            depth INTEGER NOT NULL,
+            is_division BOOLEAN NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (campaign_id, code))""",
+        """CREATE TABLE unit_aliases (
+            campaign_id VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            code VARCHAR NOT NULL)""",
+        "CREATE SEQUENCE upload_ids START 1",
+        # Every file that reached the app, accepted or rejected, with its raw bytes.
+        """CREATE TABLE uploads (
+            id BIGINT PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            file_name VARCHAR,
+            sha256 VARCHAR,
+            size BIGINT,
+            content BLOB,
+            uploader VARCHAR,
+            uploaded_at TIMESTAMP NOT NULL,
+            report_date DATE,
+            status VARCHAR NOT NULL,
+            messages VARCHAR,
+            row_count INTEGER,
+            unit_count INTEGER,
+            total_enrolled BIGINT,
+            on_time BOOLEAN,
+            withdraws BIGINT)""",
+        # Append-only: the latest revision of (campaign, source, unit, date) counts; a NULL
+        # enrolled is a withdrawal (the figure no longer exists for that date).
+        """CREATE TABLE reports (
+            campaign_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            report_date DATE NOT NULL,
+            revision INTEGER NOT NULL,
+            enrolled BIGINT,
+            amount DECIMAL(18, 2),
+            low_income_enrolled BIGINT,
+            upload_id BIGINT NOT NULL)""",
+        "CREATE SEQUENCE target_set_ids START 1",
+        """CREATE TABLE target_sets (
+            id BIGINT PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            scope_code VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            note VARCHAR,
+            file_name VARCHAR,
+            sha256 VARCHAR,
+            upload_id BIGINT,
+            created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE targets (
+            set_id BIGINT NOT NULL,
+            campaign_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            task BIGINT NOT NULL,
+            baseline BIGINT,
+            registered_population BIGINT,
+            resident_population BIGINT,
+            low_income BIGINT,
+            PRIMARY KEY (set_id, unit_code))""",
+        # A unit's target is the row of the newest target set that names it.
+        """CREATE VIEW current_targets AS
+            SELECT campaign_id, unit_code,
+                   arg_max(set_id, set_id) AS set_id,
+                   arg_max(task, set_id) AS task,
+                   arg_max(baseline, set_id) AS baseline,
+                   arg_max(registered_population, set_id) AS registered_population,
+                   arg_max(resident_population, set_id) AS resident_population,
+                   arg_max(low_income, set_id) AS low_income
+            FROM targets GROUP BY campaign_id, unit_code""",
+    )),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+# One write lock per database path, shared by every thread of this process.
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(path, threading.Lock())
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+class Store:
+    """A DuckDB database file, opened briefly for each unit of work."""
+
+    def __init__(self, path: str | Path | None = None, lock_timeout: float | None = None):
+        self.path = Path(path).expanduser().resolve() if path else settings.db_path().resolve()
+        self.lock_timeout = settings.lock_timeout() if lock_timeout is None else lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting (bounded) while another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _is_lock_conflict(exc):
+                    raise StorageError(f"无法打开数据库文件 {self.path}：{exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
+                        f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
+            # Jitter keeps two waiting processes from retrying in lock-step.
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reading; the file is released when the block ends."""
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: committed (and the data version bumped) only if the block succeeds."""
+        with _write_lock(str(self.path)):
+            con = self._connect()
+            try:
+                con.begin()
+                try:
+                    yield con
+                    con.execute(
+                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+                        "WHERE key = 'data_version'")
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
+                try:
+                    con.execute("CHECKPOINT")
+                except duckdb.Error:
+                    pass  # another thread's transaction is open; the next commit or close checkpoints
+            finally:
+                con.close()
+
+    def data_version(self) -> int:
+        """A number that changes with every committed write; keys cached query results."""
+        with self.read() as con:
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+            except duckdb.CatalogException:
+                return -1
+        return int(row[0]) if row else -1
+
+    def schema_version(self) -> int:
+        with self.read() as con:
+            return schema_version(con)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open database; 0 when it has no schema yet."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Bring the schema up to the newest migration; returns the versions applied."""
+    latest = migrations[-1].version
+    with _write_lock(str(store.path)):
+        con = store._connect()
+        try:
+            current = schema_version(con)
+            if current > latest:
+                raise StorageError(
+                    f"数据库结构版本为 {current}，高于本程序支持的 {latest}，请升级程序后再打开。")
+            applied = []
+            for migration in migrations:
+                if migration.version <= current:
+                    continue
+                con.begin()
+                try:
+                    con.execute("""CREATE TABLE IF NOT EXISTS schema_version (
+                        version INTEGER NOT NULL, description VARCHAR NOT NULL,
+                        applied_at TIMESTAMP NOT NULL)""")
+                    for statement in migration.statements:
+                        con.execute(statement)
+                    con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                                [migration.version, migration.description])
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
+                applied.append(migration.version)
+            if applied:
+                con.execute("CHECKPOINT")
+            return applied
+        finally:
+            con.close()
+
+
+def require_schema(store: Store) -> None:
+    """Raise NotInitialized when the file has no schema; migrate an older one."""
+    version = store.schema_version()
+    if version == 0:
+        raise NotInitialized(
+            f"数据库 {store.path} 尚未初始化，请先运行：python -m enrollment init")
+    if version < LATEST_VERSION:
+        migrate(store)
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str,
+                params: Sequence | dict | None = None) -> list[dict]:
+    """Run a query and return its rows as dictionaries."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
