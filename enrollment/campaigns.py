@@ -173,7 +173,11 @@ def _from_row(row: dict) -> Campaign:
 
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
-    rows = fetch_dicts(con, f"SELECT {', '.join(_COLUMNS)} FROM campaigns ORDER BY start_date DESC, id")
+    # Campaigns with targets first (they have something to show), then the most recent.
+    rows = fetch_dicts(con, f"""
+        SELECT {', '.join(_COLUMNS)} FROM campaigns c
+        ORDER BY NOT EXISTS (SELECT 1 FROM targets t WHERE t.campaign_id = c.id),
+                 start_date DESC, id""")
     return [_from_row(r) for r in rows]
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import bootstrap, campaigns, demo, ingest, progress, storage
-from .labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS, TARGETS_MISSING
+from . import bootstrap, campaigns, demo, ingest, progress, storage, tables
+from .labels import LEVEL_LABELS, TARGETS_MISSING
 from .storage import Store, StorageError
 
 LEVEL_CHOICES = ("city", "county", "township", "community", "village", "all")
@@ -164,21 +164,6 @@ def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
     }
 
 
-def progress_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Units with Chinese headers and formatted numbers, as the overview table shows them."""
-    out = pd.DataFrame({
-        COLUMN_LABELS["code"]: frame["code"],
-        COLUMN_LABELS["name"]: frame["name"],
-        COLUMN_LABELS["target"]: frame["target"],
-        COLUMN_LABELS["enrolled"]: frame["enrolled"],
-        COLUMN_LABELS["completion"]: frame["completion"].map(lambda v: "" if pd.isna(v) else f"{v:.2%}"),
-        COLUMN_LABELS["gap_pp"]: frame["gap_pp"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}"),
-        COLUMN_LABELS["week_delta"]: frame["week_delta"],
-        COLUMN_LABELS["status"]: frame["status"].map(STATUS_LABELS),
-    })
-    return out.astype(object).where(out.notna(), "")
-
-
 @cli.command("progress")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
 @click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
@@ -223,7 +208,7 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
                    f"完成率 {'' if pd.isna(total['completion']) else format(total['completion'], '.2%')}")
     with pd.option_context("display.unicode.east_asian_width", True,
                            "display.max_rows", None, "display.width", 200):
-        click.echo(progress_table(frame).to_string(index=False))
+        click.echo(tables.as_text(tables.unit_table(frame)).to_string(index=False))
 
 
 @cli.command("demo")

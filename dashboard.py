@@ -1,0 +1,16 @@
+"""参保进度看板: the Streamlit entry file. Shared layout, then the page the user chose."""
+
+import streamlit as st
+
+from enrollment import ui
+from enrollment.labels import APP_TITLE
+
+st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
+
+campaign = ui.campaign_picker()
+st.session_state["campaign_obj"] = campaign
+
+pages = [
+    st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
+]
+st.navigation(pages).run()

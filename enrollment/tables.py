@@ -1,0 +1,59 @@
+"""Progress as tables for people: Chinese headers, one shape for the page, the CLI and exports."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .labels import COLUMN_LABELS, STATUS_LABELS
+
+BEHIND_STYLE = "background-color: #fde2e1; color: #8b0000; font-weight: 600"
+NOT_REPORTED_STYLE = "background-color: #eeeeee; color: #555555"
+
+
+def unit_table(frame: pd.DataFrame, time_progress: float | None = None) -> pd.DataFrame:
+    """One row per unit: numbers stay numbers (sortable); rates are percentages (0–100)."""
+    out = pd.DataFrame({
+        COLUMN_LABELS["code"]: frame["code"].astype(str),
+        COLUMN_LABELS["name"]: frame["name"],
+        COLUMN_LABELS["target"]: frame["target"],
+        COLUMN_LABELS["enrolled"]: frame["enrolled"],
+        COLUMN_LABELS["completion"]: frame["completion"] * 100,
+    })
+    if time_progress is not None:
+        out[COLUMN_LABELS["time_progress"]] = time_progress * 100
+    out[COLUMN_LABELS["gap_pp"]] = frame["gap_pp"]
+    out[COLUMN_LABELS["week_delta"]] = frame["week_delta"]
+    out[COLUMN_LABELS["status"]] = frame["status"].map(STATUS_LABELS)
+    out[COLUMN_LABELS["report_date"]] = pd.to_datetime(frame["report_date"]).dt.date
+    return out.reset_index(drop=True)
+
+
+def highlight_behind(table: pd.DataFrame):
+    """A Styler that marks 进度落后 rows red and 未上报 rows grey."""
+    status = COLUMN_LABELS["status"]
+
+    def row_style(row: pd.Series) -> list[str]:
+        if row[status] == STATUS_LABELS["behind"]:
+            return [BEHIND_STYLE] * len(row)
+        if row[status] == STATUS_LABELS["not_reported"]:
+            return [NOT_REPORTED_STYLE] * len(row)
+        return [""] * len(row)
+
+    return table.style.apply(row_style, axis=1).format(na_rep="—")
+
+
+def as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The same table with every number formatted, for the terminal."""
+    pct = (COLUMN_LABELS["completion"], COLUMN_LABELS["time_progress"])
+    out = table.copy().astype(object)
+    for column in table.columns:
+        values = table[column]
+        if column in pct:
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:.2f}%")
+        elif column == COLUMN_LABELS["gap_pp"]:
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
+        elif pd.api.types.is_integer_dtype(values):
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:,}")
+        else:
+            out[column] = values.map(lambda v: "" if v is None or pd.isna(v) else v)
+    return out

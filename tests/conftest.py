@@ -1,0 +1,53 @@
+"""Fixtures: every test gets its own temporary database; data/'s file is never touched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before any test imports the package: the default database is a throw-away file.
+_SAFE_DIR = Path(tempfile.mkdtemp(prefix="enrollment-tests-"))
+os.environ["ENROLLMENT_DB"] = str(_SAFE_DIR / "default.duckdb")
+
+from enrollment import bootstrap, campaigns  # noqa: E402
+from enrollment.storage import Store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives a real streamlit server with Chromium")
+
+
+@pytest.fixture(scope="session")
+def initialized_db(tmp_path_factory) -> Path:
+    """A database after `init` (shipped campaigns and targets), built once and copied per test."""
+    path = tmp_path_factory.mktemp("template") / "initialized.duckdb"
+    bootstrap.init(Store(path))
+    return path
+
+
+@pytest.fixture
+def store(initialized_db, tmp_path, monkeypatch) -> Store:
+    """A fresh initialised database of this test's own, also set as ENROLLMENT_DB."""
+    path = tmp_path / "enrollment.duckdb"
+    shutil.copy(initialized_db, path)
+    monkeypatch.setenv("ENROLLMENT_DB", str(path))
+    return Store(path)
+
+
+@pytest.fixture
+def empty_store(tmp_path, monkeypatch) -> Store:
+    """A path where no database exists yet."""
+    path = tmp_path / "empty.duckdb"
+    monkeypatch.setenv("ENROLLMENT_DB", str(path))
+    return Store(path)
+
+
+@pytest.fixture
+def jincheng(store) -> campaigns.Campaign:
+    return campaigns.load(store, "jincheng-2022-residents")
