@@ -50,6 +50,7 @@ def test_projection_extends_the_recent_weekly_pace(store, jincheng):
 
 
 def test_headline_formats_the_unit(store, jincheng):
+    record(store, jincheng.id, D(2021, 11, 5), {"140502": 150000})
     record(store, jincheng.id, D(2021, 11, 12), {"140502": 170000})
     record(store, jincheng.id, AS_OF, {"140502": 182360})
     with store.read() as con:
