@@ -12,5 +12,6 @@ st.session_state["campaign_obj"] = campaign
 
 pages = [
     st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
+    st.Page("pages/upload.py", title="数据上报", icon=":material/upload_file:"),
 ]
 st.navigation(pages).run()

@@ -857,54 +857,83 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
             raise WithdrawError(
                 f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
                 f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
-        rows = con.execute("""
-            WITH mine AS (SELECT unit_code, report_date, revision FROM reports
-                          WHERE campaign_id = $c AND source = 'upload' AND upload_id = $u),
-            latest AS (SELECT r.unit_code, r.report_date, max(r.revision) AS revision,
-                              arg_max(r.upload_id, r.revision) AS upload_id
-                       FROM reports r JOIN mine m USING (unit_code, report_date)
-                       WHERE r.campaign_id = $c AND r.source = 'upload'
-                       GROUP BY r.unit_code, r.report_date),
-            before AS (SELECT r.unit_code, r.report_date,
-                              arg_max({'enrolled': r.enrolled, 'amount': r.amount,
-                                       'low': r.low_income_enrolled}, r.revision) AS v
-                       FROM reports r JOIN mine m USING (unit_code, report_date)
-                       WHERE r.campaign_id = $c AND r.source = 'upload' AND r.revision < m.revision
-                       GROUP BY r.unit_code, r.report_date)
-            SELECT m.unit_code, m.report_date, l.revision, l.upload_id,
-                   b.v.enrolled, b.v.amount, b.v.low
-            FROM mine m JOIN latest l USING (unit_code, report_date)
-            LEFT JOIN before b USING (unit_code, report_date)
-            ORDER BY m.unit_code""", {"c": campaign_id, "u": target["id"]}).fetchall()
-        changed = [r for r in rows if r[3] != target["id"]]
+        touched = _effective(con, campaign_id, target["id"])
+        changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
         if changed:
             names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
                                      [campaign_id]).fetchall())
-            listed = "、".join(f"「{names.get(r[0], r[0])}」（第 {r[3]} 号上报）" for r in changed[:5])
+            listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
+                              for (code, _), top in sorted(changed.items())[:5])
             raise WithdrawError(
                 f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
                 "如需更正，请上传更正后的文件")
         new_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
-        restored = sum(1 for r in rows if r[4] is not None)
+        keys = sorted(touched)
+        values = [touched[k][1] for k in keys]
+        restored = sum(1 for v in values if v[0] is not None)
         con.execute(
             "INSERT INTO uploads VALUES (?, ?, 'withdrawal', 'upload', ?, NULL, NULL, NULL, ?, ?, ?, "
             "'accepted', '[]', ?, ?, ?, NULL, ?)",
             [new_id, campaign_id, target["file_name"], uploader, now, target["report_date"],
-             len(rows), len(rows), sum(r[4] for r in rows if r[4] is not None), target["id"]])
+             len(keys), len(keys), None, target["id"]])
         frame = pd.DataFrame({
-            "unit_code": [r[0] for r in rows],
-            "report_date": [r[1] for r in rows],
-            "revision": [r[2] + 1 for r in rows],
-            "enrolled": pd.array([r[4] for r in rows], dtype="Int64"),
-            "amount": pd.array([None if r[5] is None else float(r[5]) for r in rows], dtype="Float64"),
-            "low": pd.array([r[6] for r in rows], dtype="Int64"),
+            "unit_code": [k[0] for k in keys],
+            "report_date": [k[1] for k in keys],
+            "enrolled": pd.array([v[0] for v in values], dtype="Int64"),
+            "amount": pd.array([None if v[1] is None else float(v[1]) for v in values],
+                               dtype="Float64"),
+            "low": pd.array([v[2] for v in values], dtype="Int64"),
         })
         con.register("restored_rows", frame)
         try:
-            con.execute("""INSERT INTO reports SELECT $c, 'upload', unit_code, report_date, revision,
-                           enrolled, amount, low, $u FROM restored_rows""",
-                        {"c": campaign_id, "u": new_id})
+            con.execute("""
+                INSERT INTO reports
+                SELECT $c, 'upload', n.unit_code, n.report_date, r.revision + 1, n.enrolled,
+                       n.amount, n.low, $u
+                FROM restored_rows n JOIN (
+                    SELECT unit_code, report_date, max(revision) AS revision FROM reports
+                    WHERE campaign_id = $c AND source = 'upload'
+                    GROUP BY unit_code, report_date) r
+                  ON r.unit_code = n.unit_code AND r.report_date = n.report_date""",
+                {"c": campaign_id, "u": new_id})
         finally:
             con.unregister("restored_rows")
+        rows = keys
     return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
                       restored, len(rows) - restored, now)
+
+
+def _effective(con, campaign_id: str, upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
+    """For each figure an upload wrote: (the upload whose figure counts now, the figure before
+    `upload_id`'s).
+
+    Revisions are replayed in order as a stack: an upload pushes its figure, a withdrawal pops
+    back to (and including) the upload it withdrew. The figure before is the one below
+    `upload_id` on the stack, or no figure (None values).
+    """
+    rows = con.execute("""
+        SELECT r.unit_code, r.report_date, r.upload_id, u.kind, u.withdraws,
+               r.enrolled, r.amount, r.low_income_enrolled
+        FROM reports r JOIN uploads u ON u.id = r.upload_id
+        WHERE r.campaign_id = $c AND r.source = 'upload' AND (r.unit_code, r.report_date) IN (
+            SELECT (unit_code, report_date) FROM reports
+            WHERE campaign_id = $c AND source = 'upload' AND upload_id = $u)
+        ORDER BY r.unit_code, r.report_date, r.revision""",
+        {"c": campaign_id, "u": upload_id}).fetchall()
+    stacks: dict[tuple[str, dt.date], list[tuple[int, tuple]]] = {}
+    for code, day, uid, kind, withdraws, enrolled, amount, low in rows:
+        stack = stacks.setdefault((code, day), [])
+        if kind == "withdrawal":
+            ids = [entry[0] for entry in stack]
+            if withdraws in ids:
+                del stack[ids.index(withdraws):]
+        else:
+            stack.append((uid, (enrolled, amount, low)))
+    out = {}
+    empty = (None, None, None)
+    for key, stack in stacks.items():
+        ids = [entry[0] for entry in stack]
+        top = ids[-1] if ids else None
+        below = stack[ids.index(upload_id) - 1][1] if upload_id in ids and ids.index(upload_id) else empty
+        out[key] = (top, below)
+    return out
