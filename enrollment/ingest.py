@@ -146,24 +146,20 @@ class Preview:
                 "文件中的单位": line.written,
                 "对应单位": line.name or "",
                 "单位代码": line.code or "",
-                "累计参保人数": report.enrolled if report else _shown(line.enrolled),
-                "上次上报": report.previous if report else None,
-                "任务数": report.target if report else None,
+                "累计参保人数": _count(report.enrolled) if report else reader.cell_text(line.enrolled),
+                "上次上报": _count(report.previous) if report else "",
+                "任务数": _count(report.target) if report else "",
                 "检查结果": status,
                 "说明": "；".join(messages),
             })
-        frame = pd.DataFrame(records, columns=[
+        return pd.DataFrame(records, columns=[
             "行号", "文件中的单位", "对应单位", "单位代码", "累计参保人数", "上次上报", "任务数",
             "检查结果", "说明"])
-        for column in ("上次上报", "任务数"):
-            frame[column] = frame[column].astype("Int64")
-        frame["累计参保人数"] = frame["累计参保人数"].astype(str).replace({"None": "", "<NA>": ""})
-        return frame
 
 
-def _shown(value: object) -> str:
-    text = reader.cell_text(value)
-    return text
+def _count(value: int | None) -> str:
+    """A count as the preview shows it: with thousands separators, blank when unknown."""
+    return "" if value is None else f"{value:,}"
 
 
 @dataclass

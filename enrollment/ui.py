@@ -129,3 +129,22 @@ def as_of_picker(campaign: Campaign, key: str) -> dt.date:
 
 def percent(value: object, digits: int = 2) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}%}"
+
+
+def require_entry(key: str = "campaign_obj") -> None:
+    """Make a page that was run without the entry file (dashboard.py) rerun through it.
+
+    On a fresh server the first visitor of a page URL (a bookmark to /upload) gets the page
+    script run directly: Streamlit keeps its legacy pages/ folder mode until the first
+    st.navigation call. Switching that mode off and rerunning runs dashboard.py, which selects
+    the same page (its hash is the URL path). Outside that case a page without the entry
+    file's state just stops.
+    """
+    if key in st.session_state:
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.stop()

@@ -8,6 +8,7 @@ from enrollment import campaigns, ingest, settings, template, ui, units, uploads
 from enrollment.labels import LEVEL_LABELS
 from enrollment.storage import Store, StorageError
 
+ui.require_entry()
 campaign = st.session_state.get("campaign_obj")
 if campaign is None:
     st.stop()
@@ -137,7 +138,7 @@ with st.expander("② 下载上报模板（只需填写「累计参保人数」�
 st.subheader("③ 上传文件并核对")
 generation = st.session_state.get(P + "generation", 0)
 uploaded = st.file_uploader(
-    "选择文件（.xlsx、.xls、.csv）", key=f"{P}file:{generation}",
+    f"选择文件（.xlsx、.xls、.csv，不超过 {settings.max_upload_bytes() // 1048576} MB）", key=f"{P}file:{generation}",
     help=f"支持 Excel（.xlsx、.xls、WPS）和 CSV（UTF-8 或 GBK）；文件不超过 "
          f"{settings.max_upload_bytes() // 1048576} MB。")
 
@@ -183,8 +184,6 @@ def preview_and_confirm(uploaded) -> None:
         st.dataframe(styled, hide_index=True, width="stretch", key=P + "preview",
                      column_config={
                          "行号": st.column_config.NumberColumn(width="small"),
-                         "上次上报": st.column_config.NumberColumn(format="localized"),
-                         "任务数": st.column_config.NumberColumn(format="localized"),
                          "说明": st.column_config.TextColumn(width="large")})
 
     if preview.errors:
