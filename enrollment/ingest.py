@@ -258,7 +258,7 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
     limit = settings.max_upload_bytes()
     if len(content) > limit:
         preview.problems.append(Problem(
-            None, f"文件大小 {len(content) / 1048576:.1f} MB，超过上限 {limit / 1048576:g} MB。"
+            None, f"文件大小 {_size(len(content))}，超过上限 {_size(limit)}。"
                   "请删去与上报无关的工作表或内容后再上传。"))
         return preview
     try:
@@ -318,6 +318,10 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
         _check_duplicate_file(con, preview)
     preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return preview
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(round(n / 1024), 1)} KB"
 
 
 def _file_dates(table: reader.Table, campaign: Campaign,

@@ -655,7 +655,7 @@ def _is_column_number_row(texts: list[str], unit_text: str) -> bool:
     others = [t for t in texts if t and not _is_number(t)]
     if len(numbers) < 2 or any(t not in _COLUMN_NUMBER_LABELS for t in others):
         return False
-    values = [float(t) for t in numbers]
+    values = [float(t.replace(",", "")) for t in numbers]
     return values == [values[0] + i for i in range(len(values))] and values[0] in (0, 1)
 
 
