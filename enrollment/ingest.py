@@ -153,8 +153,8 @@ class Preview:
                 "说明": "；".join(messages),
             })
         return pd.DataFrame(records, columns=[
-            "行号", "文件中的单位", "对应单位", "单位代码", "累计参保人数", "上次上报", "任务数",
-            "检查结果", "说明"])
+            "行号", "文件中的单位", "对应单位", "累计参保人数", "检查结果", "说明", "单位代码",
+            "上次上报", "任务数"])
 
 
 def _count(value: int | None) -> str:

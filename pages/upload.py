@@ -187,8 +187,12 @@ def preview_and_confirm(uploaded) -> None:
                          "说明": st.column_config.TextColumn(width="large")})
 
     if preview.errors:
+        listed = [p for p in preview.errors if p.row is not None]
         st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
-                 "请按上表「说明」修改文件后重新上传。", icon=":material/error:")
+                 "请按下列说明修改文件后重新上传。"
+                 + "".join(f"\n- {p}".replace("[错误] ", "") for p in listed[:50])
+                 + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
+                 icon=":material/error:")
         archived = st.session_state.setdefault(P + "archived", {})
         key = f"{preview.sha256}:{effective}"
         if key not in archived:

@@ -6,11 +6,13 @@ semicolons) and must read to the same figures, mapped to the right units, withou
 """
 
 import datetime as dt
+import shutil
 
 import pytest
 
 from enrollment import campaigns, ingest, reader
 from enrollment.reader import CellError, ReadError
+from enrollment.storage import Store
 
 from . import files
 
@@ -101,6 +103,19 @@ MERGED_CASES = {
         [(0, 0, 0, 2), (4, 0, 4, 1)],
         {"140502": 5, "140525": 6}, None),
 }
+
+
+@pytest.fixture(scope="module")
+def store(initialized_db, tmp_path_factory):
+    """Reading writes nothing: one copy of the initialised database serves the whole module."""
+    path = tmp_path_factory.mktemp("reader") / "reader.duckdb"
+    shutil.copy(initialized_db, path)
+    return Store(path)
+
+
+@pytest.fixture(scope="module")
+def jincheng(store):
+    return campaigns.load(store, "jincheng-2022-residents")
 
 
 def _preview(store, campaign, content, day=DAY):
