@@ -522,7 +522,7 @@ def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
         names = "、".join(f"{index.names[c]}（{c}，{LEVEL_LABELS.get(index.levels[c], index.levels[c])}）"
                          for c in codes[:5])
         problems.append(Problem(row.number, f"「{name_text}」对应多个单位：{names}，"
-                                            "请写全称或填写单位代码"))
+                                            "请写全称、填写单位代码，或在表中加上「上级单位」列"))
         return
     if code_text and not _code_candidates(index, code_text):
         by_name = index.resolve(name_text) if name_text else []

@@ -473,8 +473,10 @@ LOW_INCOME = Role("low_income", "低收入人口数", (
 REPORT_ROLES = (UNIT_CODE, UNIT_NAME, ENROLLED, AMOUNT, LOW_INCOME_ENROLLED, REPORT_DATE)
 TARGET_ROLES = (UNIT_CODE, UNIT_NAME, TASK, BASELINE, REGISTERED, RESIDENT, LOW_INCOME)
 
-# A second unit-name column (县区 beside 乡镇) names the parent; rows carry it under this key.
+# A second unit-name column (县区 beside 乡镇), or a column titled 上级单位/所属乡镇, names the
+# parent; rows carry it under this key.
 UNIT_PARENT = "unit_parent"
+_PARENT_HEADER = re.compile(r"^(?:上级(?:单位|区划)?|所属.{0,10}|隶属.{0,10})(?:名称)?$")
 
 _PARENS = re.compile(r"\((?:人|元|户|万元|个|人次)\)")
 _UNIT_MARK = re.compile(r"^[(（]?(?:单位:)?(?:人|元|万元|户|个|%|人次)[)）]?$")
@@ -635,6 +637,9 @@ def _assign_columns(headers: list[str], roles: tuple[Role, ...]):
             parent = found[-2][1]
         else:
             columns[key] = max(found, key=lambda sc: (sc[0], -sc[1]))[1]
+    if parent is None and ("unit_name" in columns or "unit_code" in columns):
+        parent = next((c for c, h in enumerate(headers)
+                       if c not in columns.values() and _PARENT_HEADER.match(header_key(h))), None)
     used = set(columns.values()) | ({parent} if parent is not None else set())
     header_text = {key: headers[c] for key, c in columns.items()}
     ignored = [h for c, h in enumerate(headers) if h and c not in used]

@@ -95,3 +95,20 @@ def test_a_filled_county_template_commits_and_the_county_sums_its_townships(stor
 def test_bad_scope_or_level_is_explained(store, jincheng, scope, level, message):
     with store.read() as con, pytest.raises(template.TemplateError, match=message):
         template.build(con, jincheng, scope=scope, level=level)
+
+
+def test_a_template_without_its_code_column_is_read_by_name_and_parent(store, jincheng):
+    """1,729 villages have many repeated names; the 上级单位 column tells them apart."""
+    with store.read() as con:
+        made = template.build(con, jincheng, level="community")
+    codes = [reader.cell_text(r.values["unit_code"]) for r in reader.read_table(made.content).rows]
+    book = openpyxl.load_workbook(io.BytesIO(fill(made.content, {c: 7 for c in codes})))
+    book.active.delete_cols(2)
+    out = io.BytesIO()
+    book.save(out)
+    with store.read() as con:
+        preview = ingest.prepare(con, jincheng, out.getvalue(), "names.xlsx", DAY, today=TODAY)
+        by_name = ingest.units.index(con, jincheng.id)
+    assert sum(len(by_name.resolve(by_name.names[c])) > 1 for c in codes) > 200
+    assert not preview.problems
+    assert [r.code for r in preview.rows] == codes and preview.total_enrolled == 7 * 1729
