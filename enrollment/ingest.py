@@ -311,8 +311,8 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
     if not preview.rows and not preview.errors:
         preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
     preview.top_codes = _top_codes(preview.rows, parents)
-    _check_hierarchy(preview, parents, index)
-    _check_totals(table, preview, resolved, parents, index)
+    _check_hierarchy(preview, parents)
+    _check_totals(table, preview)
     if preview.report_date is not None and preview.rows:
         _compare_with_history(con, campaign, preview)
         _check_duplicate_file(con, preview)
@@ -602,7 +602,7 @@ def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
     return {c for c in codes if not set(_ancestors(c, parents)) & codes}
 
 
-def _check_hierarchy(preview: Preview, parents: dict, index: UnitIndex) -> None:
+def _check_hierarchy(preview: Preview, parents: dict) -> None:
     """A county listed with its townships must not report less than they add up to."""
     by_code = {r.code: r for r in preview.rows}
     children: dict[str, list[ReportRow]] = {}
@@ -620,8 +620,7 @@ def _check_hierarchy(preview: Preview, parents: dict, index: UnitIndex) -> None:
                 f"{total:,}（{len(kids)} 个），请核对", WARNING, code))
 
 
-def _check_totals(table: reader.Table, preview: Preview, resolved: dict[int, str],
-                  parents: dict, index: UnitIndex) -> None:
+def _check_totals(table: reader.Table, preview: Preview) -> None:
     """合计/总计 rows must equal the sum of the rows; 小计 rows are checked within their group."""
     if preview.errors:
         return

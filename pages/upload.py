@@ -101,9 +101,13 @@ hi = max(lo, ingest.latest_allowed_date(campaign, today))
 default = min(max(ingest.default_report_date(campaign, today), lo), hi)
 st.subheader("① 填报人和上报日期")
 who_col, date_col = st.columns(2)
+if "upload:uploader" not in st.session_state:
+    # Widget state is dropped while another page is shown; the name is kept apart from it.
+    st.session_state["upload:uploader"] = st.session_state.get("upload:who", "")
 uploader = who_col.text_input(
     "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三",
     help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。").strip()
+st.session_state["upload:who"] = uploader
 day = date_col.date_input("上报日期（数字截至哪天）", value=default, min_value=lo, max_value=hi,
                           key=P + "date", format="YYYY-MM-DD",
                           help="默认是本周五。上报日期须在集中参保期内。")

@@ -127,3 +127,10 @@ def test_withdraw_from_the_receipt_restores_and_is_logged(store):
     at.selectbox(key=P + "unit").set_value("140502").run()
     revisions = frame_with(at, "版本")
     assert list(revisions["累计参保人数"]) == [1000, 1100, 1000]
+
+
+def test_the_uploader_name_survives_a_visit_to_another_page(store):
+    at = page()
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/upload.py").run()
+    assert at.text_input(key="upload:uploader").value == "泽州县医保局 张三"
