@@ -205,7 +205,7 @@ class Receipt:
         if self.total_low_income is not None:
             out.append(("低收入人口参保人数合计", f"{self.total_low_income:,}"))
         if self.corrected:
-            out.append(("更正", f"{self.corrected} 个单位该日期已有数字，本次作为新版本（原数字保留在历史中）"))
+            out.append(("更正", f"{self.corrected} 个单位该日期的数字已更正（原数字保留在历史中）"))
         out += [("填报人", self.uploader or "（未填写）"),
                 ("上报时间", f"{self.uploaded_local:%Y-%m-%d %H:%M:%S}"), ("是否按时", self.timing)]
         return out
@@ -771,7 +771,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
                    preview.units, preview.total_enrolled, now, on_time,
                    uploader, campaign.deadline(preview.report_date), preview.total_amount,
                    preview.total_low_income,
-                   sum(1 for r in preview.rows if r.replaces is not None),
+                   sum(1 for r in preview.rows if r.replaces not in (None, r.enrolled)),
                    len(preview.warnings))
 
 
