@@ -177,7 +177,7 @@ class Receipt:
     deadline: dt.datetime
     total_amount: float | None = None
     total_low_income: int | None = None
-    corrected: int = 0                # units whose figure for the date already existed
+    corrected: int = 0                # units whose figure for the date changed (a correction)
     warnings_accepted: int = 0
 
     @property
