@@ -54,3 +54,7 @@ COLUMN_LABELS = {
 }
 
 TARGETS_MISSING = "目标任务未录入"
+
+# The upload log (数据上报).
+UPLOAD_KIND_LABELS = {"report": "上报", "withdrawal": "撤回", "targets": "任务表"}
+UPLOAD_STATUS_LABELS = {"accepted": "已接收", "rejected": "未通过（未保存）", "withdrawn": "已撤回"}

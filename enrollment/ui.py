@@ -62,7 +62,8 @@ def column_config(frame: pd.DataFrame) -> dict:
 
 
 def context() -> Context:
-    """The context the entry file built for this run."""
+    """The context the entry file built for this run (see require_entry for bookmarks)."""
+    require_entry(CONTEXT_KEY)
     return st.session_state[CONTEXT_KEY]
 
 
@@ -235,3 +236,22 @@ def store() -> Store:
     current = Store()
     _ensure_ready(str(current.path))
     return current
+
+
+def require_entry(key: str = "campaign_obj") -> None:
+    """Make a page that was run without the entry file (dashboard.py) rerun through it.
+
+    On a fresh server the first visitor of a page URL (a bookmark to /upload) gets the page
+    script run directly: Streamlit keeps its legacy pages/ folder mode until the first
+    st.navigation call. Switching that mode off and rerunning runs dashboard.py, which selects
+    the same page (its hash is the URL path). Outside that case a page without the entry
+    file's state just stops.
+    """
+    if key in st.session_state:
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.stop()
