@@ -8,14 +8,14 @@ from enrollment import campaigns, ingest, settings, template, ui, units, uploads
 from enrollment.labels import LEVEL_LABELS
 from enrollment.storage import Store, StorageError
 
-ui.require_entry()
-campaign = st.session_state.get("campaign_obj")
+ctx = ui.context()
+campaign = ctx.campaign
 if campaign is None:
     st.stop()
 
 P = f"upload:{campaign.id}:"          # session keys of this page, per campaign
-store = ui.store()
-path = str(store.path)
+store = ctx.store
+path = ctx.path
 
 
 @st.cache_data(max_entries=32, show_spinner="正在检查文件……")
@@ -116,7 +116,7 @@ st.caption(f"{ui.week_label(campaign, campaign.week_end(day))}，截止时间 "
            f"{deadline:%Y-%m-%d %H:%M}（{deadline.tzinfo}）")
 
 # --- 2. template ---------------------------------------------------------------------------
-level, levels, scopes = template_choices(path, ui.data_version(), campaign.id)
+level, levels, scopes = template_choices(path, ctx.version, campaign.id)
 with st.expander("② 下载上报模板（只需填写「累计参保人数」一列）", expanded=receipt is None
                  and not st.session_state.get(P + "file_seen")):
     lv_col, scope_col = st.columns(2)
@@ -149,7 +149,7 @@ uploaded = st.file_uploader(
 def preview_and_confirm(uploaded) -> None:
     st.session_state[P + "file_seen"] = True
     content = uploaded.getvalue()
-    version = ui.data_version()
+    version = ctx.version
     preview = check(path, version, campaign.id, content, uploaded.name, day, False, today)
     effective, confirmed = day, False
     question = preview.date_question
@@ -248,7 +248,8 @@ st.divider()
 st.subheader("上报记录")
 mine = st.toggle("只看我的上报", key=P + "mine", disabled=not uploader,
                  help="按上面填写的填报人筛选")
-log, reported = history(path, ui.data_version(), campaign.id, uploader if mine and uploader else None)
+# A fresh version: a commit or withdrawal earlier in this run has changed the log.
+log, reported = history(path, store.data_version(), campaign.id, uploader if mine and uploader else None)
 if log.empty:
     st.caption("还没有任何上报记录。")
 else:
