@@ -20,7 +20,12 @@ from .exports import ExportData, ExportFile, ancestry, cn_date, count, percent, 
 from .labels import DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
 from .render import Renderer
 
-TABLE_HEIGHT_MM = 150    # room for the lower units' table below the figures
+# Room for the lower units' table below the figures, in mm (A4 less margins, header, footer);
+# a long table gets the compact header (figures in one row). Checked by the tests with the
+# largest township (61 villages in two columns).
+TABLE_HEIGHT_MM = 118
+COMPACT_TABLE_HEIGHT_MM = 170
+COMPACT_FROM_ROWS = 17
 MAX_ROW_MM = 8.0
 
 CSS = """
@@ -64,6 +69,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.c { text-align: center; }
 tr.behind td { background: #FDE2E1; color: #8B0000; font-weight: bold; }
 tr.not_reported td { background: #EEEEEE; color: #555; }
+.compact h1 { font-size: 24pt; }
+.compact h2 { font-size: 13pt; margin-bottom: 1.5mm; }
+.compact .when { font-size: 12pt; margin-bottom: 2mm; }
+.compact .figures { grid-template-columns: repeat(6, 1fr); gap: 1.5mm; }
+.compact .figure { padding: 1mm 1.5mm; }
+.compact .figure .label { font-size: 8.5pt; }
+.compact .figure .value, .compact .figure.main .value { font-size: 14pt; }
+.compact .bar { height: 6mm; margin-top: 6mm; }
+.compact .status { font-size: 12pt; margin: 2mm 0 2.5mm 0; }
 .footer { margin-top: auto; border-top: 0.4mm solid #999; padding-top: 2mm; font-size: 10.5pt;
           line-height: 1.6; color: #333; }
 """
@@ -110,14 +124,23 @@ def _bar(data: ExportData, unit: dict) -> str:
             f"<span style='color:#7A0019;left:auto;right:1mm'>目标 {goal:.0f}%</span></div></div>")
 
 
+def _rows_per_column(children: pd.DataFrame) -> int:
+    n = len(children)
+    return math.ceil(n / (1 if n <= 22 else 2 if n <= 64 else 3))
+
+
+def _has_table(children: pd.DataFrame) -> bool:
+    return not children.empty and not (children["target"].isna() & children["enrolled"].isna()).all()
+
+
 def _lower_table(data: ExportData, children: pd.DataFrame) -> str:
     """The lower units ranked, in as many columns as make it fit the room left on the page."""
-    if children.empty or (children["target"].isna() & children["enrolled"].isna()).all():
+    if not _has_table(children):
         return ""   # lower units without any figure: nothing to post
-    n = len(children)
-    cols = 1 if n <= 22 else 2 if n <= 64 else 3
-    per_col = math.ceil(n / cols)
-    row_mm = min(MAX_ROW_MM, TABLE_HEIGHT_MM / (per_col + 1))
+    per_col = _rows_per_column(children)
+    cols = math.ceil(len(children) / per_col)
+    room = COMPACT_TABLE_HEIGHT_MM if per_col >= COMPACT_FROM_ROWS else TABLE_HEIGHT_MM
+    row_mm = min(MAX_ROW_MM, room / (per_col + 1))
     font_pt = round(min(12.5, row_mm * 1.75), 1)
     level = LEVEL_LABELS.get(children["level"].iloc[0], "")
     wide = cols == 1
@@ -172,7 +195,8 @@ def _page(data: ExportData, unit: dict) -> str:
     demo = (f"<div class='watermark'>{DEMO_BADGE}</div>"
             f"<div class='demo'>{DEMO_BADGE}：以下为模拟数字，仅供演示，不是真实上报，请勿张贴。</div>"
             if data.demo else "")
-    return f"""<div class="page">
+    compact = _has_table(children) and _rows_per_column(children) >= COMPACT_FROM_ROWS
+    return f"""<div class="page{' compact' if compact else ''}">
 {demo}
 <div class="kicker">{_e(' '.join(names[:-1]))}</div>
 <h1>{_e(unit['name'])}参保进度公示</h1>

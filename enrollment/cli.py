@@ -380,7 +380,7 @@ def upload_file_command(ctx: click.Context, upload_id: int, campaign_id: str, ou
 @click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the files into (created if missing).")
-@click.option("--level", type=click.Choice(LEVEL_CHOICES[1:-1]),
+@click.option("--level", type=click.Choice(LEVEL_CHOICES[:-1]),
               help="Level of the ranked, charted and posted units (default: the one below the scope).")
 @click.option("--scope", help="Unit (code or name) whose lower units are exported (default: all).")
 @click.option("--source", type=click.Choice(progress.SOURCES),

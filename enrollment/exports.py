@@ -37,7 +37,6 @@ BROWSER_FORMATS = IMAGE_FORMATS + ("board",)
 CHART_WIDTH = 760
 CHART_MAX_HEIGHT = 1000     # keeps a chart within one A4 page beside its caption
 PNG_SCALE = 2
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)   # fixed member times: the same export gives the same ZIP bytes
 
 
 class ExportError(ValueError):
@@ -270,12 +269,14 @@ class Bundle:
     def of(self, kind: str) -> list[ExportFile]:
         return [f for f in self.files if f.kind == kind]
 
-    def zip_bytes(self) -> bytes:
-        """Every file in one ZIP under a folder named like the stem (deterministic bytes)."""
+    def zip_bytes(self, now: dt.datetime | None = None) -> bytes:
+        """Every file in one ZIP, under a folder named like the stem. Names are UTF-8 (flagged
+        as such in the ZIP, which current Windows, macOS, 7-Zip and WinRAR read)."""
+        stamp = (now or dt.datetime.now()).timetuple()[:6]
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for item in self.files:
-                info = zipfile.ZipInfo(f"{self.stem}/{item.name}", ZIP_TIME)
+                info = zipfile.ZipInfo(f"{self.stem}/{item.name}", stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, item.data)
