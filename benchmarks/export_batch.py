@@ -98,7 +98,7 @@ def main() -> int:
     demo.generate(store, campaign)
     with store.read() as con:
         data = exports.gather(con, campaign, AS_OF, "demo", level=args.level)
-    ranking = exports.ranking_chart(data)
+    ranking = exports.ranking_chart(data) or exports.trend_chart(data)   # townships: no tasks
 
     # 1. One cold image, the way plotly makes one without a running server.
     import plotly.io as pio   # noqa: F401 - imported before timing, like the batch's modules
@@ -123,7 +123,7 @@ def main() -> int:
         print(exports.failure_message(bundle), file=sys.stderr)
         return 1
     kinds = {k: len(bundle.of(k)) for k in exports.FORMATS}
-    images = kinds["png"] + kinds["svg"] + kinds["pdf"] + 1   # + the ranking PNG for Word
+    images = kinds["png"] + kinds["svg"] + kinds["pdf"] + (exports.ranking_chart(data) is not None)
     pages = kinds["board"]
     rendered = images + pages
     result = {

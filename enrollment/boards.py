@@ -27,6 +27,8 @@ TABLE_HEIGHT_MM = 118
 COMPACT_TABLE_HEIGHT_MM = 170
 COMPACT_FROM_ROWS = 17
 MAX_ROW_MM = 8.0
+# Status colours for large figures in print: the chart colours, with grey darkened to be legible.
+TEXT_COLORS = {**STATUS_COLORS, "not_reported": "#666666", "no_target": "#222222"}
 
 CSS = """
 @page { size: A4 portrait; margin: 12mm 13mm; }
@@ -78,6 +80,18 @@ tr.not_reported td { background: #EEEEEE; color: #555; }
 .compact .figure .value, .compact .figure.main .value { font-size: 14pt; }
 .compact .bar { height: 6mm; margin-top: 6mm; }
 .compact .status { font-size: 12pt; margin: 2mm 0 2.5mm 0; }
+.roomy h1 { font-size: 40pt; margin-top: 4mm; }
+.roomy h2 { font-size: 18pt; }
+.roomy .when { font-size: 16pt; margin-bottom: 8mm; }
+.roomy .figures { gap: 5mm; }
+.roomy .figure { padding: 5mm 5mm; }
+.roomy .figure .label { font-size: 14pt; }
+.roomy .figure .value { font-size: 32pt; }
+.roomy .figure.main .value { font-size: 40pt; }
+.roomy .bar { height: 14mm; margin-top: 14mm; }
+.roomy .bar .mark span { font-size: 12pt; top: -1mm; }
+.roomy .status { font-size: 18pt; margin-top: 6mm; }
+.roomy .footer { font-size: 12.5pt; }
 .footer { margin-top: auto; border-top: 0.4mm solid #999; padding-top: 2mm; font-size: 10.5pt;
           line-height: 1.6; color: #333; }
 """
@@ -170,11 +184,12 @@ def _page(data: ExportData, unit: dict) -> str:
     names = ancestry(data, unit["code"])
     children = ranked(data.result.children(unit["code"]))
     figures = [
-        ("main", "完成率", percent(unit["completion"]), STATUS_COLORS.get(unit["status"], "#222")),
+        ("main", "完成率", percent(unit["completion"]), TEXT_COLORS.get(unit["status"], "#222")),
         ("", "已参保人数", count(unit["enrolled"]), "#222"),
         ("", "任务数", count(unit["target"]), "#222"),
         ("", f"距{c.goal:.0%}目标还需参保", _needed(data, unit), "#222"),
-        ("", "本周新增参保", count(unit["week_delta"]), "#222"),
+        ("", "本周新增参保",
+         "未上报" if unit["status"] == "not_reported" else count(unit["week_delta"]), "#222"),
         ("", "序时目标", percent(float(data.result.pace)), "#B07800"),
     ]
     boxes = "".join(
@@ -195,8 +210,10 @@ def _page(data: ExportData, unit: dict) -> str:
     demo = (f"<div class='watermark'>{DEMO_BADGE}</div>"
             f"<div class='demo'>{DEMO_BADGE}：以下为模拟数字，仅供演示，不是真实上报，请勿张贴。</div>"
             if data.demo else "")
-    compact = _has_table(children) and _rows_per_column(children) >= COMPACT_FROM_ROWS
-    return f"""<div class="page{' compact' if compact else ''}">
+    # A long table gets a compact header; a board without one, large print in the space.
+    layout = ("roomy" if not _has_table(children) else
+              "compact" if _rows_per_column(children) >= COMPACT_FROM_ROWS else "")
+    return f"""<div class="page {layout}">
 {demo}
 <div class="kicker">{_e(' '.join(names[:-1]))}</div>
 <h1>{_e(unit['name'])}参保进度公示</h1>

@@ -71,6 +71,21 @@ def _display_width(value) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
+def _shown_width(value, kind: str) -> int:
+    """Width of the value as Excel shows it with the column's number format."""
+    if value is None:
+        return 0
+    if kind in ("pct",):
+        return 8
+    if kind == "pp":
+        return 7
+    if kind == "date":
+        return 11
+    if isinstance(value, (int, float)):
+        return len(f"{value:+,.0f}")
+    return _display_width(value)
+
+
 def _columns(data: ExportData, level: str) -> list[tuple[str, str, str]]:
     """(header, field, kind) of a level sheet; a 所属 column when the level is two below the scope."""
     cols = [("排名", "rank", "rank"), ("单位", "name", "text")]
@@ -163,7 +178,7 @@ def _level_sheet(book, fmts: _Formats, data: ExportData, level: str) -> None:
     ws = book.add_worksheet(label[:31])
     cols = _columns(data, level)
     _heading(ws, fmts, _title(data, f"各{label}"), _line(data), [c[0] for c in cols])
-    widths = [_display_width(c[0]) for c in cols]
+    widths = [min(_display_width(c[0]), 12) for c in cols]   # headers wrap
     records = frame.to_dict("records")
     for i, row in enumerate(records):
         r = FIRST_DATA_ROW + i
@@ -179,8 +194,7 @@ def _level_sheet(book, fmts: _Formats, data: ExportData, level: str) -> None:
                 ws.write_string(r, c, value, fmt)
             else:
                 ws.write_number(r, c, value, fmt)
-            widths[c] = max(widths[c], 11 if kind == "date" else _display_width(
-                f"{value:,}" if isinstance(value, int) else value))
+            widths[c] = max(widths[c], _shown_width(value, kind))
     total_row = FIRST_DATA_ROW + len(records)
     _totals(ws, fmts, data, cols, records, total_row)
     notes = [

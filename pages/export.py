@@ -4,9 +4,14 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import boards, bulletin, exports, render, ui, workbook
-from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS, STATUS_LABELS
+from enrollment import boards, bulletin, exports, render, tables, ui, workbook
+from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
 from enrollment.storage import Store
+
+# Boards take about 0.3 s each (measured: benchmarks/export_batch.py --level township); beyond
+# this many units the page leaves them unselected and says how long they would take.
+BOARDS_BY_DEFAULT = 100
+SECONDS_PER_BOARD = 0.3
 
 ctx = ui.context()
 campaign = ctx.campaign
@@ -54,48 +59,19 @@ if problem:
     st.warning(f"{problem}。Excel 通报表和 Word 通报稿（用表格代替图片）仍可导出。",
                icon=":material/image_not_supported:")
 
-# --- preview ----------------------------------------------------------------------------------
-tab_charts, tab_table, tab_text, tab_board = st.tabs(["图表", "通报表", "通报稿", "张榜公示"])
-with tab_charts:
-    made = exports.charts_of(data)
-    if not any(c.key == "ranking" for c in made):
-        st.info("下级单位尚未录入任务数，无法按完成率排名。", icon=":material/info:")
-    for chart in made:
-        st.plotly_chart(chart.figure, theme=None, width=chart.width,
-                        config={"displayModeBar": False}, key=f"export:{chart.key}")
-with tab_table:
-    for lv in data.levels:
-        frame = workbook.sheet_frame(data, lv)
-        st.markdown(f"**各{LEVEL_LABELS.get(lv, lv)}**（{len(frame)} 个，按完成率排名）")
-        st.dataframe(
-            frame.style.apply(lambda row: [
-                "background-color:#fde2e1;color:#8b0000" if row["状态"] == STATUS_LABELS["behind"]
-                else "background-color:#eeeeee;color:#555555"
-                if row["状态"] == STATUS_LABELS["not_reported"] else ""] * len(row), axis=1),
-            hide_index=True, width="stretch", height=min(36 * (len(frame) + 1) + 3, 420),
-            column_config={"完成率": st.column_config.NumberColumn(format="percent"),
-                           "序时进度": st.column_config.NumberColumn(format="percent"),
-                           "与序时目标差距（百分点）": st.column_config.NumberColumn(format="%+.2f"),
-                           "任务数": st.column_config.NumberColumn(format="localized"),
-                           "累计参保人数": st.column_config.NumberColumn(format="localized"),
-                           "较上周增加": st.column_config.NumberColumn(format="localized")})
-with tab_text:
-    st.markdown(bulletin.draft(data).markdown())
-with tab_board:
-    names = dict(zip(data.units["code"], data.units["name"]))
-    shown = st.selectbox("单位", list(data.units["code"]), format_func=names.get,
-                         key=f"export:board:{campaign.id}")
-    unit = data.units[data.units["code"] == shown].iloc[0].to_dict()
-    st.iframe(boards.board_html(data, unit), height=1140)
-
 # --- files ------------------------------------------------------------------------------------
 st.markdown("**生成文件**")
 usable = [f for f in exports.FORMATS if not (problem and f in exports.BROWSER_FORMATS)]
+many = len(data.units) > BOARDS_BY_DEFAULT
+if many:
+    usable = [f for f in usable if f != "board"]
 formats = st.pills("格式", list(exports.FORMATS), selection_mode="multi", default=usable,
                    format_func=EXPORT_FORMAT_LABELS.get, key=f"export:formats:{campaign.id}")
-if "board" in (formats or []):
+if "board" in (formats or []) or many:
+    minutes = len(data.units) * SECONDS_PER_BOARD / 60
     st.caption(f"张榜公示：每个{LEVEL_LABELS.get(level, level)}一页 A4，共 {len(data.units)} 个，"
-               "外加一份合并打印的 PDF；单位多时需要稍等。")
+               f"外加一份合并打印的 PDF，约需 {max(minutes, 0.1):.1f} 分钟"
+               + ("（单位较多，默认不生成，需要时请选上）。" if many else "。"))
 request = (ctx.path, ctx.version, campaign.id, as_of, ctx.source, level, data.scope["code"],
            tuple(formats or ()))
 if st.button("生成", type="primary", icon=":material/file_export:", disabled=not formats):
@@ -132,6 +108,37 @@ if kept and kept[0] == request:
                                icon=":material/download:", on_click="ignore")
         pngs = bundle.of("png")
         if pngs:
-            st.caption("导出的图片（与下载的文件相同）")
-            for item in pngs:
-                st.image(item.data, caption=item.name, width=760)
+            with st.expander("查看导出的图片（与下载的文件相同）"):
+                for item in pngs:
+                    st.image(item.data, caption=item.name, width=760)
+
+# --- preview ----------------------------------------------------------------------------------
+st.markdown("**预览**")
+tab_charts, tab_table, tab_text, tab_board = st.tabs(["图表", "通报表", "通报稿", "张榜公示"])
+with tab_charts:
+    made = exports.charts_of(data)
+    if not any(c.key == "ranking" for c in made):
+        st.info("下级单位尚未录入任务数，无法按完成率排名。", icon=":material/info:")
+    for chart in made:
+        st.plotly_chart(chart.figure, theme=None, width=chart.width,
+                        config={"displayModeBar": False}, key=f"export:{chart.key}")
+with tab_table:
+    for lv in data.levels:
+        frame = workbook.sheet_frame(data, lv)
+        st.markdown(f"**各{LEVEL_LABELS.get(lv, lv)}**（{len(frame)} 个，按完成率排名）")
+        st.dataframe(
+            tables.highlight_behind(frame), hide_index=True, width="stretch", height=min(36 * (len(frame) + 1) + 3, 420),
+            column_config={"完成率": st.column_config.NumberColumn(format="percent"),
+                           "序时进度": st.column_config.NumberColumn(format="percent"),
+                           "与序时目标差距（百分点）": st.column_config.NumberColumn(format="%+.2f"),
+                           "任务数": st.column_config.NumberColumn(format="localized"),
+                           "累计参保人数": st.column_config.NumberColumn(format="localized"),
+                           "较上周增加": st.column_config.NumberColumn(format="localized")})
+with tab_text:
+    st.markdown(bulletin.draft(data).markdown())
+with tab_board:
+    names = dict(zip(data.units["code"], data.units["name"]))
+    shown = st.selectbox("单位", list(data.units["code"]), format_func=names.get,
+                         key=f"export:board:{campaign.id}")
+    unit = data.units[data.units["code"] == shown].iloc[0].to_dict()
+    st.iframe(boards.board_html(data, unit), height=1140)
