@@ -60,7 +60,7 @@ def _names(frame: pd.DataFrame, describe=None, limit: int = LIST_LIMIT) -> str:
     rows = frame.to_dict("records")
     parts = [f"{r['name']}（{describe(r)}）" if describe else r["name"] for r in rows[:limit]]
     text = "、".join(parts)
-    return text + (f"等 {len(rows)} 个" if len(rows) > limit else "")
+    return text + (f"等{len(rows)}个单位" if len(rows) > limit else "")
 
 
 def _pp(value: float) -> str:

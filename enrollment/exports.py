@@ -198,7 +198,7 @@ def ranking_chart(data: ExportData) -> Chart | None:
     per_bar = max(13, min(34, (CHART_MAX_HEIGHT - 260) // max(rows, 1)))
     height = min(CHART_MAX_HEIGHT, per_bar * rows + 260)
     what = f"各{LEVEL_LABELS.get(data.level, data.level)}参保完成率排名"
-    source = data.source_note + (f"。{note}" if note else "")
+    source = data.source_note + (f"。{note.replace('「明细表」', '通报表')}" if note else "")
     fig = charts.ranking_chart(shown, goal=float(data.campaign.goal), pace=float(data.result.pace),
                                title=chart_title(data, what), source_note=source, height=height)
     if per_bar < 24:
