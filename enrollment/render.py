@@ -140,7 +140,8 @@ class Renderer:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
-            self._loop.close()
+            if not self._thread.is_alive():    # a loop stuck in a hung call is left to die
+                self._loop.close()
             self._loop = None
             self._kaleido = self._page_tab = None
             if self._tmp is not None:
