@@ -178,6 +178,15 @@ def _lower_table(data: ExportData, children: pd.DataFrame) -> str:
             f"<div class='columns'>{''.join(blocks)}</div></div>")
 
 
+TITLE_PT = {"roomy": 40, "": 30, "compact": 24}
+
+
+def _title_pt(name: str, layout: str) -> float:
+    """The title's type size: the layout's, smaller for a long name so it stays on one line
+    (184 mm of line ≈ 495 pt of 0.95-em characters)."""
+    return round(min(TITLE_PT[layout], 495 / (len(name) + 6)), 1)
+
+
 def _page(data: ExportData, unit: dict) -> str:
     """One unit's board: a `.page` block of one A4 page."""
     c = data.campaign
@@ -216,7 +225,7 @@ def _page(data: ExportData, unit: dict) -> str:
     return f"""<div class="page {layout}">
 {demo}
 <div class="kicker">{_e(' '.join(names[:-1]))}</div>
-<h1>{_e(unit['name'])}参保进度公示</h1>
+<h1 style="font-size:{_title_pt(unit['name'], layout)}pt">{_e(unit['name'])}参保进度公示</h1>
 <h2>{_e(data.year_programme)}</h2>
 <div class="when">数据{_e(data.when)}</div>
 <div class="figures">{boxes}</div>

@@ -25,7 +25,7 @@ from . import charts, overview, progress, reporting
 from . import template as templates
 from .campaigns import Campaign
 from .labels import (DEMO_BADGE, EXPORT_FORMAT_LABELS, LEVEL_LABELS, LEVEL_SHORT, PROGRAMME_LABELS,
-                     SOURCE_NOTE)
+                     REPORTER_LABELS, SOURCE_NOTE)
 from .render import Renderer, RenderError
 
 FORMATS = ("png", "svg", "pdf", "xlsx", "docx", "board")
@@ -114,7 +114,7 @@ class ExportData:
 
     @property
     def source_note(self) -> str:
-        return SOURCE_NOTE[self.source].format(level=LEVEL_SHORT.get(self.level, ""))
+        return SOURCE_NOTE[self.source].format(level=REPORTER_LABELS.get(self.level, ""))
 
     @property
     def stem(self) -> str:

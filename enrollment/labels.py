@@ -71,5 +71,7 @@ EXPORT_FORMAT_LABELS = {
     "png": "PNG 图片", "svg": "SVG 图片", "pdf": "PDF 图表", "xlsx": "Excel 通报表",
     "docx": "Word 通报稿", "board": "张榜公示 PDF",
 }
+# Who reports, by level, for the source line under exported charts (数据来源：各县区每周上报).
+REPORTER_LABELS = {"city": "市", "county": "县区", "township": "乡镇（街道）", "community": "村（社区）"}
 SOURCE_NOTE = {"upload": "数据来源：各{level}每周上报",
                "demo": "数据来源：示例数据（模拟），不是真实上报"}

@@ -87,6 +87,7 @@ def test_units_are_ranked_best_first_and_units_without_a_rate_are_not_ranked(sto
     assert list(data.units["name"])[:3] == ["高平市", "泽州县", "阳城县"]
     assert [ranks["高平市"], ranks["泽州县"], ranks["阳城县"]] == [1, 2, 3]
     assert data.units["rank"].iloc[3:].isna().all()
+    assert data.source_note == "数据来源：各县区每周上报" and data.stem == "晋城市-参保进度-20211119"
 
 
 def test_scope_and_level_choose_the_units(store, jincheng, demo_data):
