@@ -18,15 +18,16 @@ import pandas as pd
 from .charts import STATUS_COLORS
 from .exports import ExportData, ExportFile, ancestry, cn_date, count, percent, ranked
 from .labels import DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
-from .render import Renderer
+from .render import Overflow, Renderer
 
 # Room for the lower units' table below the figures, in mm (A4 less margins, header, footer);
 # a long table gets the compact header (figures in one row). Checked by the tests with the
 # largest township (61 villages in two columns).
-TABLE_HEIGHT_MM = 118
-COMPACT_TABLE_HEIGHT_MM = 170
+TABLE_HEIGHT_MM = 115
+COMPACT_TABLE_HEIGHT_MM = 165
 COMPACT_FROM_ROWS = 17
 MAX_ROW_MM = 8.0
+SQUEEZES = (1.0, 0.9, 0.8, 0.7)   # row heights tried, in turn, until a board fits its page
 # Status colours for large figures in print: the chart colours, with grey darkened to be legible.
 TEXT_COLORS = {**STATUS_COLORS, "not_reported": "#666666", "no_target": "#222222"}
 
@@ -147,14 +148,14 @@ def _has_table(children: pd.DataFrame) -> bool:
     return not children.empty and not (children["target"].isna() & children["enrolled"].isna()).all()
 
 
-def _lower_table(data: ExportData, children: pd.DataFrame) -> str:
+def _lower_table(data: ExportData, children: pd.DataFrame, squeeze: float = 1.0) -> str:
     """The lower units ranked, in as many columns as make it fit the room left on the page."""
     if not _has_table(children):
         return ""   # lower units without any figure: nothing to post
     per_col = _rows_per_column(children)
     cols = math.ceil(len(children) / per_col)
     room = COMPACT_TABLE_HEIGHT_MM if per_col >= COMPACT_FROM_ROWS else TABLE_HEIGHT_MM
-    row_mm = min(MAX_ROW_MM, room / (per_col + 1))
+    row_mm = min(MAX_ROW_MM, room / (per_col + 1)) * squeeze
     font_pt = round(min(12.5, row_mm * 1.75), 1)
     level = LEVEL_LABELS.get(children["level"].iloc[0], "")
     wide = cols == 1
@@ -187,7 +188,7 @@ def _title_pt(name: str, layout: str) -> float:
     return round(min(TITLE_PT[layout], 495 / (len(name) + 6)), 1)
 
 
-def _page(data: ExportData, unit: dict) -> str:
+def _page(data: ExportData, unit: dict, squeeze: float = 1.0) -> str:
     """One unit's board: a `.page` block of one A4 page."""
     c = data.campaign
     names = ancestry(data, unit["code"])
@@ -231,7 +232,7 @@ def _page(data: ExportData, unit: dict) -> str:
 <div class="figures">{boxes}</div>
 {_bar(data, unit)}
 {_status_line(unit)}
-{_lower_table(data, children)}
+{_lower_table(data, children, squeeze)}
 <div class="footer">{footer}</div>
 </div>"""
 
@@ -241,14 +242,17 @@ def _document(title: str, pages: list[str]) -> str:
             f"<style>{CSS}</style></head>\n<body>{''.join(pages)}</body></html>")
 
 
-def board_html(data: ExportData, unit: dict) -> str:
-    """The board of one unit as a standalone HTML page (A4, one page)."""
-    return _document(f"{unit['name']}参保进度公示", [_page(data, unit)])
+def board_html(data: ExportData, unit: dict, squeeze: float = 1.0) -> str:
+    """The board of one unit as a standalone HTML page (A4, one page); `squeeze` < 1 makes
+    the lower units' rows smaller."""
+    return _document(f"{unit['name']}参保进度公示", [_page(data, unit, squeeze)])
 
 
-def all_boards_html(data: ExportData) -> str:
+def all_boards_html(data: ExportData, squeezes: dict[str, float] | None = None) -> str:
     """Every board of the export in one document, one unit per page (to print them all)."""
-    return _document(f"{data.scope['name']}参保进度公示", [_page(data, u) for u in _board_units(data)])
+    squeezes = squeezes or {}
+    return _document(f"{data.scope['name']}参保进度公示",
+                     [_page(data, u, squeezes.get(u["code"], 1.0)) for u in _board_units(data)])
 
 
 def board_name(data: ExportData, unit: dict) -> str:
@@ -265,21 +269,33 @@ def _board_units(data: ExportData) -> list[dict]:
     return units[units["code"].isin(set(data.units["code"]))].to_dict("records")   # unit order
 
 
+def _fitted(data: ExportData, unit: dict, renderer: Renderer) -> tuple[bytes, float]:
+    """The unit's board PDF, its table's rows made smaller until the page fits (long notes or
+    names can take more room than the layout plans for). Raises Overflow if it never does."""
+    for squeeze in SQUEEZES[:-1]:
+        try:
+            return renderer.pdf(board_html(data, unit, squeeze), fit=".page"), squeeze
+        except Overflow:
+            continue
+    return renderer.pdf(board_html(data, unit, SQUEEZES[-1]), fit=".page"), SQUEEZES[-1]
+
+
 def build(data: ExportData, renderer: Renderer, progress=None) -> list[ExportFile]:
     """One PDF per unit of the export's level (campaign order), and all of them in one PDF.
 
-    `progress(done, total)` is called after each board. Raises RenderError when a board does
-    not fit on one page.
+    `progress(done, total)` is called after each board. Raises RenderError (Overflow) when a
+    board cannot be made to fit on one page.
     """
     units = _board_units(data)
-    files = []
+    files, squeezes = [], {}
     for i, unit in enumerate(units):
-        files.append(ExportFile(board_name(data, unit), renderer.pdf(board_html(data, unit), fit=".page"),
-                                "board", f"{unit['name']}张榜公示"))
+        pdf, squeezes[unit["code"]] = _fitted(data, unit, renderer)
+        files.append(ExportFile(board_name(data, unit), pdf, "board", f"{unit['name']}张榜公示"))
         if progress:
             progress(i + 1, len(units) + 1)
     if len(units) > 1:
-        files.append(ExportFile(all_boards_name(data), renderer.pdf(all_boards_html(data), fit=".page"),
+        files.append(ExportFile(all_boards_name(data),
+                                renderer.pdf(all_boards_html(data, squeezes), fit=".page"),
                                 "board", "全部张榜公示（合并打印）"))
     if progress:
         progress(len(units) + 1, len(units) + 1)

@@ -44,6 +44,10 @@ class RenderError(RuntimeError):
     """An image or PDF could not be made (message in Chinese)."""
 
 
+class Overflow(RenderError):
+    """A page's content does not fit where it must (see Renderer.pdf's `fit`)."""
+
+
 class ChromiumMissing(RenderError):
     """No usable Chromium: images and PDFs cannot be made, other exports still can."""
 
@@ -169,7 +173,7 @@ class Renderer:
         """An HTML document printed to PDF with its CSS page size (@page).
 
         `fit`: a CSS selector of blocks that must not overflow (a board that must stay on one
-        page); RenderError when one does.
+        page); Overflow when one does.
         """
         try:
             data = self._call(self._print(html, fit))
@@ -205,7 +209,7 @@ class Renderer:
                 "returnByValue": True}))
             overflowing = check["result"]["result"].get("value")
             if overflowing:
-                raise RenderError(f"有 {overflowing} 页内容超出一页 A4，未生成 PDF")
+                raise Overflow(f"有 {overflowing} 页内容超出一页 A4，未生成 PDF")
         result = _check(await tab.send_command("Page.printToPDF", params={
             "printBackground": True, "preferCSSPageSize": True,
             "marginTop": 0, "marginBottom": 0, "marginLeft": 0, "marginRight": 0}))

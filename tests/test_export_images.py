@@ -1,6 +1,7 @@
 """通报导出 with Chromium: chart images (PNG size and pixels, SVG, PDF pages), Chinese glyphs,
 the Word picture, 张榜 boards on one A4 page each, and one browser for the whole batch."""
 
+import dataclasses
 import datetime as dt
 import io
 import subprocess
@@ -160,7 +161,9 @@ def test_the_largest_township_board_fits_one_page_with_every_village(store, jinc
     with store.read() as con:
         data = exports.gather(con, jincheng, AS_OF, "upload", level="township", scope="泽州县")
     unit = data.units[data.units["code"] == JINCUN].iloc[0].to_dict()
-    pdf = renderer.pdf(boards.board_html(data, unit), fit=".page")
+    made = {f.name: f.data for f in boards.build(data, renderer)}
+    assert len(made) == 16 + 1
+    pdf = made[boards.board_name(data, unit)]
     assert pdf_info(pdf, tmp_path)["Pages"].strip() == "1"
     text = pdf_text(pdf, tmp_path)
     children = exports.ranked(data.result.children(JINCUN))
@@ -169,6 +172,14 @@ def test_the_largest_township_board_fits_one_page_with_every_village(store, jinc
     assert "进度落后" in text and "未上报" in text
     page = pdf_pages(pdf, tmp_path, "jincun")[0]
     assert share_of(page, "#FDE2E1", 6) > 0.005     # behind villages filled red
+    assert pdf_info(made[boards.all_boards_name(data)], tmp_path)["Pages"].strip() == "16"
+
+    # A longer policy note than planned for: the rows get smaller, the page still fits.
+    wordy = dataclasses.replace(data.result.campaign, contribution_note="个人缴费标准说明。" * 40)
+    data.result = dataclasses.replace(data.result, campaign=wordy)
+    pdf = {f.name: f.data for f in boards.build(data, renderer)}[boards.board_name(data, unit)]
+    assert pdf_info(pdf, tmp_path)["Pages"].strip() == "1"
+    assert children["name"].iloc[-1] in pdf_text(pdf, tmp_path)
 
 
 def test_a_board_that_does_not_fit_is_refused(renderer):
