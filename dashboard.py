@@ -12,5 +12,7 @@ st.session_state["campaign_obj"] = campaign
 
 pages = [
     st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
+    st.Page("pages/targets.py", title="目标任务", icon=":material/assignment:"),
+    st.Page("pages/campaign_setup.py", title="新建活动", icon=":material/add_location_alt:"),
 ]
 st.navigation(pages).run()
