@@ -56,9 +56,11 @@ def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> T
         out.problems.append(Problem(None, str(exc)))
         return out
     index = units.index(con, campaign_id)
+    candidates = [_candidates(index, row) for row in table.rows]
+    level = _main_level(index, candidates)
     seen: dict[str, int] = {}
-    for row in table.rows:
-        code = _resolve(index, row, out.problems)
+    for row, found in zip(table.rows, candidates):
+        code = _resolve(index, row, found, level, out.problems)
         values: dict[str, int | None] = {}
         for key in COLUMNS:
             if key not in table.columns:
@@ -88,18 +90,36 @@ def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> T
     return out
 
 
-def _resolve(index, row: reader.Row, problems: list[Problem]) -> str | None:
+def _candidates(index, row: reader.Row) -> list[str]:
+    """The units a row may mean: by its code when it has one that resolves, else by its name."""
     for key in ("unit_code", "unit_name"):
         text = reader.cell_text(row.values.get(key))
-        if not text:
-            continue
-        codes = index.resolve(text)
-        if len(codes) == 1:
-            return codes[0]
-        if len(codes) > 1:
-            names = "、".join(f"{index.names[c]}（{c}）" for c in codes[:5])
-            problems.append(Problem(row.number, f"「{text}」对应多个单位：{names}，请填写单位代码"))
-            return None
+        if text:
+            codes = index.resolve(text)
+            if codes:
+                return codes
+    return []
+
+
+def _main_level(index, candidates: list[list[str]]) -> str | None:
+    """The level of most rows that name one unit only: it settles names such as 周家坝, which
+    is both the street and one of its communities."""
+    levels = [index.levels[c[0]] for c in candidates if len(c) == 1]
+    return max(set(levels), key=levels.count) if levels else None
+
+
+def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
+             problems: list[Problem]) -> str | None:
+    if len(codes) > 1 and level is not None:
+        same_level = [c for c in codes if index.levels[c] == level]
+        if len(same_level) == 1:
+            return same_level[0]
+    if len(codes) == 1:
+        return codes[0]
+    if len(codes) > 1:
+        names = "、".join(f"{index.names[c]}（{c}）" for c in codes[:5])
+        problems.append(Problem(row.number, f"「{row.unit_text}」对应多个单位：{names}，请填写单位代码"))
+        return None
     suggestions = index.suggest(row.unit_text)
     hint = f"，是否为：{'、'.join(suggestions)}？" if suggestions else ""
     problems.append(Problem(row.number, f"未知单位「{row.unit_text}」{hint}"))
