@@ -122,10 +122,8 @@ def _rate(value: Decimal | str | float, what: str) -> Decimal:
         rate = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
     except InvalidOperation:
         raise SetupError(f"{what}「{value}」不是数字") from None
-    if rate > 1 and rate <= 100:
-        rate = rate / 100          # 97 means 97%
     if not Decimal(0) < rate <= Decimal(1):
-        raise SetupError(f"{what}应在 0 到 100% 之间（{value}）")
+        raise SetupError(f"{what}应在 0 到 100% 之间（{value}），请写成小数（如 0.97）或百分数（如 97%）")
     return rate
 
 

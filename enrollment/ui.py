@@ -17,6 +17,7 @@ from .labels import DEMO_BANNER, SOURCE_LABELS
 from .storage import Store
 
 CAMPAIGN_KEY = "campaign"
+PENDING_CAMPAIGN_KEY = "campaign:pending"
 
 
 def store() -> Store:
@@ -68,6 +69,8 @@ def campaign_picker() -> Campaign | None:
         return None
     ids = [c.id for c in options]
     wanted = st.query_params.get(CAMPAIGN_KEY)
+    if st.session_state.get(PENDING_CAMPAIGN_KEY) in ids:   # set by select_campaign()
+        st.session_state[CAMPAIGN_KEY] = st.session_state.pop(PENDING_CAMPAIGN_KEY)
     if st.session_state.get(CAMPAIGN_KEY) not in ids:
         st.session_state[CAMPAIGN_KEY] = wanted if wanted in ids else ids[0]
     by_id = {c.id: c for c in options}
@@ -75,6 +78,12 @@ def campaign_picker() -> Campaign | None:
                                   format_func=lambda i: by_id[i].name)
     st.query_params[CAMPAIGN_KEY] = chosen
     return by_id[chosen]
+
+
+def select_campaign(campaign_id: str) -> None:
+    """Make the sidebar picker show this campaign from the next run on (e.g. a new one)."""
+    st.session_state[PENDING_CAMPAIGN_KEY] = campaign_id
+    st.query_params[CAMPAIGN_KEY] = campaign_id
 
 
 def source_picker(campaign: Campaign) -> str:

@@ -24,6 +24,11 @@ def _plan(code: str, levels: tuple[str, ...]) -> regions.RegionPlan:
     return regions.plan(code, list(levels))
 
 
+if created := st.session_state.pop(f"{K}created", None):
+    st.success(created, icon=":material/check_circle:")
+    st.page_link("pages/targets.py", label="下一步：载入或测算目标任务", icon=":material/arrow_forward:")
+    st.divider()
+
 text = st.text_input("查找区划（名称或代码）", key=f"{K}search", placeholder="例如：阳城、周家坝、140522")
 region = None
 if text.strip():
@@ -80,7 +85,6 @@ if region is not None:
         except regions.SetupError as exc:
             st.error(str(exc))
         else:
-            st.session_state["targets:saved"] = created.summary()
-            # Select the new campaign in the sidebar picker, then go on to its targets.
-            st.session_state.pop(ui.CAMPAIGN_KEY, None)
-            st.switch_page("pages/targets.py", query_params={ui.CAMPAIGN_KEY: definition.id})
+            st.session_state[f"{K}created"] = created.summary()
+            ui.select_campaign(definition.id)        # the sidebar shows the new campaign
+            st.rerun()
