@@ -376,3 +376,18 @@ def test_allocate_with_a_campaign_saves_the_result_as_a_version(store, tmp_path)
     refused = run(store, "allocate", str(unknown), "--total", "100", "--by", "常住人口数",
                   "--campaign", WANZHOU, "--save")
     assert refused.exit_code == 1 and "未知单位「火星」" in refused.output
+
+
+@pytest.mark.parametrize("task_header, base_header", [
+    ("2022年度参保缴费目标任务数", "2021年度参保缴费人数"),
+    ("分解任务数（人）", "2021年实际参保人数"),
+    ("任务数", "上年参保人数"),
+])
+def test_header_spellings_of_real_allocation_tables(store, task_header, base_header):
+    rows = [[name, 1000 + i, 3000 + i] for i, name in enumerate(COMMUNITIES)]
+    saved = load(store, xlsx_bytes([["社区", base_header, task_header], *rows]))
+    with store.read() as con:
+        current = targets.current(con, WANZHOU)
+    assert saved.units == 11
+    assert list(current["task"]) == [3000 + i for i in range(11)]
+    assert list(current["baseline"]) == [1000 + i for i in range(11)]
