@@ -494,8 +494,8 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
         _campaign(store, campaign_id)
         with store.read() as con:
             table = targets.check(con, campaign_id, content)
+        _print_problems(table.problems)
         if not table.ok:
-            _print_problems(table.problems)
             fail("测算结果与活动的单位不符，未保存。")
     if out:
         out.write_bytes(content)
@@ -510,8 +510,8 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
                                    note=result.describe(), source="allocation",
                                    accept_warnings=accept_warnings)
         except targets.TargetsRejected as rejected:
-            _print_problems(rejected.table.problems)
             if rejected.warnings_only:
                 fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
+            _print_problems(rejected.table.problems)
             fail("测算结果有错误，未保存。", 1)
         click.echo(saved.summary(), err=True)

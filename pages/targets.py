@@ -90,23 +90,29 @@ def preview_frame(table: targets.TargetTable) -> pd.DataFrame:
     return frame.dropna(axis=1, how="all")
 
 
-def save_controls(table: targets.TargetTable, key: str) -> bool:
-    """The confirm button (and the confirmation of warnings); True when clicked."""
+def save_controls(table: targets.TargetTable, key: str) -> bool | None:
+    """The save button, and the confirmation of warnings when there are any.
+
+    None: not clicked; False: clicked, no warnings shown; True: clicked, warnings confirmed.
+    Saving passes that on, so a warning that appears only at commit time is not accepted unseen.
+    """
     if not table.ok:
         st.error(f"有 {len(errors(table.problems))} 处错误，未保存任何数据。请修改文件后重新上传。")
-        return False
-    accepted = True
+        return None
+    confirmed = False
     if warnings(table.problems):
-        accepted = st.checkbox("已核对以上提醒，仍然保存", key=f"{key}:accept")
-    return st.button("保存为当前任务表", type="primary", disabled=not accepted,
-                     key=f"{key}:save", icon=":material/save:")
+        confirmed = st.checkbox("已核对以上提醒，仍然保存", key=f"{key}:accept")
+    clicked = st.button("保存为当前任务表", type="primary",
+                        disabled=bool(warnings(table.problems)) and not confirmed,
+                        key=f"{key}:save", icon=":material/save:")
+    return confirmed if clicked else None
 
 
 def commit(content: bytes, file_name: str, *, by: str | None, note: str | None,
-           source: str) -> None:
+           source: str, accept_warnings: bool) -> None:
     try:
         saved = targets.commit(store, campaign.id, content, file_name, created_by=by or None,
-                               note=note, source=source, accept_warnings=True)
+                               note=note, source=source, accept_warnings=accept_warnings)
     except targets.TargetsRejected as rejected:
         show_problems(rejected.table.problems)
         st.error("保存失败：表格未通过检查，未保存任何数据。")
@@ -212,9 +218,9 @@ with tab_load:
             st.dataframe(preview_frame(table), hide_index=True, width="stretch")
         show_problems([p for p in table.problems if p.row is not None])
         note = st.text_input("说明（可选）", key=f"{K}note", placeholder="例如：万州周办发〔2022〕1号 附件1")
-        if save_controls(table, f"{K}load"):
+        if (confirmed := save_controls(table, f"{K}load")) is not None:
             commit(content, upload.name, by=st.session_state.get(f"{K}by"), note=note or None,
-                   source="upload")
+                   source="upload", accept_warnings=confirmed)
 
 # --- allocate ----------------------------------------------------------------------------------
 
@@ -341,10 +347,11 @@ def allocation_tool() -> None:
             checked = _check(PATH, store.data_version(), campaign.id, content)
             show_problems(checked.problems)
             by = st.text_input("录入人", key=f"{K}by-allocate", placeholder="例如：阳城县医保局 李四")
-            if save_controls(checked, f"{K}allocate"):
+            if (confirmed := save_controls(checked, f"{K}allocate")) is not None:
                 commit(content, f"{parent['name']}-{level_name(child_level)}-测算结果-"
                                 f"{dt.date.today():%Y%m%d}.csv",
-                       by=by, note=result.describe(), source="allocation")
+                       by=by, note=result.describe(), source="allocation",
+                       accept_warnings=confirmed)
 
 
 if allocation_tab is not None:

@@ -176,3 +176,31 @@ def test_a_bad_set_up_on_the_page_is_explained(store):
     at.get("form_submit_button")[0].click().run()
     assert not at.exception
     assert "已存在" in texts(at.error)
+
+
+def test_the_editor_is_prefilled_and_reproduces_attachment_2(store):
+    # Jincheng's counties carry their 2021 figures: re-splitting 1,630,000 by them, rounded to 10,
+    # lands within 10 of every published task.
+    at = page("pages/targets.py", JINCHENG)
+    assert at.selectbox(key="targets:scope").value == "1405"
+    assert at.number_input(key="targets:total:1405").value == 1630000
+    result = next(d.value for d in at.dataframe if "增加人数" in d.value.columns)
+    published = {"城区": 188000, "泽州县": 404760, "高平市": 373650, "阳城县": 292300,
+                 "陵川县": 213360, "沁水县": 157930}
+    computed = dict(zip(result["单位名称"], result["任务数"]))
+    assert sum(computed.values()) == 1630000
+    assert all(abs(computed[k] - v) <= 10 for k, v in published.items())
+    assert list(result["现行任务数"]) == [published[n] for n in result["单位名称"]]
+
+
+def test_warnings_must_be_confirmed_before_saving_on_the_page(store):
+    rows = community_rows()
+    rows[0][4] = rows[0][3] - 100                  # below last year's enrolment
+    at = page("pages/targets.py", WANZHOU)
+    at.file_uploader(key="targets:file:0").upload("w.xlsx", zhoujiaba_table(rows)).run()
+    assert "低于上年参保人数" in texts(at.warning)
+    assert at.button(key="targets:load:save").disabled
+    at.checkbox(key="targets:load:accept").check().run()
+    at.button(key="targets:load:save").click().run()
+    assert not at.exception
+    assert "已保存目标任务表第" in texts(at.success)
