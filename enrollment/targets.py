@@ -85,7 +85,8 @@ def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> T
     if not out.rows and not out.problems:
         out.problems.append(Problem(None, "表中没有任何单位的任务数"))
     if out.rows:
-        _check_level_and_scope(con, campaign_id, out, index)
+        # A unit whose row has a bad cell is there (its row says what is wrong), not missing.
+        _check_level_and_scope(con, campaign_id, out, index, present=set(seen))
     _check_totals(table, out)
     return out
 
@@ -126,7 +127,8 @@ def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
     return None
 
 
-def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index) -> None:
+def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index,
+                           present: set[str]) -> None:
     levels = {index.levels[r.code] for r in out.rows}
     if len(levels) > 1:
         main = max(levels, key=lambda lv: sum(index.levels[r.code] == lv for r in out.rows))
@@ -148,7 +150,6 @@ def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index) -> No
         out.scope_code = units.root(con, campaign_id).code
         expected = [units.Unit(c, index.names[c], out.level, None, 0, True)
                     for c, lv in index.levels.items() if lv == out.level]
-    present = {r.code for r in out.rows}
     missing = [u.name for u in expected if u.code not in present]
     if missing:
         shown = "、".join(missing[:20]) + (f" 等 {len(missing)} 个" if len(missing) > 20 else "")
@@ -156,7 +157,14 @@ def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index) -> No
 
 
 def _check_totals(table: reader.Table, out: TargetTable) -> None:
+    """A 合计/总计 row must equal the sum of the rows above it, column by column.
+
+    This checks the file's own arithmetic, so it sums every row as written (an unknown unit's row
+    too); a column with an unreadable cell is left out (its row already has a message).
+    """
     for total in table.totals:
+        if reader.normalize(total.unit_text).startswith("小计"):
+            continue
         for key in COLUMNS:
             if key not in table.columns:
                 continue
@@ -165,15 +173,16 @@ def _check_totals(table: reader.Table, out: TargetTable) -> None:
             except CellError as exc:
                 out.problems.append(Problem(total.number, f"合计行「{table.headers[key]}」{exc}"))
                 continue
-            if stated is None:
+            try:
+                values = [reader.parse_count(r.values[key]) for r in table.rows]
+            except CellError:
                 continue
-            values = [getattr(r, key) for r in out.rows]
             actual = sum(v for v in values if v is not None)
-            if stated != actual:
+            if stated is not None and stated != actual:
                 out.problems.append(Problem(
                     total.number,
-                    f"合计行的「{table.headers[key]}」为 {stated}，但各单位之和为 {actual}，"
-                    f"相差 {stated - actual}"))
+                    f"合计行的「{table.headers[key]}」为 {stated:,}，但各单位之和为 {actual:,}，"
+                    f"相差 {stated - actual:+,}；请核对各行数字或合计行"))
 
 
 def save(con: duckdb.DuckDBPyConnection, campaign_id: str, table: TargetTable, *, source: str,

@@ -51,6 +51,11 @@ def _version(path: str, version: int, campaign_id: str, set_id: int):
                 targets.original_file(con, campaign_id, set_id))
 
 
+def fit(rows: int) -> int:
+    """A table height (px) that shows up to 20 rows without scrolling (35 px a row + header)."""
+    return 35 * (min(rows, 20) + 1) + 3
+
+
 def level_name(level: str) -> str:
     return LEVEL_LABELS.get(level, level)
 
@@ -60,7 +65,7 @@ def show_targets(rows: pd.DataFrame) -> pd.DataFrame:
     table = tables.target_table(rows)
     table = table[[c for c in table.columns if table[c].notna().any() or c in (
         TARGET_COLUMN_LABELS["task"], TARGET_COLUMN_LABELS["baseline"])]]
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.dataframe(table, hide_index=True, width="stretch", height=fit(len(table)), column_config={
         TARGET_COLUMN_LABELS["growth"]: st.column_config.NumberColumn(format="%.2f%%"),
         **{TARGET_COLUMN_LABELS[k]: st.column_config.NumberColumn(format="localized")
            for k in ("task", "baseline", "registered_population", "resident_population",
@@ -87,7 +92,8 @@ def preview_frame(table: targets.TargetTable) -> pd.DataFrame:
         "常住人口数": r.resident_population, "低收入人口数": r.low_income,
         "问题": "；".join(by_row.get(r.row, [])),
     } for r in table.rows])
-    return frame.dropna(axis=1, how="all")
+    frame = frame.dropna(axis=1, how="all")
+    return frame if frame["问题"].any() else frame.drop(columns="问题")
 
 
 def save_controls(table: targets.TargetTable, key: str) -> bool | None:
@@ -215,9 +221,13 @@ with tab_load:
             st.markdown(f"**{upload.name}**：{scope_name} {len(table.rows)} 个"
                         f"{level_name(table.level or '')}，任务数合计 "
                         f"{sum(r.task for r in table.rows):,}")
-            st.dataframe(preview_frame(table), hide_index=True, width="stretch")
+            preview = preview_frame(table)
+            st.dataframe(preview, hide_index=True, width="stretch", height=fit(len(preview)),
+                         column_config={c: st.column_config.NumberColumn(format="localized")
+                                        for c in preview.columns[3:] if c != "问题"})
         show_problems([p for p in table.problems if p.row is not None])
-        note = st.text_input("说明（可选）", key=f"{K}note", placeholder="例如：万州周办发〔2022〕1号 附件1")
+        note = (st.text_input("说明（可选）", key=f"{K}note", placeholder="例如：万州周办发〔2022〕1号 附件1")
+                if table.ok else None)
         if (confirmed := save_controls(table, f"{K}load")) is not None:
             commit(content, upload.name, by=st.session_state.get(f"{K}by"), note=note or None,
                    source="upload", accept_warnings=confirmed)
@@ -337,9 +347,10 @@ def allocation_tool() -> None:
                           else "—")
             frame = result.frame()
             frame = frame[[c for c in frame.columns if (frame[c].astype(str) != "").any()]]
-            st.dataframe(frame, hide_index=True, width="stretch", column_config={
-                allocation.GROWTH_HEADER: st.column_config.NumberColumn(format="percent"),
-                allocation.TASK_HEADER: st.column_config.NumberColumn(format="localized")})
+            st.dataframe(frame, hide_index=True, width="stretch", height=fit(len(frame)),
+                         column_config={
+                             allocation.GROWTH_HEADER: st.column_config.NumberColumn(format="percent"),
+                             allocation.TASK_HEADER: st.column_config.NumberColumn(format="localized")})
             content = result.to_csv()
             st.download_button("下载测算结果（CSV）", content,
                                file_name=f"{campaign.id}-{scope}-测算结果.csv", mime="text/csv",

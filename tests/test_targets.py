@@ -148,7 +148,7 @@ def _bad(kind: str) -> tuple[bytes, list[str]]:
         return zhoujiaba_table(rows[:9]), ["缺少以下单位的任务数：集中社区居民委员会、狮子社区居民委员会"]
     if kind == "total mismatch":
         body = [HEADER, *rows, ["合计", "", "", "", sum(r[4] for r in rows) + 100, ""]]
-        return xlsx_bytes(body), ["第 13 行：合计行的「2022年任务数」为", "相差 100"]
+        return xlsx_bytes(body), ["第 13 行：合计行的「2022年任务数」为", "相差 +100"]
     if kind == "duplicate units":
         return zhoujiaba_table(rows + [["天子湖社区", 1, 1, 1, 10, 1]], total=False), [
             "第 15 行：「天子湖社区居民委员会」重复出现（第 4 行已填写）"]
@@ -391,3 +391,12 @@ def test_header_spellings_of_real_allocation_tables(store, task_header, base_hea
     assert saved.units == 11
     assert list(current["task"]) == [3000 + i for i in range(11)]
     assert list(current["baseline"]) == [1000 + i for i in range(11)]
+
+
+def test_a_row_with_a_bad_task_is_not_also_reported_missing_nor_spoils_the_total_check(store):
+    rows = community_rows()
+    rows[3][4] = "待定"
+    with pytest.raises(targets.TargetsRejected) as rejected:
+        load(store, zhoujiaba_table(rows))
+    messages = [str(p) for p in rejected.value.table.problems]
+    assert messages == ["[错误] 第 7 行：「2022年任务数」「待定」不是数字"]
