@@ -137,7 +137,9 @@ def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index,
                 out.problems.append(Problem(r.row, f"「{r.name}」与表中其他单位不在同一层级", unit=r.code))
         return
     out.level = levels.pop()
-    parents = {units.get(con, campaign_id, r.code).parent_code for r in out.rows}
+    parent_of = dict(con.execute("SELECT code, parent_code FROM units WHERE campaign_id = ?",
+                                 [campaign_id]).fetchall())
+    parents = {parent_of[r.code] for r in out.rows}
     if parents == {None}:
         # The campaign's own total (the root unit alone): its scope is itself.
         out.scope_code = out.rows[0].code
@@ -291,10 +293,22 @@ def _row_warnings(table: TargetTable) -> None:
                 WARNING, r.code))
 
 
+def _unchanged_warning(con: duckdb.DuckDBPyConnection, campaign_id: str,
+                       table: TargetTable) -> None:
+    """Loading the table that is already current would only add an identical version."""
+    now = {row[0]: tuple(row[1:]) for row in con.execute(
+        f"SELECT unit_code, {', '.join(COLUMNS)} FROM current_targets WHERE campaign_id = ?",
+        [campaign_id]).fetchall()}
+    if all(now.get(r.code) == tuple(getattr(r, c) for c in COLUMNS) for r in table.rows):
+        table.problems.append(Problem(
+            None, "表中各单位的数字与当前任务表完全相同，保存后只会多出一个相同的版本", WARNING))
+
+
 def check(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> TargetTable:
     """parse, then the warnings that need the user's confirmation (nothing is stored)."""
     table = parse(con, campaign_id, content)
     if table.ok and table.rows:
+        _unchanged_warning(con, campaign_id, table)
         _row_warnings(table)
         check_hierarchy(con, campaign_id, table)
     return table

@@ -400,3 +400,12 @@ def test_a_row_with_a_bad_task_is_not_also_reported_missing_nor_spoils_the_total
         load(store, zhoujiaba_table(rows))
     messages = [str(p) for p in rejected.value.table.problems]
     assert messages == ["[错误] 第 7 行：「2022年任务数」「待定」不是数字"]
+
+
+def test_loading_the_current_table_again_asks_first(store):
+    load(store, zhoujiaba_table())
+    before = dump(store)
+    with pytest.raises(targets.TargetsRejected) as rejected:
+        load(store, zhoujiaba_table())
+    assert rejected.value.warnings_only and "与当前任务表完全相同" in str(rejected.value)
+    assert dump(store) == before
