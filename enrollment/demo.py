@@ -38,10 +38,10 @@ def _rng(campaign_id: str) -> random.Random:
 
 def _curve(rng: random.Random, weeks: int) -> list[float]:
     """Cumulative completion after each week: an S-curve with noise, never decreasing."""
-    final = rng.uniform(0.90, 1.02)
-    start = rng.uniform(0.05, 0.25)       # renewals paid in the first days
-    middle = rng.uniform(0.35, 0.65)
-    steep = rng.uniform(5.0, 10.0)
+    final = rng.uniform(0.935, 1.01)
+    start = rng.uniform(0.02, 0.10)       # renewals paid in the first days
+    middle = rng.uniform(0.45, 0.80)      # some units start late and lag the pace line
+    steep = rng.uniform(4.0, 8.0)
 
     def s(t: float) -> float:
         return 1 / (1 + math.exp(-steep * (t - middle)))

@@ -68,40 +68,58 @@ class Progress:
         return {key: int(counts.get(key, 0)) for key in STATUS_LABELS}
 
 
-def _source_sql() -> str:
-    return """
-    u AS (SELECT code, name, level, parent_code, depth, position
-          FROM units WHERE campaign_id = $campaign),
+def _source_sql(subtree: bool) -> str:
+    units = ("SELECT code, name, level, parent_code, depth, position FROM units "
+             "WHERE campaign_id = $campaign")
+    if subtree:
+        units = f"""
+        SELECT * FROM (
+            WITH RECURSIVE sub(code) AS (
+                SELECT $root UNION
+                SELECT x.code FROM units x JOIN sub ON x.parent_code = sub.code
+                WHERE x.campaign_id = $campaign)
+            {units} AND code IN (SELECT code FROM sub))"""
+    return f"""
+    dates AS (
+        SELECT unnest($as_of) AS as_of, unnest($prev) AS prev, unnest($week_start) AS week_start,
+               unnest($pace) AS pace, unnest($elapsed) AS elapsed,
+               unnest($after_end) AS after_end, unnest($weeks_left) AS weeks_left),
+    u AS ({units}),
     revisions AS (
         SELECT unit_code, report_date,
-               arg_max({'enrolled': enrolled, 'amount': amount,
-                        'low_income_enrolled': low_income_enrolled}, revision) AS r
+               arg_max({{'enrolled': enrolled, 'amount': amount,
+                        'low_income_enrolled': low_income_enrolled}}, revision) AS r
         FROM reports
-        WHERE campaign_id = $campaign AND source = $source AND report_date <= $as_of
+        WHERE campaign_id = $campaign AND source = $source
+          AND report_date <= (SELECT max(as_of) FROM dates)
         GROUP BY unit_code, report_date),
     valid AS (
         SELECT unit_code, report_date, r.enrolled AS enrolled, r.amount AS amount,
                r.low_income_enrolled AS low_income_enrolled
         FROM revisions WHERE r.enrolled IS NOT NULL),
     own AS (
-        SELECT unit_code,
-               arg_max({'enrolled': enrolled, 'amount': amount,
-                        'low_income_enrolled': low_income_enrolled}, report_date) AS latest,
-               max(report_date) AS report_date,
-               max(report_date) >= $week_start AS reported_week,
-               arg_max(enrolled, report_date) FILTER (WHERE report_date <= $prev) AS enrolled_prev
-        FROM valid GROUP BY unit_code),
+        SELECT v.unit_code, d.as_of,
+               arg_max({{'enrolled': v.enrolled, 'amount': v.amount,
+                        'low_income_enrolled': v.low_income_enrolled}}, v.report_date) AS latest,
+               max(v.report_date) AS report_date,
+               max(v.report_date) >= any_value(d.week_start) AS reported_week,
+               arg_max(v.enrolled, v.report_date) FILTER (WHERE v.report_date <= d.prev)
+                   AS enrolled_prev
+        FROM valid v JOIN dates d ON v.report_date <= d.as_of
+        GROUP BY v.unit_code, d.as_of),
     tgt AS (
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = $campaign),
     base AS (
-        SELECT u.*, own.latest.enrolled AS own_enrolled, own.enrolled_prev AS own_enrolled_prev,
-               own.latest.amount AS own_amount,
+        SELECT u.*, d.as_of, own.latest.enrolled AS own_enrolled,
+               own.enrolled_prev AS own_enrolled_prev, own.latest.amount AS own_amount,
                own.latest.low_income_enrolled AS own_low_income_enrolled,
                own.report_date AS own_report_date, coalesce(own.reported_week, false) AS own_week,
                tgt.task AS own_target, tgt.baseline AS own_baseline,
                tgt.low_income AS own_low_income_target
-        FROM u LEFT JOIN own ON own.unit_code = u.code LEFT JOIN tgt ON tgt.unit_code = u.code)"""
+        FROM u CROSS JOIN dates d
+        LEFT JOIN own ON own.unit_code = u.code AND own.as_of = d.as_of
+        LEFT JOIN tgt ON tgt.unit_code = u.code)"""
 
 
 def _depth_sql(depth: int, deepest: bool) -> str:
@@ -109,59 +127,63 @@ def _depth_sql(depth: int, deepest: bool) -> str:
         cols = ",\n".join(f"own_{c} AS {c}" for c in _SUMMED)
         return f"""
     d{depth} AS (
-        SELECT code, name, level, parent_code, depth, position, {cols},
+        SELECT code, name, level, parent_code, depth, position, as_of, {cols},
                own_report_date AS report_date, own_week AS reported_week
         FROM base WHERE depth = {depth})"""
     # A parent keeps its own figure when it has one; otherwise the sum of its children's.
     # The enrolled figures come as a group (own report or children), as do the targets.
-    own_report = "b.own_enrolled IS NOT NULL"
     cols = []
     for c in _SUMMED:
-        flag = "b.own_target IS NOT NULL" if c in ("target", "baseline", "low_income_target") \
-            else own_report
-        if c == "enrolled_prev":
+        if c in ("target", "baseline", "low_income_target"):
+            flag = "b.own_target IS NOT NULL"
+        elif c == "enrolled_prev":
             flag = "b.own_enrolled_prev IS NOT NULL"
+        else:
+            flag = "b.own_enrolled IS NOT NULL"
         cols.append(f"CASE WHEN {flag} THEN any_value(b.own_{c}) ELSE sum(k.{c}) END AS {c}")
     return f"""
     d{depth} AS (
         SELECT b.code, any_value(b.name) AS name, any_value(b.level) AS level,
                any_value(b.parent_code) AS parent_code, any_value(b.depth) AS depth,
-               any_value(b.position) AS position,
+               any_value(b.position) AS position, b.as_of,
                {", ".join(cols)},
-               CASE WHEN {own_report} THEN any_value(b.own_report_date)
+               CASE WHEN b.own_enrolled IS NOT NULL THEN any_value(b.own_report_date)
                     ELSE max(k.report_date) END AS report_date,
                any_value(b.own_week) OR coalesce(bool_or(k.reported_week), false) AS reported_week
-        FROM base b LEFT JOIN d{depth + 1} k ON k.parent_code = b.code
+        FROM base b LEFT JOIN d{depth + 1} k ON k.parent_code = b.code AND k.as_of = b.as_of
         WHERE b.depth = {depth}
-        GROUP BY b.code, b.own_enrolled IS NOT NULL, b.own_target IS NOT NULL,
+        GROUP BY b.code, b.as_of, b.own_enrolled IS NOT NULL, b.own_target IS NOT NULL,
                  b.own_enrolled_prev IS NOT NULL)"""
 
 
 _FINAL = """
-SELECT code, name, level, parent_code, depth, position,
-       target, baseline, enrolled, enrolled_prev,
-       enrolled - enrolled_prev AS week_delta,
-       enrolled / target AS completion,
-       $pace AS pace,
-       (enrolled / target - $pace) * 100 AS gap_pp,
+SELECT r.code, r.name, r.level, r.parent_code, r.depth, r.position, r.as_of,
+       r.target, r.baseline, r.enrolled, r.enrolled_prev,
+       r.enrolled - r.enrolled_prev AS week_delta,
+       r.enrolled / r.target AS completion,
+       d.pace AS pace,
+       (r.enrolled / r.target - d.pace) * 100 AS gap_pp,
        CASE
-         WHEN target IS NULL OR target = 0 THEN 'no_target'
-         WHEN NOT reported_week OR enrolled IS NULL THEN 'not_reported'
-         WHEN enrolled::HUGEINT * 10000 >= $goal_bp::HUGEINT * target THEN 'achieved'
-         WHEN $after_end THEN 'behind'
-         WHEN enrolled::HUGEINT * 10000 * $window_days
-              >= $goal_bp::HUGEINT * target * $elapsed THEN 'on_track'
+         WHEN r.target IS NULL OR r.target = 0 THEN 'no_target'
+         WHEN NOT r.reported_week OR r.enrolled IS NULL THEN 'not_reported'
+         WHEN r.enrolled::HUGEINT * 10000 >= $goal_bp::HUGEINT * r.target THEN 'achieved'
+         WHEN d.after_end THEN 'behind'
+         WHEN r.enrolled::HUGEINT * 10000 * $window_days
+              >= $goal_bp::HUGEINT * r.target * d.elapsed THEN 'on_track'
          ELSE 'behind'
        END AS status,
-       CASE WHEN $weeks_left > 0 AND target IS NOT NULL
-            THEN greatest(ceil($goal_bp::HUGEINT * target / 10000) - coalesce(enrolled, 0), 0)
-                 / $weeks_left END AS needed_per_week,
-       report_date, reported_week,
-       amount, low_income_target, low_income_enrolled,
-       low_income_enrolled / low_income_target AS low_income_completion
-FROM ({union})
-ORDER BY depth, parent_code, position, code
+       CASE WHEN d.weeks_left > 0 AND r.target IS NOT NULL
+            THEN greatest(ceil($goal_bp::HUGEINT * r.target / 10000) - coalesce(r.enrolled, 0), 0)
+                 / d.weeks_left END AS needed_per_week,
+       r.report_date, r.reported_week,
+       r.amount, r.low_income_target, r.low_income_enrolled,
+       r.low_income_enrolled / r.low_income_target AS low_income_completion
+FROM ({union}) r JOIN dates d ON d.as_of = r.as_of
+ORDER BY r.as_of, r.depth, r.parent_code, r.position, r.code
 """
+
+_INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
+                "low_income_target", "low_income_enrolled")
 
 
 def max_depth(con: duckdb.DuckDBPyConnection, campaign_id: str) -> int:
@@ -169,38 +191,76 @@ def max_depth(con: duckdb.DuckDBPyConnection, campaign_id: str) -> int:
                        [campaign_id]).fetchone()[0]
 
 
+def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+    def week_start(day: dt.date) -> dt.date:
+        week = campaign.week_number(day)
+        return campaign.week_start_of(week) if week else campaign.start
+
+    def weeks_left(day: dt.date) -> int:
+        left = (campaign.end - day).days
+        return math.ceil(left / 7) if left > 0 else 0
+
+    return {
+        "as_of": days,
+        "prev": [d - dt.timedelta(days=7) for d in days],
+        "week_start": [week_start(d) for d in days],
+        "pace": [float(campaign.pace(d)) for d in days],
+        "elapsed": [campaign.elapsed_days(d) for d in days],
+        "after_end": [d > campaign.end for d in days],
+        "weeks_left": [weeks_left(d) for d in days],
+    }
+
+
+def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[dt.date],
+                 source: str = "upload", root: str | None = None) -> pd.DataFrame:
+    """Metrics of every unit (of the subtree under `root`, if given) at each of the dates.
+
+    One query for all dates: the frame has an `as_of` column. Units outside the subtree are
+    left out, which is exact because a unit's figures depend only on its descendants.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    if not days:
+        raise ValueError("no dates")
+    deepest = max_depth(con, campaign.id)
+    parts = [_source_sql(root is not None)]
+    parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
+    union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
+    sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union)
+    params = {"campaign": campaign.id, "source": source,
+              "goal_bp": campaign.goal_basis_points(), "window_days": campaign.window_days,
+              **_date_params(campaign, list(days))}
+    if root is not None:
+        params["root"] = root
+    frame = con.execute(sql, params).df()
+    for column in _INT_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    return frame
+
+
 def compute(con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: dt.date,
             source: str = "upload") -> Progress:
     """Metrics of every unit of the campaign as of the date, from one data source."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
-    deepest = max_depth(con, campaign.id)
-    parts = [_source_sql()] + [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
-    union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
-    sql = "WITH " + ",".join(parts) + _FINAL.format(union=union)
-    week = campaign.week_number(as_of)
-    week_start = campaign.week_start_of(week) if week else campaign.start
-    days_left = (campaign.end - as_of).days
-    params = {
-        "campaign": campaign.id,
-        "source": source,
-        "as_of": as_of,
-        "prev": as_of - dt.timedelta(days=7),
-        "week_start": week_start,
-        "pace": float(campaign.pace(as_of)),
-        "goal_bp": campaign.goal_basis_points(),
-        "window_days": campaign.window_days,
-        "elapsed": campaign.elapsed_days(as_of),
-        "after_end": as_of > campaign.end,
-        "weeks_left": math.ceil(days_left / 7) if days_left > 0 else 0,
-    }
-    frame = con.execute(sql, params).df()
-    for column in ("target", "baseline", "enrolled", "enrolled_prev", "week_delta", "amount",
-                   "low_income_target", "low_income_enrolled"):
-        if column != "amount":
-            frame[column] = frame[column].astype("Int64")
-    frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
+    frame = compute_many(con, campaign, [as_of], source).drop(columns="as_of")
     return Progress(campaign, as_of, source, frame)
+
+
+def trend(con: duckdb.DuckDBPyConnection, campaign: Campaign, code: str,
+          source: str = "upload", days: list[dt.date] | None = None) -> pd.DataFrame:
+    """One unit week by week: its metrics at every week's Friday in the window (and the end)."""
+    days = days or report_days(campaign)
+    frame = compute_many(con, campaign, days, source, root=code)
+    return frame[frame["code"] == code].reset_index(drop=True)
+
+
+def report_days(campaign: Campaign) -> list[dt.date]:
+    """The Fridays of the window, plus its last day when that is not a Friday."""
+    days = [d for d in campaign.week_ends() if d <= campaign.end]
+    if campaign.end not in days:
+        days.append(campaign.end)
+    return days
 
 
 def available_sources(con: duckdb.DuckDBPyConnection, campaign_id: str) -> list[str]:
@@ -217,3 +277,22 @@ def default_source(con: duckdb.DuckDBPyConnection, campaign_id: str) -> str:
 
 def level_label(level: str) -> str:
     return LEVEL_LABELS.get(level, level)
+
+
+def projection(series: pd.DataFrame, campaign: Campaign, as_of: dt.date,
+               weeks: int = 3) -> float | None:
+    """Enrolled expected at the window's end if the last `weeks` weeks' average pace continues.
+
+    `series` is a unit's trend (as_of, enrolled). None when there are fewer than two figures or
+    the window has ended.
+    """
+    known = series[(series["as_of"] <= as_of) & series["enrolled"].notna()]
+    if len(known) < 2 or as_of >= campaign.end:
+        return None
+    recent = known.tail(weeks + 1)
+    first, last = recent.iloc[0], recent.iloc[-1]
+    days = (last["as_of"] - first["as_of"]).days
+    if days <= 0:
+        return None
+    per_day = (int(last["enrolled"]) - int(first["enrolled"])) / days
+    return int(last["enrolled"]) + max(per_day, 0.0) * (campaign.end - last["as_of"]).days

@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest upload accepted, in MB."),
     Setting("ENROLLMENT_OVER_TARGET_MARGIN", "0.10",
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
+    Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
+            "A weekly increase above this fraction of the target is flagged for leaders."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -70,3 +72,7 @@ def max_upload_bytes() -> int:
 
 def over_target_margin() -> float:
     return float(get("ENROLLMENT_OVER_TARGET_MARGIN"))
+
+
+def jump_threshold() -> float:
+    return float(get("ENROLLMENT_JUMP_THRESHOLD"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -100,3 +101,39 @@ def target_history(frame: pd.DataFrame) -> pd.DataFrame:
         labels["created_at"]: created.dt.strftime("%Y-%m-%d %H:%M"),
         labels["note"]: frame["note"].fillna(""),
     }).reset_index(drop=True)
+
+
+def highlight_below(table: pd.DataFrame, column: str, threshold: float):
+    """A Styler that marks rows whose `column` is below the threshold (or empty) red."""
+    def row_style(row: pd.Series) -> list[str]:
+        value = row[column]
+        below = value is None or pd.isna(value) or value < threshold
+        return [BEHIND_STYLE if below else ""] * len(row)
+
+    return table.style.apply(row_style, axis=1).format(na_rep="—")
+
+
+def to_csv_bytes(table: pd.DataFrame) -> bytes:
+    """CSV that Excel opens with Chinese intact (UTF-8 with BOM)."""
+    return table.to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(table: pd.DataFrame, sheet: str = "参保进度") -> bytes:
+    """A one-sheet workbook of the table, header bold and frozen, behind rows red."""
+    buffer = io.BytesIO()
+    sheet = sheet[:31]
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        table.to_excel(writer, sheet_name=sheet, index=False)
+        book, ws = writer.book, writer.sheets[sheet]
+        ws.freeze_panes(1, 0)
+        red = book.add_format({"bg_color": "#FDE2E1", "font_color": "#8B0000"})
+        status = COLUMN_LABELS["status"]
+        if status in table.columns:
+            col = table.columns.get_loc(status)
+            letter = chr(ord("A") + col)
+            ws.conditional_format(1, 0, len(table), len(table.columns) - 1, {
+                "type": "formula", "criteria": f'=${letter}2="{STATUS_LABELS["behind"]}"',
+                "format": red})
+        for i, name in enumerate(table.columns):
+            ws.set_column(i, i, max(10, len(str(name)) * 2))
+    return buffer.getvalue()

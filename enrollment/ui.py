@@ -1,30 +1,70 @@
-"""Streamlit glue shared by the entry file and the pages: store, cache, pickers, banners.
+"""Streamlit glue shared by the entry file and the pages: context, cached queries, pickers.
 
-Query results are cached with `st.cache_data`, keyed by the database path and its data version
-(every committed write bumps it), so a rerun that changes nothing reads only one small row.
+The entry file builds one `Context` per script run (database path, its data version, the chosen
+campaign and data source) before `st.navigation(...).run()`; pages read it with `context()`.
+Query results are cached with `st.cache_data`, keyed by the database path and the data version
+(every committed write bumps it), so a rerun that changes nothing reads one small row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from . import bootstrap, campaigns, progress
+from . import bootstrap, campaigns, progress, quality, reporting, units
 from .campaigns import Campaign
-from .labels import DEMO_BANNER, SOURCE_LABELS
+from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
 from .storage import Store
 
-CAMPAIGN_KEY = "campaign"
+CONTEXT_KEY = "_context"
 PENDING_CAMPAIGN_KEY = "campaign:pending"
 
+# How the display tables' columns are formatted (rates are percentages 0-100).
+COLUMN_CONFIG = {
+    COLUMN_LABELS["completion"]: st.column_config.NumberColumn(format="%.2f%%"),
+    COLUMN_LABELS["time_progress"]: st.column_config.NumberColumn(format="%.2f%%"),
+    COLUMN_LABELS["gap_pp"]: st.column_config.NumberColumn(format="%+.2f"),
+    COLUMN_LABELS["target"]: st.column_config.NumberColumn(format="localized"),
+    COLUMN_LABELS["enrolled"]: st.column_config.NumberColumn(format="localized"),
+    COLUMN_LABELS["week_delta"]: st.column_config.NumberColumn(format="localized"),
+    COLUMN_LABELS["low_income_target"]: st.column_config.NumberColumn(format="localized"),
+    COLUMN_LABELS["low_income_enrolled"]: st.column_config.NumberColumn(format="localized"),
+    COLUMN_LABELS["low_income_completion"]: st.column_config.NumberColumn(format="%.2f%%"),
+    "完成率变化（百分点）": st.column_config.NumberColumn(format="%+.2f"),
+}
 
-def store() -> Store:
-    """The database of this server (ENROLLMENT_DB), ready for use."""
-    current = Store()
-    _ensure_ready(str(current.path))
-    return current
+
+@dataclass(frozen=True)
+class Context:
+    path: str
+    version: int
+    campaign: Campaign | None
+    source: str
+
+    @property
+    def store(self) -> Store:
+        return Store(self.path)
+
+
+def column_config(frame: pd.DataFrame) -> dict:
+    """COLUMN_CONFIG plus formats for columns named by pattern (e.g. 完成率（11月12日）)."""
+    config = dict(COLUMN_CONFIG)
+    for name in frame.columns:
+        if name in config:
+            continue
+        if name.startswith("完成率") or name.endswith("参保率"):
+            config[name] = st.column_config.NumberColumn(format="%.2f%%")
+        elif name.startswith(("累计参保", "新增参保", "任务数")) or name.endswith("人数"):
+            config[name] = st.column_config.NumberColumn(format="localized")
+    return config
+
+
+def context() -> Context:
+    """The context the entry file built for this run."""
+    return st.session_state[CONTEXT_KEY]
 
 
 @st.cache_resource(show_spinner="正在准备数据库……")
@@ -32,9 +72,20 @@ def _ensure_ready(path: str) -> None:
     bootstrap.ensure_ready(Store(path))
 
 
-def data_version() -> int:
-    return store().data_version()
+def build_context() -> Context:
+    """For the entry file: database, campaign picker and data source, once per run."""
+    store = Store()
+    _ensure_ready(str(store.path))
+    version = store.data_version()
+    with st.sidebar.container():
+        campaign = campaign_picker(str(store.path), version)
+        source = source_picker(str(store.path), version, campaign) if campaign else "upload"
+    ctx = Context(str(store.path), version, campaign, source)
+    st.session_state[CONTEXT_KEY] = ctx
+    return ctx
 
+
+# --- cached queries ---------------------------------------------------------------------------
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _campaigns(path: str, version: int) -> list[Campaign]:
@@ -50,63 +101,105 @@ def _sources(path: str, version: int, campaign_id: str) -> tuple[list[str], str]
 
 
 @st.cache_data(max_entries=64, show_spinner="正在计算进度……")
-def _progress(path: str, version: int, campaign_id: str, as_of: dt.date,
+def _progress(path: str, version: int, campaign: Campaign, as_of: dt.date,
               source: str) -> progress.Progress:
     with Store(path).read() as con:
-        return progress.compute(con, campaigns.get(con, campaign_id), as_of, source)
+        return progress.compute(con, campaign, as_of, source)
 
 
-def all_campaigns() -> list[Campaign]:
-    s = store()
-    return _campaigns(str(s.path), s.data_version())
+@st.cache_data(max_entries=64, show_spinner="正在计算趋势……")
+def _trend(path: str, version: int, campaign: Campaign, code: str, source: str) -> pd.DataFrame:
+    with Store(path).read() as con:
+        return progress.trend(con, campaign, code, source)
 
 
-def campaign_picker() -> Campaign | None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def _week_status(path: str, version: int, campaign: Campaign, as_of: dt.date, source: str,
+                 codes: tuple[str, ...]) -> pd.DataFrame:
+    with Store(path).read() as con:
+        return reporting.week_status(con, campaign, as_of, source, list(codes))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _flags(path: str, version: int, campaign: Campaign, as_of: dt.date,
+           source: str) -> pd.DataFrame:
+    with Store(path).read() as con:
+        return quality.flags(con, campaign, as_of, source)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _path(path: str, version: int, campaign_id: str, code: str) -> list[units.Unit]:
+    with Store(path).read() as con:
+        return units.ancestors(con, campaign_id, code)
+
+
+def load_progress(ctx: Context, as_of: dt.date) -> progress.Progress:
+    return _progress(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source)
+
+
+def load_trend(ctx: Context, code: str) -> pd.DataFrame:
+    return _trend(ctx.path, ctx.version, ctx.campaign, code, ctx.source)
+
+
+def load_week_status(ctx: Context, as_of: dt.date, codes: list[str]) -> pd.DataFrame:
+    return _week_status(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source, tuple(codes))
+
+
+def load_flags(ctx: Context, as_of: dt.date) -> pd.DataFrame:
+    return _flags(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source)
+
+
+def unit_path(ctx: Context, code: str) -> list[units.Unit]:
+    return _path(ctx.path, ctx.version, ctx.campaign.id, code)
+
+
+# --- pickers and banners ----------------------------------------------------------------------
+
+def campaign_picker(path: str, version: int) -> Campaign | None:
     """Sidebar select box, kept in the URL (?campaign=…) so a view can be shared."""
-    options = all_campaigns()
+    options = _campaigns(path, version)
     if not options:
-        st.sidebar.warning("还没有任何参保活动。")
+        st.warning("还没有任何参保活动。")
         return None
-    ids = [c.id for c in options]
-    wanted = st.query_params.get(CAMPAIGN_KEY)
-    if st.session_state.get(PENDING_CAMPAIGN_KEY) in ids:   # set by select_campaign()
-        st.session_state[CAMPAIGN_KEY] = st.session_state.pop(PENDING_CAMPAIGN_KEY)
-    if st.session_state.get(CAMPAIGN_KEY) not in ids:
-        st.session_state[CAMPAIGN_KEY] = wanted if wanted in ids else ids[0]
     by_id = {c.id: c for c in options}
-    chosen = st.sidebar.selectbox("参保活动", ids, key=CAMPAIGN_KEY,
+    ids = list(by_id)
+    wanted = st.query_params.get("campaign")
+    if st.session_state.get(PENDING_CAMPAIGN_KEY) in ids:   # set by select_campaign()
+        st.session_state["campaign"] = st.session_state.pop(PENDING_CAMPAIGN_KEY)
+    if st.session_state.get("campaign") not in ids:
+        st.session_state["campaign"] = wanted if wanted in ids else ids[0]
+    chosen = st.selectbox("参保活动", ids, key="campaign",
                                   format_func=lambda i: by_id[i].name)
-    st.query_params[CAMPAIGN_KEY] = chosen
+    if st.query_params.get("campaign") != chosen:
+        st.query_params["campaign"] = chosen
     return by_id[chosen]
 
 
 def select_campaign(campaign_id: str) -> None:
     """Make the sidebar picker show this campaign from the next run on (e.g. a new one)."""
     st.session_state[PENDING_CAMPAIGN_KEY] = campaign_id
-    st.query_params[CAMPAIGN_KEY] = campaign_id
+    st.query_params["campaign"] = campaign_id
 
 
-def source_picker(campaign: Campaign) -> str:
-    """Real uploads or demo data; offered only when the campaign has demo data."""
-    s = store()
-    available, default = _sources(str(s.path), s.data_version(), campaign.id)
+def source_picker(path: str, version: int, campaign: Campaign) -> str:
+    """Real uploads or demo data, kept in the URL (?source=…); offered only when the campaign
+    has demo data."""
+    available, default = _sources(path, version, campaign.id)
     if "demo" not in available:
         return default
-    options = ["upload", "demo"]
     key = f"source:{campaign.id}"
-    if key not in st.session_state:
-        st.session_state[key] = default
-    return st.sidebar.radio("数据来源", options, key=key, format_func=SOURCE_LABELS.get,
-                            horizontal=True)
+    if st.session_state.get(key) not in progress.SOURCES:
+        wanted = st.query_params.get("source")
+        st.session_state[key] = wanted if wanted in progress.SOURCES else default
+    source = st.radio("数据来源", ["upload", "demo"], key=key, format_func=SOURCE_LABELS.get,
+                      horizontal=True)
+    if st.query_params.get("source") != source:
+        st.query_params["source"] = source
+    return source
 
 
-def load_progress(campaign: Campaign, as_of: dt.date, source: str) -> progress.Progress:
-    s = store()
-    return _progress(str(s.path), s.data_version(), campaign.id, as_of, source)
-
-
-def demo_banner(source: str) -> None:
-    if source == "demo":
+def demo_banner(ctx: Context) -> None:
+    if ctx.source == "demo":
         st.warning(DEMO_BANNER, icon=":material/science:")
 
 
@@ -115,26 +208,40 @@ def week_label(campaign: Campaign, day: dt.date) -> str:
     return f"第{n}周（{day:%Y年%m月%d日}）" if n else f"{day:%Y年%m月%d日}"
 
 
-def as_of_picker(campaign: Campaign, key: str) -> dt.date:
-    """A week-end (Friday) picker inside the window, in the URL as ?as_of=YYYY-MM-DD."""
-    ends = [d for d in campaign.week_ends() if d <= campaign.end]
-    if campaign.end not in ends:
-        ends.append(campaign.end)
-    default = campaign.default_as_of()
-    wanted = st.query_params.get("as_of")
+def date_from_query(name: str) -> dt.date | None:
     try:
-        wanted_day = dt.date.fromisoformat(wanted) if wanted else None
+        return dt.date.fromisoformat(st.query_params.get(name, ""))
     except ValueError:
-        wanted_day = None
+        return None
+
+
+def week_picker(campaign: Campaign, label: str, key: str, query: str,
+                default: dt.date | None = None, sidebar: bool = True) -> dt.date:
+    """A week (its Friday, or the window's last day) of the campaign, kept in the URL."""
+    days = progress.report_days(campaign)
+    wanted = date_from_query(query)
     state_key = f"{key}:{campaign.id}"
-    if st.session_state.get(state_key) not in ends:
-        pick = wanted_day if wanted_day in ends else min(ends, key=lambda d: abs((d - default).days))
-        st.session_state[state_key] = pick
-    day = st.select_slider("截至", options=ends, key=state_key,
-                           format_func=lambda d: week_label(campaign, d))
-    st.query_params["as_of"] = day.isoformat()
+    if st.session_state.get(state_key) not in days:
+        target = wanted if wanted in days else (default or campaign.default_as_of())
+        st.session_state[state_key] = min(days, key=lambda d: abs((d - target).days))
+    where = st.sidebar if sidebar else st
+    day = where.selectbox(label, days, key=state_key,
+                          format_func=lambda d: week_label(campaign, d))
+    if st.query_params.get(query) != day.isoformat():
+        st.query_params[query] = day.isoformat()
     return day
 
 
 def percent(value: object, digits: int = 2) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}%}"
+
+
+def count(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def store() -> Store:
+    """The database of this server (ENROLLMENT_DB), ready for use."""
+    current = Store()
+    _ensure_ready(str(current.path))
+    return current

@@ -81,7 +81,7 @@ if region is not None:
                 id=campaign_id, name=name, region_code=region.code, levels=levels, start=start,
                 end=end, goal=f"{goal}%", programme=programme,
                 low_income_goal="1" if low_income else None)
-            created = regions.create(ui.store(), definition)
+            created = regions.create(ui.context().store, definition)
         except regions.SetupError as exc:
             st.error(str(exc))
         else:

@@ -1,56 +1,144 @@
-"""进度总览: who is behind the goal and the calendar."""
+"""进度总览: who is behind the goal and the calendar, at a glance, down to every community."""
 
 import streamlit as st
 
-from enrollment import tables, ui
-from enrollment.labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS, TARGETS_MISSING
+from enrollment import charts, overview, progress, tables, ui
+from enrollment.labels import TARGETS_MISSING
 
-campaign = st.session_state.get("campaign_obj")
+ctx = ui.context()
+campaign = ctx.campaign
 if campaign is None:
     st.stop()
 
-source = ui.source_picker(campaign)
-st.title("进度总览")
-ui.demo_banner(source)
-as_of = ui.as_of_picker(campaign, "overview:as_of")
-result = ui.load_progress(campaign, as_of, source)
-total = result.total
+as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of")
+result = ui.load_progress(ctx, as_of)
+view = overview.View.at(result, st.query_params.get("unit"))
+if st.query_params.get("unit") != view.code:
+    st.query_params["unit"] = view.code
 
-st.caption(f"{campaign.name} · 截至 {ui.week_label(campaign, as_of)} · "
-           f"数据来源：{'示例数据' if source == 'demo' else '各单位每周上报'}")
+
+def go_to(code: str) -> None:
+    """Show another unit; widgets of the old view (chart selection, drill box) start afresh."""
+    st.query_params["unit"] = code
+    st.session_state.pop("overview:drill", None)
+    st.session_state["overview:nav"] = st.session_state.get("overview:nav", 0) + 1
+
+
+def drill() -> None:
+    if st.session_state.get("overview:drill"):
+        go_to(st.session_state["overview:drill"])
+
+
+# --- title, breadcrumb, banners ---------------------------------------------------------------
+st.subheader(f"进度总览 · {view.unit['name']}", anchor=False)
+st.caption(overview.caption(ctx, result))
+ui.demo_banner(ctx)
+path = ui.unit_path(ctx, view.code)
+if len(path) > 1:
+    with st.container(horizontal=True, gap="small"):
+        for unit in path[:-1]:
+            st.button(unit.name, key=f"crumb:{unit.code}", on_click=go_to, args=(unit.code,),
+                      icon=":material/arrow_upward:", type="tertiary")
+        st.markdown(f"**{path[-1].name}**")
 if result.targets_missing:
     st.error(f"{TARGETS_MISSING}：本活动还没有各单位的任务数，无法计算完成率和进度状态。"
              "请管理员在「目标任务」中载入或测算任务分解表。", icon=":material/assignment_late:")
 
-cols = st.columns(4)
-cols[0].metric("累计参保 / 任务数",
-               "—" if total["enrolled"] is None or str(total["enrolled"]) == "<NA>"
-               else f"{total['enrolled']:,}",
-               help="截至所选日期各单位最近一次上报的累计参保人数之和")
-cols[0].caption(f"任务数 {total['target']:,}" if not result.targets_missing else TARGETS_MISSING)
-cols[1].metric("完成率", ui.percent(total["completion"]),
-               delta=None if total["gap_pp"] is None or str(total["gap_pp"]) == "nan"
-               else f"{total['gap_pp']:+.2f} 个百分点（较序时）")
-cols[2].metric("序时进度", ui.percent(float(result.time_progress)),
-               help="（开始至今天数）÷（集中参保期天数），首尾两天都计入")
-cols[2].caption(f"序时目标 {ui.percent(float(result.pace))}（{campaign.goal:.0%} × 序时进度）")
-counts = result.status_counts(result.units[result.units["depth"] > 0])
-cols[3].metric("进度落后单位", counts["behind"])
-cols[3].caption(" · ".join(f"{STATUS_LABELS[k]} {v}" for k, v in counts.items() if v))
+# --- headline ---------------------------------------------------------------------------------
+trend = ui.load_trend(ctx, view.code)
+head = overview.headline(result, view.unit, trend)
+# A wrapping row: five across on a projector, two or three per line on a phone.
+with st.container(horizontal=True, gap="small"):
+    st.metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help, width=165)
+    st.metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
+              "下方为与序时目标之差", width=165)
+    st.metric("序时进度", head.time_progress, width=125,
+              help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
+    st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
+    st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
+              help="按最近三周的平均增速推算到集中参保期最后一天")
+st.markdown(head.summary_markdown)
 
-levels = [lv for lv in dict.fromkeys(result.units.sort_values("depth")["level"]) if lv != total["level"]]
-level = st.segmented_control("层级", levels, default=levels[0] if levels else None,
-                             format_func=LEVEL_LABELS.get, key="overview:level") or (levels[0] if levels else None)
-frame = result.level(level) if level else result.units
-table = tables.unit_table(frame.sort_values("completion", na_position="first"),
-                          float(result.time_progress))
-st.dataframe(
-    tables.highlight_behind(table), hide_index=True, use_container_width=True,
-    column_config={
-        COLUMN_LABELS["completion"]: st.column_config.NumberColumn(format="%.2f%%"),
-        COLUMN_LABELS["time_progress"]: st.column_config.NumberColumn(format="%.2f%%"),
-        COLUMN_LABELS["gap_pp"]: st.column_config.NumberColumn(format="%+.2f"),
-        COLUMN_LABELS["target"]: st.column_config.NumberColumn(format="localized"),
-        COLUMN_LABELS["enrolled"]: st.column_config.NumberColumn(format="localized"),
-        COLUMN_LABELS["week_delta"]: st.column_config.NumberColumn(format="localized"),
-    })
+# --- ranking ----------------------------------------------------------------------------------
+children = view.children
+if not children.empty and (children["status"] == "no_target").all():
+    st.info("下级单位尚未录入任务数，无法按完成率排名；各单位的上报数见「明细表」。", icon=":material/info:")
+elif not children.empty:
+    shown, note = overview.ranking_rows(children)
+    fig = charts.ranking_chart(shown, goal=float(campaign.goal), pace=float(result.pace))
+    event = st.plotly_chart(fig, key=f"overview:ranking:{st.session_state.get('overview:nav', 0)}",
+                            on_select="rerun", theme=None,
+                            selection_mode="points", config={"displayModeBar": False})
+    picked = overview.selected_code(event)
+    if picked and picked in set(children["code"]) and overview.has_children(result, picked):
+        go_to(picked)
+        st.rerun()
+    if note:
+        st.caption(note)
+drillable = [c for c in children["code"] if overview.has_children(result, c)]
+if drillable:
+    names = dict(zip(children["code"], children["name"]))
+    st.selectbox("下钻查看", drillable, index=None, key="overview:drill",
+                 format_func=names.get, placeholder="点击图中的条形，或在此选择下级单位",
+                 on_change=drill)
+
+# --- details ----------------------------------------------------------------------------------
+tab_trend, tab_table, tab_report, tab_low, tab_quality, tab_compare = st.tabs(
+    ["趋势", "明细表", "上报情况", "低收入人口", "数据质量", "两周对比"])
+
+with tab_trend:
+    options = [view.code] + list(children["code"])
+    names = {view.code: view.unit["name"], **dict(zip(children["code"], children["name"]))}
+    chosen = st.selectbox("单位", options, format_func=names.get, key="overview:trend_unit")
+    series = trend if chosen == view.code else ui.load_trend(ctx, chosen)
+    projected = overview.projected_enrolled(series, campaign, as_of)
+    st.plotly_chart(charts.trend_chart(series[series["as_of"] <= as_of], campaign,
+                                       projection=projected),
+                    key="overview:trend", theme=None, config={"displayModeBar": False})
+
+with tab_table:
+    frame = children if not children.empty else result.units[result.units["code"] == view.code]
+    table = tables.unit_table(frame.sort_values("completion", na_position="first"),
+                              float(result.time_progress))
+    st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
+                 column_config=ui.COLUMN_CONFIG)
+    name = overview.file_stem(ctx, result, view.unit)
+    with st.container(horizontal=True):
+        st.download_button("下载 CSV", tables.to_csv_bytes(table), f"{name}.csv", "text/csv",
+                           icon=":material/download:")
+        st.download_button("下载 Excel", tables.to_xlsx_bytes(table, view.unit["name"]),
+                           f"{name}.xlsx", icon=":material/download:",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+with tab_report:
+    codes = list(children["code"]) if not children.empty else [view.code]
+    status = ui.load_week_status(ctx, as_of, codes)
+    st.markdown(overview.reporting_markdown(status, campaign, as_of))
+    st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch")
+
+with tab_low:
+    low = overview.low_income_rows(result, view)
+    if low.empty:
+        st.info("本活动尚未录入低收入人口（含稳定脱贫人口）任务数。录入后，这里按 100% 的要求逐个单位检查。")
+    else:
+        below = int((low["低收入人口参保率"] < 100).sum())
+        st.markdown(f"低收入人口参保率要求 **100%**；未达到的单位 **:red[{below}]** 个。")
+        st.dataframe(tables.highlight_below(low, "低收入人口参保率", 100), hide_index=True,
+                     width="stretch", column_config=ui.column_config(low))
+
+with tab_quality:
+    flags = overview.flags_in_view(ui.load_flags(ctx, as_of), result, view.code)
+    if flags.empty:
+        st.success("未发现异常：没有累计数下降、单周增幅异常、超过任务数或与下级合计不符的情况。")
+    else:
+        st.markdown(f"发现 **{len(flags)}** 处需要核实的数据：")
+        st.dataframe(flags, hide_index=True, width="stretch")
+
+with tab_compare:
+    days = [d for d in progress.report_days(campaign) if d < as_of] or [as_of]
+    other = st.selectbox("与哪一周比较", days[::-1], key="overview:compare",
+                         format_func=lambda d: ui.week_label(campaign, d))
+    before = ui.load_progress(ctx, other)
+    compared = overview.compare_weeks(result, before, view.code)
+    st.dataframe(compared, hide_index=True, width="stretch",
+                 column_config=ui.column_config(compared))

@@ -11,11 +11,12 @@ from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSIN
 from enrollment.problems import errors, warnings
 from enrollment.storage import Store
 
-campaign = st.session_state.get("campaign_obj")
+ctx = ui.context()
+campaign = ctx.campaign
 if campaign is None:
     st.stop()
-store = ui.store()
-PATH = str(store.path)
+store = ctx.store
+PATH = ctx.path
 K = "targets:"                      # session-state prefix of this page
 
 

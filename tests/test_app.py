@@ -1,13 +1,15 @@
-"""The app through streamlit.testing: the overview page renders from a temporary database."""
+"""The app through streamlit.testing: 进度总览 on temporary databases, every widget path."""
 
 import datetime as dt
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import campaigns, demo
+from enrollment import demo
 
 from .fixtures import ROOT, record
+
+JINCHENG = "jincheng-2022-residents"
 
 
 def app(**query) -> AppTest:
@@ -17,43 +19,131 @@ def app(**query) -> AppTest:
     return at.run()
 
 
-def test_overview_shows_jincheng_counties_with_statuses(store, jincheng):
+def qp(at, key: str) -> str:
+    """A query parameter's value (AppTest keeps the ones it sent as lists, new ones as text)."""
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def table(at, index: int = 0):
+    """The first data frame is the 明细表 (the tabs render in order)."""
+    return at.dataframe[index].value
+
+
+@pytest.fixture
+def uploaded(store, jincheng):
+    record(store, jincheng.id, dt.date(2021, 11, 12), {"140525": 250000})
     record(store, jincheng.id, dt.date(2021, 11, 19), {"140502": 182360, "140525": 270000})
-    at = app(campaign=jincheng.id, as_of="2021-11-19")
+    return store
+
+
+def test_overview_headline_and_table_at_jincheng_week_12(uploaded):
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
     assert not at.exception
-    assert at.title[0].value == "进度总览"
-    table = at.dataframe[0].value
-    assert list(table["单位"])[-1] == "城区"          # sorted by completion, highest last
-    by_name = table.set_index("单位")
+    assert at.subheader[0].value == "进度总览 · 晋城市"
+    shown = metrics(at)
+    assert shown["累计参保人数"] == f"{182360 + 270000:,}"
+    assert shown["完成率"] == f"{(182360 + 270000) / 1630000:.2%}"
+    assert shown["序时进度"] == "68.97%"
+    assert shown["剩余天数"] == "36 天"
+    by_name = table(at).set_index("单位")
     assert by_name.loc["泽州县", "状态"] == "进度落后"
     assert by_name.loc["城区", "状态"] == "已达标"
     assert by_name.loc["高平市", "状态"] == "未上报"
-    assert by_name.loc["城区", "累计参保人数"] == 182360
     assert by_name.loc["城区", "完成率"] == pytest.approx(97.0)
+    assert by_name.loc["泽州县", "较上周增加"] == 20000
+    assert "截至 2021年11月19日（第12周）" in at.caption[0].value
+    assert "数据来源：各单位每周上报" in at.caption[0].value
     assert not [w for w in at.warning if "示例数据" in w.value]
+    assert any("进度落后 **1**" in m.value for m in at.markdown)
 
 
-def test_demo_data_carries_the_banner(store, jincheng):
+def test_demo_data_carries_the_banner_and_the_source_switch(store, jincheng):
     demo.generate(store, jincheng)
-    at = app(campaign=jincheng.id, as_of="2021-11-19")
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
     assert not at.exception
     assert any("示例数据" in w.value for w in at.warning)
-    assert any("示例数据" in c.value for c in at.caption)
+    assert "数据来源：示例数据（模拟）" in at.caption[0].value
+    assert qp(at, "source") == "demo"
+    # AppTest drops the entry file's sidebar widgets from its element tree after a rerun (a
+    # browser does not: the browser test switches the radio), so open the other URL instead.
+    at = app(campaign=JINCHENG, as_of="2021-11-19", source="upload")
+    assert not at.exception
+    assert "各单位每周上报" in at.caption[0].value
+    assert not [w for w in at.warning if "示例数据" in w.value]
 
 
 def test_wanzhou_says_targets_are_missing(store):
     at = app(campaign="wanzhou-zhoujiaba-2022-residents")
     assert not at.exception
     assert any("目标任务未录入" in e.value for e in at.error)
-    assert len(at.dataframe[0].value) == 11
+    assert len(table(at)) == 11
+    assert any("无法按完成率排名" in i.value for i in at.info)
 
 
-def test_every_level_renders(store, jincheng):
-    demo.generate(store, jincheng)
-    at = app(campaign=jincheng.id, as_of="2021-11-19")
-    sizes = {}
-    for level in ("county", "township", "community"):
-        at.segmented_control(key="overview:level").set_value(level).run()
-        assert not at.exception
-        sizes[level] = len(at.dataframe[0].value)
-    assert sizes == {"county": 6, "township": 77, "community": 1729}
+def test_week_picker_goes_to_a_past_week(uploaded):
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at.selectbox(key=f"overview:as_of:{JINCHENG}").set_value(dt.date(2021, 11, 12)).run()
+    assert not at.exception
+    assert qp(at, "as_of") == "2021-11-12"
+    by_name = table(at).set_index("单位")
+    assert by_name.loc["泽州县", "累计参保人数"] == 250000
+    assert "第11周" in at.caption[0].value
+
+
+def test_drill_down_breadcrumb_and_back(uploaded):
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at.selectbox(key="overview:drill").set_value("140525").run()
+    assert not at.exception
+    assert at.subheader[0].value == "进度总览 · 泽州县"
+    assert qp(at, "unit") == "140525"
+    assert len(table(at)) == 16                       # its townships
+    assert any("无法按完成率排名" in i.value for i in at.info)
+    at.selectbox(key="overview:drill").set_value(table(at)["单位代码"].iloc[0]).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith("进度总览 · ")
+    assert {b.label for b in at.button if b.key and b.key.startswith("crumb:")} == {"晋城市", "泽州县"}
+    at.button(key="crumb:1405").click().run()
+    assert at.subheader[0].value == "进度总览 · 晋城市"
+    assert qp(at, "unit") == "1405"
+
+
+def test_unknown_unit_in_the_url_shows_the_top(uploaded):
+    at = app(campaign=JINCHENG, as_of="2021-11-19", unit="999999")
+    assert not at.exception
+    assert at.subheader[0].value == "进度总览 · 晋城市"
+
+
+def test_trend_unit_and_week_comparison(uploaded):
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at.selectbox(key="overview:trend_unit").set_value("140525").run()
+    assert not at.exception
+    compare = at.selectbox(key="overview:compare")
+    assert compare.value == dt.date(2021, 11, 12)
+    compared = [d.value for d in at.dataframe if "新增参保" in d.value.columns][0]
+    row = compared.set_index("单位").loc["泽州县"]
+    assert row["新增参保"] == 20000
+    compare.set_value(dt.date(2021, 10, 29)).run()
+    assert not at.exception
+
+
+def test_reporting_and_quality_tabs(uploaded, jincheng, store):
+    record(store, jincheng.id, dt.date(2021, 11, 19), {"140524": 100})   # 陵川: reported late?
+    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    reporting = [d.value for d in at.dataframe if "本周上报" in d.value.columns][0]
+    status = dict(zip(reporting["单位"], reporting["本周上报"]))
+    assert status["高平市"] == "未上报" and status["泽州县"] == "按时上报"
+    assert any("发现" in m.value or "未发现异常" in m.value for m in list(at.markdown) + list(at.success))
+
+
+def test_every_campaign_renders(store):
+    at = app()
+    assert at.selectbox(key="campaign").value == JINCHENG      # campaigns with targets first
+    for campaign_id in ("jincheng-2021-employees", "wanzhou-zhoujiaba-2022-residents", JINCHENG):
+        at = app(campaign=campaign_id)
+        assert not at.exception, campaign_id
+        assert qp(at, "campaign") == campaign_id

@@ -57,8 +57,7 @@ def test_cli_ingest_while_the_app_is_serving(store, tmp_path):
         page.reload()
         wait_for_app(page)
         assert_no_exception(page)
-        table = page.locator("[data-testid=stDataFrame]").first
-        table.wait_for()
+        page.locator("[data-testid=stMetric]").first.wait_for()
         text = page.inner_text("body")
         browser.close()
     assert "进度总览" in text
