@@ -17,6 +17,9 @@ if campaign is None:
     st.stop()
 store = ctx.store
 PATH = ctx.path
+# Read afresh rather than ctx.version: a save on this page must show at once, even in a run that
+# did not go through the entry file.
+VERSION = store.data_version()
 K = "targets:"                      # session-state prefix of this page
 
 
@@ -133,7 +136,7 @@ def commit(content: bytes, file_name: str, *, by: str | None, note: str | None,
 
 st.title("目标任务")
 st.caption(f"{campaign.name} · 任务分解表：载入、测算、历史版本")
-coverage, current, history, scopes = _overview(PATH, store.data_version(), campaign.id)
+coverage, current, history, scopes = _overview(PATH, VERSION, campaign.id)
 round_ = st.session_state.get(f"{K}round", 0)     # a new round clears the file uploaders
 if saved := st.session_state.pop(f"{K}saved", None):
     st.success(saved, icon=":material/check_circle:")
@@ -147,7 +150,7 @@ if current.empty:
              "户籍人口、常住人口等测算。", icon=":material/assignment_late:")
     st.download_button(
         f"下载{level_name(default_level)}任务分解表模板（Excel）",
-        _template(PATH, store.data_version(), campaign.id, default_level, None),
+        _template(PATH, VERSION, campaign.id, default_level, None),
         file_name=f"{campaign.id}-{default_level}-任务分解表模板.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", key=f"{K}missing-template")
@@ -205,7 +208,7 @@ with tab_load:
                            format_func=lambda c: "全部" if c is None else parent_names[c])
     st.download_button(
         "下载模板（Excel，已填好单位名称和代码）",
-        _template(PATH, store.data_version(), campaign.id, t_level, t_scope),
+        _template(PATH, VERSION, campaign.id, t_level, t_scope),
         file_name=f"{campaign.id}-{t_level}-任务分解表模板.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", key=f"{K}template")
@@ -214,7 +217,7 @@ with tab_load:
                               key=f"{K}file:{round_}")
     if upload is not None:
         content = upload.getvalue()
-        table = _check(PATH, store.data_version(), campaign.id, content)
+        table = _check(PATH, VERSION, campaign.id, content)
         show_problems([p for p in table.problems if p.row is None])
         if table.rows:
             scope_name = next((n for c, n in zip(scopes["code"], scopes["name"])
@@ -257,7 +260,7 @@ def allocation_tool() -> None:
     parent = by_code.loc[scope]
     child_level = parent["child_level"]
     source = st.radio("基础数据", ["在下表中填写", "上传文件"], horizontal=True, key=f"{K}source")
-    base_frame = _base_template(PATH, store.data_version(), campaign.id, scope)
+    base_frame = _base_template(PATH, VERSION, campaign.id, scope)
     base_content = None
     if source == "上传文件":
         buffer = io.StringIO()
@@ -356,7 +359,7 @@ def allocation_tool() -> None:
             st.download_button("下载测算结果（CSV）", content,
                                file_name=f"{campaign.id}-{scope}-测算结果.csv", mime="text/csv",
                                icon=":material/download:", key=f"{K}result-csv")
-            checked = _check(PATH, store.data_version(), campaign.id, content)
+            checked = _check(PATH, VERSION, campaign.id, content)
             show_problems(checked.problems)
             by = st.text_input("录入人", key=f"{K}by-allocate", placeholder="例如：阳城县医保局 李四")
             if (confirmed := save_controls(checked, f"{K}allocate")) is not None:
@@ -384,7 +387,7 @@ with tab_history:
         chosen = st.selectbox("查看版本", ids, key=f"{K}version",
                               format_func=lambda i: f"第 {i} 版")
         info = history.set_index("set_id").loc[chosen]
-        rows, original = _version(PATH, store.data_version(), campaign.id, int(chosen))
+        rows, original = _version(PATH, VERSION, campaign.id, int(chosen))
         show_targets(rows)
         c1, c2 = st.columns(2)
         if original is not None:

@@ -69,7 +69,7 @@ def test_set_up_yangcheng_allocate_its_task_and_see_it_on_the_overview(store, tm
         wait_for_app(page)
         expect(page.get_by_text("已创建参保活动 yangcheng-2022-residents")).to_be_visible()
         settle("3-created")
-        expect(sidebar.get_by_role("combobox")).to_have_value(NAME)            # picked in the sidebar
+        expect(sidebar.get_by_role("combobox", name="参保活动")).to_have_value(NAME)            # picked in the sidebar
 
         # 2. 目标任务: nothing yet; split the county total by the baseline column.
         page.get_by_role("link", name="下一步：载入或测算目标任务").click()
@@ -104,8 +104,8 @@ def test_set_up_yangcheng_allocate_its_task_and_see_it_on_the_overview(store, tm
         # 3. 进度总览: the campaign is there, with its targets.
         sidebar.get_by_role("link", name="进度总览").click()
         settle("7-overview")
-        expect(page.get_by_role("heading", name="进度总览")).to_be_visible()
-        expect(sidebar.get_by_role("combobox")).to_have_value(NAME)
+        expect(page.get_by_role("heading").filter(has_text="进度总览").first).to_be_visible()
+        expect(sidebar.get_by_role("combobox", name="参保活动")).to_have_value(NAME)
         overview = page.inner_text("[data-testid=stMain]")
         browser.close()
 
