@@ -14,6 +14,8 @@ import pandas as pd
 from . import bootstrap, campaigns, demo, ingest, progress, storage, tables
 from . import allocation, regions, targets
 from . import units
+from . import template as templates
+from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
 from .reader import ReadError
 from .storage import Store, StorageError
@@ -104,12 +106,19 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     if dry_run:
         with store.read() as con:
             preview = ingest.prepare(con, campaign, content, file.name, report_date)
+        if preview.lines:
+            with pd.option_context("display.unicode.east_asian_width", True,
+                                   "display.max_rows", None, "display.width", 200):
+                frame = preview.frame()
+                click.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
         for problem in preview.problems:
             click.echo(str(problem), err=True)
         if preview.errors:
             sys.exit(1)
         click.echo(f"检查通过（未保存）：{len(preview.rows)} 个单位，上报日期 {preview.report_date}，"
                    f"累计参保人数合计 {preview.total_enrolled:,}")
+        if preview.warnings and not accept_warnings:
+            _date_hint(preview)
         sys.exit(2 if preview.warnings and not accept_warnings else 0)
     try:
         receipt = ingest.commit(store, campaign_id, content, file.name, report_date=report_date,
@@ -118,11 +127,21 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
         for problem in rejected.preview.problems:
             click.echo(str(problem), err=True)
         if rejected.warnings_only:
+            _date_hint(rejected.preview)
             fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
         fail(f"文件有 {len(rejected.preview.errors)} 处错误，未保存任何数据。", 1)
     except StorageError as exc:
         fail(str(exc))
     click.echo(receipt.summary())
+
+
+def _date_hint(preview: ingest.Preview) -> None:
+    question = preview.date_question
+    if question:
+        form, others = question
+        click.echo(f"文件中的日期（{'、'.join(map(str, others))}）与 --report-date {form} 不一致："
+                   "加 --accept-warnings 使用 --report-date；去掉 --report-date 则使用文件中的日期。",
+                   err=True)
 
 
 def _json_value(value):
@@ -515,3 +534,130 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
             _print_problems(rejected.table.problems)
             fail("测算结果有错误，未保存。", 1)
         click.echo(saved.summary(), err=True)
+FORMATS = click.Choice(("table", "json", "csv"))
+
+
+def _echo_frame(frame: pd.DataFrame, fmt: str) -> None:
+    if fmt == "json":
+        def value(v):
+            if isinstance(v, (pd.Timestamp, dt.datetime)) and not pd.isna(v) and \
+                    (v.hour, v.minute, v.second) != (0, 0, 0):
+                return v.isoformat(sep=" ", timespec="seconds")
+            return _json_value(v)
+        records = [{k: value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        with pd.option_context("display.unicode.east_asian_width", True,
+                               "display.max_rows", None, "display.width", 250):
+            shown = frame.astype(object).where(frame.notna(), "")
+            click.echo(shown.to_string(index=False))
+
+
+@cli.command("template")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--scope", help="Unit (code or name) whose units the template lists (default: all).")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES[:-1]),
+              help="Level of the listed units (default: the level that reports).")
+@click.option("--report-date", callback=parse_day,
+              help="Fill 上次上报数 with the figures before this date (default: the latest).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the .xlsx.")
+@click.pass_context
+def template_command(ctx: click.Context, campaign_id: str, scope: str | None, level: str | None,
+                     report_date: dt.date | None, out: Path) -> None:
+    """Write the upload template (.xlsx) with the units pre-filled."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    level = "community" if level == "village" else level
+    try:
+        with store.read() as con:
+            made = templates.build(con, campaign, scope, level, report_date)
+    except templates.TemplateError as exc:
+        fail(str(exc))
+    out.write_bytes(made.content)
+    click.echo(f"已生成上报模板：{out}（{made.scope_name}，{LEVEL_LABELS.get(made.level, made.level)}，"
+               f"{made.units} 个单位）")
+
+
+@cli.command("uploads")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--uploader", help="Only this uploader's uploads.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="How many of the newest uploads.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_context
+def uploads_command(ctx: click.Context, campaign_id: str, uploader: str | None, limit: int,
+                    fmt: str) -> None:
+    """The upload log: who uploaded what and when, accepted, rejected or withdrawn."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    with store.read() as con:
+        frame = upload_log.history(con, campaign_id, uploader, limit)
+    if frame.empty:
+        click.echo("还没有任何上报记录")
+        return
+    if fmt == "table":
+        _echo_frame(upload_log.history_table(frame), fmt)
+    else:
+        _echo_frame(frame.drop(columns=["messages"]), fmt)
+
+
+@cli.command("history")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--unit", required=True, help="Unit code or name.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_context
+def history_command(ctx: click.Context, campaign_id: str, unit: str, fmt: str) -> None:
+    """Every revision of a unit's uploaded figure, with the upload that made it."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    with store.read() as con:
+        try:
+            found = templates.resolve_scope(con, campaign_id, unit)
+        except templates.TemplateError as exc:
+            fail(str(exc))
+        frame = upload_log.unit_history(con, campaign_id, found.code)
+    if frame.empty:
+        click.echo(f"「{found.name}」（{found.code}）还没有上报过数字")
+        return
+    click.echo(f"{found.name}（{found.code}）", err=fmt != "table")
+    _echo_frame(upload_log.revision_table(frame) if fmt == "table" else frame, fmt)
+
+
+@cli.command("withdraw")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--uploader", required=True, help="Whose latest upload to withdraw.")
+@click.option("--upload", "upload_id", type=int,
+              help="The upload number expected to be withdrawn (refused if it is not the latest).")
+@click.pass_context
+def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
+                     upload_id: int | None) -> None:
+    """Withdraw an uploader's latest upload: restore the figures it replaced (logged, history kept)."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    try:
+        result = ingest.withdraw(store, campaign_id, uploader, upload_id)
+    except ingest.WithdrawError as exc:
+        fail(str(exc))
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(result.summary())
+
+
+@cli.command("upload-file")
+@click.argument("upload_id", type=int)
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the file exactly as it was uploaded.")
+@click.pass_context
+def upload_file_command(ctx: click.Context, upload_id: int, campaign_id: str, out: Path) -> None:
+    """Write the raw bytes of a stored upload (accepted or rejected) to a file."""
+    store = _ready(ctx)
+    with store.read() as con:
+        found = upload_log.raw_file(con, campaign_id, upload_id)
+    if found is None:
+        fail(f"第 {upload_id} 号上报不存在，或没有保存文件内容")
+    out.write_bytes(found[1])
+    click.echo(f"已写出第 {upload_id} 号上报的原始文件「{found[0]}」到 {out}（{len(found[1]):,} 字节）")

@@ -1,8 +1,10 @@
-"""The Friday upload: read a file, check every row, preview, then commit atomically.
+"""The Friday upload: read a file, check every row, preview, then commit atomically; withdraw.
 
 `prepare` reads and checks without writing; `commit` stores the upload (raw bytes and all) and,
 when it has no errors and its warnings were accepted, its rows as new report revisions, in one
-transaction. The page and the CLI call the same two functions, so they show the same messages.
+transaction. `withdraw` undoes an uploader's latest upload by appending revisions that restore
+the figures it replaced. The page and the CLI call the same functions, so they show the same
+messages.
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
 from . import campaigns, reader, settings, units
 from .campaigns import Campaign
+from .labels import LEVEL_LABELS
+from .names import UnitIndex, variants
 from .problems import ERROR, WARNING, Problem, errors, to_json, warnings
 from .reader import CellError, ReadError
 from .storage import Store
+
+SOURCE = "upload"
 
 
 @dataclass
@@ -32,7 +39,21 @@ class ReportRow:
     amount: float | None = None
     low_income_enrolled: int | None = None
     previous: int | None = None          # the unit's latest earlier figure, for the preview
+    previous_date: dt.date | None = None
     target: int | None = None
+    replaces: int | None = None          # the figure already stored for the same date (a correction)
+
+
+@dataclass
+class Line:
+    """One row of the file as the preview shows it: what was written, what it maps to, problems."""
+    row: int
+    written: str                          # the unit as written in the file
+    code: str | None = None
+    name: str | None = None
+    enrolled: object = None               # the count as written (parsed when it could be)
+    kind: str = "data"                    # data | total | skipped
+    note: str = ""
 
 
 @dataclass
@@ -45,9 +66,14 @@ class Preview:
     rows: list[ReportRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     file_dates: list[tuple[int, dt.date]] = field(default_factory=list)
+    form_date: dt.date | None = None      # the date the form (or --report-date) gave
+    date_source: str | None = None        # 'form' or 'file'
     sheet: str | None = None
     header_row: int | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    top_codes: set[str] = field(default_factory=set)    # rows with no ancestor in the file
 
     @property
     def errors(self) -> list[Problem]:
@@ -58,20 +84,82 @@ class Preview:
         return warnings(self.problems)
 
     @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def units(self) -> int:
+        return len({r.code for r in self.rows})
+
+    def _top(self) -> list[ReportRow]:
+        return [r for r in self.rows if r.code in self.top_codes] if self.top_codes else self.rows
+
+    @property
     def total_enrolled(self) -> int:
-        return sum(r.enrolled for r in self.rows)
+        """The sum over the file's top units (a county and its townships count once)."""
+        return sum(r.enrolled for r in self._top())
+
+    @property
+    def total_amount(self) -> float | None:
+        values = [r.amount for r in self._top() if r.amount is not None]
+        return round(sum(values), 2) if values else None
+
+    @property
+    def total_low_income(self) -> int | None:
+        values = [r.low_income_enrolled for r in self._top() if r.low_income_enrolled is not None]
+        return sum(values) if values else None
+
+    @property
+    def date_question(self) -> tuple[dt.date, list[dt.date]] | None:
+        """(form date, other dates in the file) when the two disagree and the user must choose."""
+        if self.form_date is None:
+            return None
+        others = sorted({d for _, d in self.file_dates if d != self.form_date})
+        return (self.form_date, others) if others else None
 
     def frame(self) -> pd.DataFrame:
-        """Rows as the preview table shows them, each with its problems beside it."""
-        by_row: dict[int, list[str]] = {}
+        """Every row of the file as the preview shows it, each with its problems beside it."""
+        by_row: dict[int, list[Problem]] = {}
         for p in self.problems:
             if p.row is not None:
-                by_row.setdefault(p.row, []).append(str(p))
-        return pd.DataFrame([{
-            "行号": r.row, "单位代码": r.code, "单位": r.name,
-            "累计参保人数": r.enrolled, "上次上报": r.previous, "任务数": r.target,
-            "问题": "；".join(by_row.get(r.row, [])),
-        } for r in self.rows])
+                by_row.setdefault(p.row, []).append(p)
+        by_code = {r.row: r for r in self.rows}
+        records = []
+        for line in self.lines:
+            found = by_row.get(line.row, [])
+            report = by_code.get(line.row)
+            if any(p.severity == ERROR for p in found):
+                status = "错误"
+            elif found:
+                status = "需确认"
+            elif line.kind == "total":
+                status = "合计行"
+            elif line.kind == "skipped":
+                status = "不上报"
+            else:
+                status = "通过"
+            messages = [p.message for p in found]
+            if line.note:
+                messages.append(line.note)
+            records.append({
+                "行号": line.row,
+                "文件中的单位": line.written,
+                "对应单位": line.name or "",
+                "单位代码": line.code or "",
+                "累计参保人数": _count(report.enrolled) if report else reader.cell_text(line.enrolled),
+                "上次上报": _count(report.previous) if report else "",
+                "任务数": _count(report.target) if report else "",
+                "检查结果": status,
+                "说明": "；".join(messages),
+            })
+        return pd.DataFrame(records, columns=[
+            "行号", "文件中的单位", "对应单位", "累计参保人数", "检查结果", "说明", "单位代码",
+            "上次上报", "任务数"])
+
+
+def _count(value: int | None) -> str:
+    """A count as the preview shows it: with thousands separators, blank when unknown."""
+    return "" if value is None else f"{value:,}"
 
 
 @dataclass
@@ -87,13 +175,40 @@ class Receipt:
     on_time: bool
     uploader: str | None
     deadline: dt.datetime
+    total_amount: float | None = None
+    total_low_income: int | None = None
+    corrected: int = 0                # units whose figure for the date changed (a correction)
+    warnings_accepted: int = 0
+
+    @property
+    def uploaded_local(self) -> dt.datetime:
+        return self.uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(self.deadline.tzinfo)
+
+    @property
+    def timing(self) -> str:
+        if self.on_time:
+            return f"按时上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
+        return f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
 
     def summary(self) -> str:
-        local = self.uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(self.deadline.tzinfo)
-        timing = "按时上报" if self.on_time else f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
         return (f"已接收第 {self.upload_id} 号上报：{self.file_name}，上报日期 {self.report_date}，"
                 f"{self.rows} 行、{self.units} 个单位，累计参保人数合计 {self.total_enrolled:,}；"
-                f"{local:%Y-%m-%d %H:%M} {timing}")
+                f"{self.uploaded_local:%Y-%m-%d %H:%M} {self.timing}")
+
+    def details(self) -> list[tuple[str, str]]:
+        """The receipt as label/value pairs, for the page."""
+        out = [("上报编号", f"第 {self.upload_id} 号"), ("文件名", self.file_name),
+               ("上报日期", f"{self.report_date:%Y-%m-%d}"), ("数据行数", f"{self.rows} 行"),
+               ("单位数", f"{self.units} 个"), ("累计参保人数合计", f"{self.total_enrolled:,}")]
+        if self.total_amount is not None:
+            out.append(("缴费金额合计（元）", f"{self.total_amount:,.2f}"))
+        if self.total_low_income is not None:
+            out.append(("低收入人口参保人数合计", f"{self.total_low_income:,}"))
+        if self.corrected:
+            out.append(("更正", f"{self.corrected} 个单位该日期的数字已更正（原数字保留在历史中）"))
+        out += [("填报人", self.uploader or "（未填写）"),
+                ("上报时间", f"{self.uploaded_local:%Y-%m-%d %H:%M:%S}"), ("是否按时", self.timing)]
+        return out
 
 
 class UploadRejected(Exception):
@@ -106,19 +221,45 @@ class UploadRejected(Exception):
         super().__init__("；".join(str(p) for p in preview.problems))
 
 
+class WithdrawError(Exception):
+    """A withdrawal that cannot be done (message in Chinese); nothing was changed."""
+
+
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def latest_allowed_date(campaign: Campaign, today: dt.date) -> dt.date:
+    """The latest report date accepted today: this week's Friday, inside the window."""
+    return min(campaign.week_end(today), campaign.end)
+
+
+def default_report_date(campaign: Campaign, today: dt.date | None = None) -> dt.date:
+    """The form's default: this week's Friday within the window (the last day after it)."""
+    return campaign.default_as_of(today or local_today())
+
+
+def local_today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone())).date()
+
+
+# --- prepare -------------------------------------------------------------------------------
+
 def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
-            today: dt.date | None = None) -> Preview:
-    """Read and check an upload against the campaign; writes nothing."""
-    preview = Preview(campaign.id, file_name, sha256(content), len(content), report_date)
+            today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """Read and check an upload against the campaign; writes nothing.
+
+    `report_date` comes from the form; when the file names another date the preview asks
+    (a warning and `Preview.date_question`) unless `date_confirmed` says the user chose.
+    """
+    preview = Preview(campaign.id, file_name, sha256(content), len(content), report_date,
+                      form_date=report_date)
     limit = settings.max_upload_bytes()
     if len(content) > limit:
         preview.problems.append(Problem(
-            None, f"文件大小 {len(content) / 1048576:.1f} MB，超过上限 {limit / 1048576:.0f} MB"))
+            None, f"文件大小 {_size(len(content))}，超过上限 {_size(limit)}。"
+                  "请删去与上报无关的工作表或内容后再上传。"))
         return preview
     try:
         table = reader.read_table(content, reader.REPORT_ROLES, required=("enrolled",))
@@ -127,56 +268,96 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
         return preview
     preview.sheet, preview.header_row = table.sheet, table.header_row
     preview.columns = dict(table.headers)
-    preview.file_dates = _file_dates(table, preview.problems)
-    _settle_date(preview, campaign, today or dt.date.today())
+    preview.ignored_columns = list(table.ignored_columns)
+    if table.other_sheets:
+        preview.problems.append(Problem(
+            None, f"工作簿中的工作表「{'」「'.join(table.other_sheets)}」也有数据，本次只读取了第一个"
+                  f"工作表「{table.sheet}」。如需上报其他工作表，请分别另存为文件上传", WARNING))
+    preview.file_dates = _file_dates(table, campaign, preview.problems)
+    _settle_date(preview, campaign, today or local_today(), date_confirmed)
     index = units.index(con, campaign.id)
+    parents = dict(con.execute("SELECT code, parent_code FROM units WHERE campaign_id = ?",
+                               [campaign.id]).fetchall())
     allowed = _scope(con, campaign.id, allowed_units)
+    resolved = _resolve_all(index, parents, table, preview)
     seen: dict[str, int] = {}
     for row in table.rows:
-        code = _resolve_unit(index, row, preview.problems)
-        values = _row_values(row, table, preview.problems)
+        code = resolved.get(row.number)
+        line = Line(row.number, row.unit_text, code, index.names.get(code) if code else None,
+                    row.values.get("enrolled"))
+        preview.lines.append(line)
+        name = index.names[code] if code else row.unit_text
+        values = _row_values(row, table, name, preview.problems)
         if code is None or values is None:
             continue
-        name = index.names[code]
+        if values.get("enrolled") is None:
+            line.kind = "skipped"
+            continue
         if allowed is not None and code not in allowed:
             preview.problems.append(Problem(
                 row.number, f"「{name}」不在您负责的单位范围内，不能上报", unit=code))
             continue
         if code in seen:
             preview.problems.append(Problem(
-                row.number, f"「{name}」重复出现（第 {seen[code]} 行已填写）", unit=code))
+                row.number, f"「{name}」重复出现（第 {seen[code]} 行已填写），每个单位只能填一行", unit=code))
             continue
         seen[code] = row.number
         preview.rows.append(ReportRow(row.number, code, name, index.levels[code], **values))
+    for total in table.totals:
+        preview.lines.append(Line(total.number, total.unit_text,
+                                  enrolled=total.values.get("enrolled"), kind="total"))
+    preview.lines.sort(key=lambda line: line.row)
+    _check_blank_counts(preview)
     if not preview.rows and not preview.errors:
-        preview.problems.append(Problem(None, "表中没有任何单位的数据行"))
+        preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
+    preview.top_codes = _top_codes(preview.rows, parents)
+    _check_hierarchy(preview, parents)
     _check_totals(table, preview)
     if preview.report_date is not None and preview.rows:
         _compare_with_history(con, campaign, preview)
         _check_duplicate_file(con, preview)
+    preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return preview
 
 
-def _file_dates(table: reader.Table, problems: list[Problem]) -> list[tuple[int, dt.date]]:
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(round(n / 1024), 1)} KB"
+
+
+def _file_dates(table: reader.Table, campaign: Campaign,
+                problems: list[Problem]) -> list[tuple[int, dt.date]]:
+    """Dates the file states: titles, 填报日期 lines, notes and a date column."""
     dates = list(table.dates)
+    for row_number, (month, day) in table.month_days:
+        # 截至11月19日: the year that puts the day inside the campaign's window.
+        for year in sorted({campaign.start.year, campaign.end.year}):
+            try:
+                candidate = dt.date(year, month, day)
+            except ValueError:
+                continue
+            if campaign.in_window(candidate):
+                dates.append((row_number, candidate))
+                break
     if "report_date" in table.columns:
         for row in table.rows:
             value = row.values.get("report_date")
             if reader.cell_text(value):
                 found = reader.parse_date(value)
                 if found is None:
-                    problems.append(Problem(row.number, f"填报日期「{reader.cell_text(value)}」无法识别"))
+                    problems.append(Problem(row.number, f"填报日期「{reader.cell_text(value)}」无法识别，"
+                                                        "请写成 2021-11-19 或 2021年11月19日"))
                 else:
                     dates.append((row.number, found))
-    return dates
+    return sorted(set(dates))
 
 
-def _settle_date(preview: Preview, campaign: Campaign, today: dt.date) -> None:
+def _settle_date(preview: Preview, campaign: Campaign, today: dt.date, confirmed: bool) -> None:
     """The report date from the form or the file; ask (a warning) when they disagree."""
     distinct = sorted({d for _, d in preview.file_dates})
     if preview.report_date is None:
         if len(distinct) == 1:
             preview.report_date = distinct[0]
+            preview.date_source = "file"
         elif len(distinct) > 1:
             listed = "、".join(f"第 {r} 行 {d}" for r, d in preview.file_dates)
             preview.problems.append(Problem(None, f"文件中有多个不同的日期（{listed}），请指定上报日期"))
@@ -185,18 +366,21 @@ def _settle_date(preview: Preview, campaign: Campaign, today: dt.date) -> None:
             preview.problems.append(Problem(None, "请指定上报日期（文件中没有找到填报日期）"))
             return
     else:
-        for row_number, found in preview.file_dates:
-            if found != preview.report_date:
-                preview.problems.append(Problem(
-                    row_number, f"文件中的日期为 {found}，与所选上报日期 {preview.report_date} 不一致，"
-                    "请确认使用哪个日期", WARNING))
-                break
+        preview.date_source = "form"
+        if not confirmed:
+            for row_number, found in preview.file_dates:
+                if found != preview.report_date:
+                    preview.problems.append(Problem(
+                        row_number, f"文件中的日期为 {found}，与所选上报日期 {preview.report_date} 不一致，"
+                        "请确认使用哪个日期", WARNING))
+                    break
     day = preview.report_date
     if not campaign.in_window(day):
         preview.problems.append(Problem(
             None, f"上报日期 {day} 不在集中参保期（{campaign.start} 至 {campaign.end}）内"))
-    elif day > today:
-        preview.problems.append(Problem(None, f"上报日期 {day} 晚于今天（{today}）"))
+    elif day > latest_allowed_date(campaign, today):
+        preview.problems.append(Problem(
+            None, f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"))
 
 
 def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[str] | None:
@@ -214,45 +398,165 @@ def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[st
     return {r[0] for r in rows}
 
 
-def _resolve_unit(index, row: reader.Row, problems: list[Problem]) -> str | None:
-    """The unit code of a row, by code first, then by name; problems say why not."""
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
-    by_code = index.resolve(code_text) if code_text else []
-    by_name = index.resolve(name_text) if name_text else []
-    if len(by_code) == 1:
-        if name_text and by_name and by_code[0] not in by_name:
-            problems.append(Problem(
-                row.number, f"单位代码 {code_text}（{index.names[by_code[0]]}）与单位名称「{name_text}」"
-                "不一致，请核对"))
-            return None
-        return by_code[0]
-    if code_text and not by_name:
-        problems.append(Problem(row.number, f"单位代码「{code_text}」不存在"))
-        return None
-    if len(by_name) == 1:
-        return by_name[0]
-    if len(by_name) > 1:
-        names = "、".join(f"{index.names[c]}（{c}）" for c in by_name[:5])
-        problems.append(Problem(row.number, f"「{name_text}」对应多个单位：{names}，请填写单位代码"))
-        return None
-    suggestions = index.suggest(name_text)
-    hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else ""
-    problems.append(Problem(row.number, f"未知单位「{name_text or row.unit_text}」{hint}"))
+# --- units ---------------------------------------------------------------------------------
+
+def _code_candidates(index: UnitIndex, text: str) -> list[str]:
+    """A code as typed; 12-digit codes padded with zeros (140525000000) mean the shorter one."""
+    found = index.resolve(text)
+    if found or not text.isdigit():
+        return found
+    for length in (9, 6, 4, 2):
+        if len(text) > length and set(text[length:]) == {"0"} and text[:length] in index.names:
+            return [text[:length]]
+    return []
+
+
+def _ancestors(code: str, parents: dict[str, str | None]) -> list[str]:
+    out, current = [], parents.get(code)
+    while current:
+        out.append(current)
+        current = parents.get(current)
+    return out
+
+
+def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
+                 preview: Preview) -> dict[int, str]:
+    """Every data row's unit code; problems for those that cannot be told.
+
+    Names that fit several units (北义城 = 北义城镇 or 北义城村) are settled by the parent column
+    when the table has one, then by the level of the file's other rows.
+    """
+    first: dict[int, list[str]] = {}
+    for row in table.rows:
+        first[row.number] = _candidates(index, row)
+    levels: dict[str, int] = {}
+    for codes in first.values():
+        if codes and len(codes) == 1:
+            levels[index.levels[codes[0]]] = levels.get(index.levels[codes[0]], 0) + 1
+    hinted = _header_level(table)
+    main_level = max(levels, key=lambda lv: (levels[lv], lv == hinted)) if levels else hinted
+    resolved: dict[int, str] = {}
+    for row in table.rows:
+        codes = first[row.number]
+        parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT))
+        if parent_text and len(codes) != 1:
+            parent_codes = index.resolve(parent_text)
+            if codes and parent_codes:
+                narrowed = [c for c in codes if set(_ancestors(c, parents)) & set(parent_codes)]
+                direct = [c for c in narrowed if parents.get(c) in parent_codes]
+                codes = direct if len(direct) == 1 else narrowed or codes
+            elif not codes and parent_codes:
+                codes = _names_under(index, parents, reader.cell_text(row.values.get("unit_name")),
+                                     parent_codes)
+        if len(codes) > 1 and main_level:
+            codes = [c for c in codes if index.levels[c] == main_level] or codes
+        if len(codes) == 1:
+            code = codes[0]
+            if _code_name_conflict(index, row, code, preview.problems):
+                continue
+            resolved[row.number] = code
+            continue
+        _explain_unresolved(index, row, codes, main_level, preview.problems)
+    return resolved
+
+
+_HEADER_LEVELS = (("community", ("社区", "村", "居")), ("township", ("乡", "镇", "街道")),
+                  ("county", ("县", "区", "市")))
+
+
+def _header_level(table: reader.Table) -> str | None:
+    """The level a unit column's title names: 村（社区） → community, 乡镇 → township, 县区 → county."""
+    header = table.headers.get("unit_name", "")
+    for level, words in _HEADER_LEVELS:
+        if any(word in header for word in words):
+            return level
     return None
 
 
-def _row_values(row: reader.Row, table: reader.Table, problems: list[Problem]) -> dict | None:
+def _candidates(index: UnitIndex, row: reader.Row) -> list[str]:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if code_text:
+        by_code = _code_candidates(index, code_text)
+        if by_code:
+            return by_code
+        if name_text:
+            return []   # a wrong code beside a name: explained as such, never guessed
+    return index.resolve(name_text) if name_text else []
+
+
+def _names_under(index: UnitIndex, parents: dict, name: str, parent_codes: list[str]) -> list[str]:
+    """A name that the index does not know outright, looked up among one parent's descendants."""
+    key = reader.normalize(name)
+    out = []
+    for code, unit_name in index.names.items():
+        if set(_ancestors(code, parents)) & set(parent_codes) and key and \
+                key in variants(unit_name):
+            out.append(code)
+    return out
+
+
+def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str,
+                        problems: list[Problem]) -> bool:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if not (code_text and name_text):
+        return False
+    by_name = index.resolve(name_text)
+    if by_name and code not in by_name:
+        problems.append(Problem(
+            row.number, f"单位代码 {code_text}（{index.names[code]}）与单位名称「{name_text}」"
+            "不一致，请核对是代码填错还是名称填错"))
+        return True
+    return False
+
+
+def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
+                        main_level: str | None, problems: list[Problem]) -> None:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if not code_text and not name_text:
+        problems.append(Problem(row.number, "缺少单位名称（或单位代码），无法确定是哪个单位"))
+        return
+    if len(codes) > 1:
+        names = "、".join(f"{index.names[c]}（{c}，{LEVEL_LABELS.get(index.levels[c], index.levels[c])}）"
+                         for c in codes[:5])
+        problems.append(Problem(row.number, f"「{name_text}」对应多个单位：{names}，"
+                                            "请写全称、填写单位代码，或在表中加上「上级单位」列"))
+        return
+    if code_text and not _code_candidates(index, code_text):
+        by_name = index.resolve(name_text) if name_text else []
+        hint = f"（单位名称「{name_text}」对应的代码是 {by_name[0]}）" if len(by_name) == 1 else ""
+        problems.append(Problem(row.number, f"单位代码「{code_text}」不存在{hint}"))
+        return
+    suggestions = _suggest(index, name_text, main_level)
+    hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else "。请核对单位名称，或使用模板"
+    problems.append(Problem(row.number, f"未知单位「{name_text}」{hint}"))
+
+
+def _suggest(index: UnitIndex, text: str, level: str | None) -> list[str]:
+    """The closest official names, those of the file's level first."""
+    found = index.suggest(text, limit=12)
+    rank = {lv: i for i, lv in enumerate(LEVEL_LABELS)}
+    level_of: dict[str, str] = {}
+    for code in {c for name in found for c in index.resolve(name)}:
+        level_of.setdefault(index.names[code], index.levels[code])
+    found.sort(key=lambda name: (level_of.get(name) != level, rank.get(level_of.get(name), 99)))
+    return found[:3]
+
+
+# --- values --------------------------------------------------------------------------------
+
+def _row_values(row: reader.Row, table: reader.Table, name: str,
+                problems: list[Problem]) -> dict | None:
+    """Parsed numbers of a row; None (with problems) when one is wrong."""
     label = table.headers.get("enrolled", "累计参保人数")
     ok = True
     values: dict = {}
     try:
         values["enrolled"] = reader.parse_count(row.values.get("enrolled"))
-        if values["enrolled"] is None:
-            problems.append(Problem(row.number, f"「{row.unit_text}」缺少{label}"))
-            ok = False
     except CellError as exc:
-        problems.append(Problem(row.number, f"「{row.unit_text}」的{label}{exc}"))
+        problems.append(Problem(row.number, _cell_message(name, label, exc)))
         ok = False
     for key, parse in (("amount", reader.parse_amount),
                        ("low_income_enrolled", reader.parse_count)):
@@ -261,98 +565,214 @@ def _row_values(row: reader.Row, table: reader.Table, problems: list[Problem]) -
         try:
             values[key] = parse(row.values.get(key))
         except CellError as exc:
-            problems.append(Problem(row.number, f"「{row.unit_text}」的{table.headers[key]}{exc}"))
+            problems.append(Problem(row.number, _cell_message(name, table.headers[key], exc)))
             ok = False
+    if ok and values.get("enrolled") is None and any(values.get(k) is not None for k in
+                                                      ("amount", "low_income_enrolled")):
+        problems.append(Problem(row.number, f"「{name}」填写了其他数字，但缺少{label}"))
+        ok = False
     return values if ok else None
 
 
+def _cell_message(name: str, label: str, exc: CellError) -> str:
+    if exc.kind == "negative":
+        return f"「{name}」的{label}为 {exc.text}，不能为负数"
+    if exc.kind == "fraction":
+        return f"「{name}」的{label}为 {exc.text}，人数应为整数"
+    return f"「{name}」的{label}{exc}"
+
+
+def _check_blank_counts(preview: Preview) -> None:
+    """Units listed without a count (a template row left empty): not reported, user confirms."""
+    blank = [line for line in preview.lines if line.kind == "skipped"]
+    if not blank:
+        return
+    if not preview.rows:
+        preview.problems.append(Problem(
+            blank[0].row, "表中列出的单位都没有填写累计参保人数，请填写后再上传"))
+        return
+    for line in blank:
+        preview.problems.append(Problem(
+            line.row, f"「{line.name}」没有填写累计参保人数，本行不上报（如需上报请填写后重新上传）",
+            WARNING, line.code))
+
+
+def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
+    codes = {r.code for r in rows}
+    return {c for c in codes if not set(_ancestors(c, parents)) & codes}
+
+
+def _check_hierarchy(preview: Preview, parents: dict) -> None:
+    """A county listed with its townships must not report less than they add up to."""
+    by_code = {r.code: r for r in preview.rows}
+    children: dict[str, list[ReportRow]] = {}
+    for r in preview.rows:
+        parent = parents.get(r.code)
+        if parent in by_code:
+            children.setdefault(parent, []).append(r)
+    for code, kids in children.items():
+        parent = by_code[code]
+        total = sum(k.enrolled for k in kids)
+        all_listed = {k.code for k in kids} == {c for c, p in parents.items() if p == code}
+        if parent.enrolled < total or (all_listed and parent.enrolled != total):
+            preview.problems.append(Problem(
+                parent.row, f"「{parent.name}」填写 {parent.enrolled:,}，但表中其下属单位之和为 "
+                f"{total:,}（{len(kids)} 个），请核对", WARNING, code))
+
+
 def _check_totals(table: reader.Table, preview: Preview) -> None:
-    """A 合计/总计 row must equal the sum of the rows; 小计 rows cover a part and are skipped."""
+    """合计/总计 rows must equal the sum of the rows; 小计 rows are checked within their group."""
     if preview.errors:
         return
+    groups: dict[str, list[ReportRow]] = {}
+    by_number = {row.number: row for row in table.rows}
+    for r in preview.rows:
+        source = by_number.get(r.row)
+        parent_text = reader.cell_text(source.values.get(reader.UNIT_PARENT)) if source else ""
+        if parent_text:
+            groups.setdefault(parent_text, []).append(r)
+    columns = [("enrolled", "累计参保人数", reader.parse_count)]
+    if "amount" in table.columns:
+        columns.append(("amount", table.headers["amount"], reader.parse_amount))
+    if "low_income_enrolled" in table.columns:
+        columns.append(("low_income_enrolled", table.headers["low_income_enrolled"], reader.parse_count))
     for total in table.totals:
-        if reader.normalize(total.unit_text).startswith("小计"):
-            continue
-        try:
-            stated = reader.parse_count(total.values.get("enrolled"))
-        except CellError as exc:
-            preview.problems.append(Problem(total.number, f"合计行的{exc}"))
-            continue
-        if stated is not None and stated != preview.total_enrolled:
-            preview.problems.append(Problem(
-                total.number, f"合计行为 {stated:,}，但各单位之和为 {preview.total_enrolled:,}，"
-                f"相差 {stated - preview.total_enrolled:+,}；请核对各行数字或合计行"))
+        label = reader.normalize(total.unit_text)
+        if label.startswith("小计"):
+            parent_text = reader.cell_text(total.values.get(reader.UNIT_PARENT))
+            rows = groups.get(parent_text) if parent_text else None
+            if not rows:
+                continue   # a subtotal of a part we cannot tell: skipped
+            what = f"「{parent_text}」小计行"
+        else:
+            rows = [r for r in preview.rows if r.code in preview.top_codes]
+            what = "合计行"
+        for key, header, parse in columns:
+            try:
+                stated = parse(total.values.get(key))
+            except CellError as exc:
+                preview.problems.append(Problem(total.number, f"{what}的{header}{exc}"))
+                continue
+            if stated is None:
+                continue
+            actual = sum(getattr(r, key) or 0 for r in rows)
+            if key == "amount":
+                actual = round(actual, 2)
+            if stated != actual:
+                fmt = (lambda v: f"{v:,.2f}") if key == "amount" else (lambda v: f"{v:,}")
+                preview.problems.append(Problem(
+                    total.number, f"{what}的{header}为 {fmt(stated)}，但各单位之和为 {fmt(actual)}，"
+                    f"相差 {fmt(stated - actual)}；请核对各行数字或{what}"))
 
 
 def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
     codes = [r.code for r in preview.rows]
-    previous = dict(con.execute("""
+    params = {"c": campaign.id, "d": preview.report_date, "codes": codes}
+    latest = """
         WITH latest AS (
             SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled
             FROM reports WHERE campaign_id = $c AND source = 'upload'
-              AND report_date < $d AND list_contains($codes, unit_code)
-            GROUP BY unit_code, report_date)
-        SELECT unit_code, arg_max(enrolled, report_date) FROM latest
-        WHERE enrolled IS NOT NULL GROUP BY unit_code""",
-        {"c": campaign.id, "d": preview.report_date, "codes": codes}).fetchall())
+              AND list_contains($codes, unit_code)
+            GROUP BY unit_code, report_date)"""
+    previous = {code: (value, day) for code, value, day in con.execute(latest + """
+        SELECT unit_code, arg_max(enrolled, report_date), max(report_date) FROM latest
+        WHERE enrolled IS NOT NULL AND report_date < $d GROUP BY unit_code""", params).fetchall()}
+    following = {code: (value, day) for code, value, day in con.execute(latest + """
+        SELECT unit_code, arg_min(enrolled, report_date), min(report_date) FROM latest
+        WHERE enrolled IS NOT NULL AND report_date > $d GROUP BY unit_code""", params).fetchall()}
+    same_day = dict(con.execute(latest + """
+        SELECT unit_code, enrolled FROM latest WHERE enrolled IS NOT NULL AND report_date = $d""",
+        params).fetchall())
     target = dict(con.execute(
         "SELECT unit_code, task FROM current_targets WHERE campaign_id = ? "
         "AND list_contains(?, unit_code)", [campaign.id, codes]).fetchall())
     margin = settings.over_target_margin()
+    lines = {line.row: line for line in preview.lines}
     for r in preview.rows:
-        r.previous, r.target = previous.get(r.code), target.get(r.code)
+        if r.code in previous:
+            r.previous, r.previous_date = previous[r.code]
+        r.target = target.get(r.code)
+        r.replaces = same_day.get(r.code)
         if r.previous is not None and r.enrolled < r.previous:
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 低于上次上报的 {r.previous:,}"
-                "（累计数一般不会减少），请确认", WARNING, r.code))
+                f"（{r.previous_date}），少了 {r.previous - r.enrolled:,}（累计数一般不会减少），请确认",
+                WARNING, r.code))
+        if r.code in following and r.enrolled > following[r.code][0]:
+            value, day = following[r.code]
+            preview.problems.append(Problem(
+                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
+                "请确认上报日期是否正确", WARNING, r.code))
         if r.target and r.enrolled > r.target * (1 + margin):
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
                 f"{1 + margin:.0%}，请确认", WARNING, r.code))
+        if r.replaces is not None and r.row in lines:
+            lines[r.row].note = (f"{preview.report_date} 已上报过 {r.replaces:,}，本次作为更正"
+                                 if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
 
 
 def _check_duplicate_file(con, preview: Preview) -> None:
-    row = con.execute(
-        "SELECT id, uploader, uploaded_at FROM uploads WHERE campaign_id = ? AND sha256 = ? "
-        "AND kind = 'report' AND status = 'accepted' AND report_date = ? ORDER BY id LIMIT 1",
-        [preview.campaign_id, preview.sha256, preview.report_date]).fetchone()
-    if row:
-        who = f"由 {row[1]} " if row[1] else ""
+    rows = con.execute(
+        "SELECT id, uploader, uploaded_at, report_date FROM uploads u WHERE campaign_id = $c "
+        "AND sha256 = $s AND kind = 'report' AND status = 'accepted' AND source = 'upload' "
+        "AND NOT EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = u.id) "
+        "ORDER BY report_date = $d DESC, id",
+        {"c": preview.campaign_id, "s": preview.sha256, "d": preview.report_date}).fetchall()
+    if not rows:
+        return
+    upload_id, uploader, uploaded_at, day = rows[0]
+    local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
+    who = f"由「{uploader}」" if uploader else ""
+    if day == preview.report_date:
         preview.problems.append(Problem(
-            None, f"同一文件已于 {row[2]:%Y-%m-%d %H:%M}（UTC）{who}上传过（第 {row[0]} 号上报），"
-                  "不会重复计入"))
+            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
+                  "不会重复计入。如需更正，请修改文件后再上传"))
+    else:
+        preview.problems.append(Problem(
+            None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
+                  "是否误传了以前的文件？请确认", WARNING))
 
+
+# --- commit --------------------------------------------------------------------------------
 
 def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            report_date: dt.date | None = None, uploader: str | None = None,
            accept_warnings: bool = False, allowed_units: Iterable[str] | None = None,
-           now: dt.datetime | None = None, today: dt.date | None = None) -> Receipt:
+           now: dt.datetime | None = None, today: dt.date | None = None,
+           date_confirmed: bool = False) -> Receipt:
     """Check the file again inside one write transaction and store it.
 
     On errors (or warnings not accepted) the upload is archived as rejected, no report changes,
-    and UploadRejected is raised.
+    and UploadRejected is raised. A file over the size limit is archived without its bytes.
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    uploader = (uploader or "").strip() or None
     with store.write() as con:
         campaign = campaigns.get(con, campaign_id)
-        preview = prepare(con, campaign, content, file_name, report_date, allowed_units, today)
+        preview = prepare(con, campaign, content, file_name, report_date, allowed_units, today,
+                          date_confirmed=date_confirmed)
         blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
         upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
         on_time = (campaign.is_on_time(preview.report_date, now)
                    if preview.report_date and not blocked else None)
+        stored = content if len(content) <= settings.max_upload_bytes() else None
         con.execute(
             "INSERT INTO uploads VALUES (?, ?, 'report', 'upload', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [upload_id, campaign_id, file_name, preview.sha256, len(content), content, uploader,
+            [upload_id, campaign_id, file_name, preview.sha256, len(content), stored, uploader,
              now, preview.report_date, "rejected" if blocked else "accepted",
-             to_json(preview.problems), len(preview.rows), len({r.code for r in preview.rows}),
+             to_json(preview.problems), len(preview.rows), preview.units,
              preview.total_enrolled, on_time])
         if not blocked:
-            _insert_reports(con, campaign_id, "upload", preview.report_date, preview.rows, upload_id)
+            _insert_reports(con, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
     if blocked:
         raise UploadRejected(preview, upload_id, warnings_only=not preview.errors)
     return Receipt(upload_id, campaign_id, file_name, preview.report_date, len(preview.rows),
-                   len({r.code for r in preview.rows}), preview.total_enrolled, now, on_time,
-                   uploader, campaign.deadline(preview.report_date))
+                   preview.units, preview.total_enrolled, now, on_time,
+                   uploader, campaign.deadline(preview.report_date), preview.total_amount,
+                   preview.total_low_income,
+                   sum(1 for r in preview.rows if r.replaces not in (None, r.enrolled)),
+                   len(preview.warnings))
 
 
 def _insert_reports(con, campaign_id: str, source: str, report_date: dt.date,
@@ -377,3 +797,142 @@ def _insert_reports(con, campaign_id: str, source: str, report_date: dt.date,
             {"c": campaign_id, "s": source, "d": report_date, "u": upload_id})
     finally:
         con.unregister("new_rows")
+
+
+# --- withdraw ------------------------------------------------------------------------------
+
+@dataclass
+class Withdrawal:
+    upload_id: int                 # the withdrawal's own entry in the upload log
+    withdrawn_id: int
+    file_name: str | None
+    report_date: dt.date
+    units: int
+    restored: int                  # units whose earlier figure for the date is back
+    cleared: int                   # units that have no figure for the date any more
+    uploaded_at: dt.datetime       # UTC, naive
+
+    def summary(self) -> str:
+        parts = []
+        if self.restored:
+            parts.append(f"{self.restored} 个单位恢复为此前上报的数字")
+        if self.cleared:
+            parts.append(f"{self.cleared} 个单位在 {self.report_date} 不再有数字")
+        return (f"已撤回第 {self.withdrawn_id} 号上报（{self.file_name or '无文件名'}，上报日期 "
+                f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.upload_id} 号，历史数字均保留。")
+
+
+def withdrawable(con: duckdb.DuckDBPyConnection, campaign_id: str,
+                 uploader: str | None) -> dict | None:
+    """The uploader's latest accepted upload that has not been withdrawn, or None."""
+    cur = con.execute("""
+        SELECT id, file_name, report_date, uploaded_at, unit_count, total_enrolled FROM uploads u
+        WHERE campaign_id = $c AND kind = 'report' AND source = 'upload' AND status = 'accepted'
+          AND uploader IS NOT DISTINCT FROM $who
+          AND NOT EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = u.id)
+        ORDER BY id DESC LIMIT 1""", {"c": campaign_id, "who": (uploader or "").strip() or None})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row))
+
+
+def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
+             now: dt.datetime | None = None) -> Withdrawal:
+    """Undo the uploader's latest upload: append revisions restoring the figures it replaced.
+
+    A figure that someone changed again after that upload is not overwritten: the withdrawal is
+    refused (WithdrawError) and nothing changes. History is never deleted.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    uploader = (uploader or "").strip() or None
+    with store.write() as con:
+        campaigns.get(con, campaign_id)
+        target = withdrawable(con, campaign_id, uploader)
+        who = f"「{uploader}」" if uploader else "未署名填报人"
+        if target is None:
+            raise WithdrawError(f"{who}在本活动中没有可以撤回的上报")
+        if upload_id is not None and upload_id != target["id"]:
+            raise WithdrawError(
+                f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
+                f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
+        touched = _effective(con, campaign_id, target["id"])
+        changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
+        if changed:
+            names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
+                                     [campaign_id]).fetchall())
+            listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
+                              for (code, _), top in sorted(changed.items())[:5])
+            raise WithdrawError(
+                f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
+                "如需更正，请上传更正后的文件")
+        new_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
+        keys = sorted(touched)
+        values = [touched[k][1] for k in keys]
+        restored = sum(1 for v in values if v[0] is not None)
+        con.execute(
+            "INSERT INTO uploads VALUES (?, ?, 'withdrawal', 'upload', ?, NULL, NULL, NULL, ?, ?, ?, "
+            "'accepted', '[]', ?, ?, ?, NULL, ?)",
+            [new_id, campaign_id, target["file_name"], uploader, now, target["report_date"],
+             len(keys), len(keys), None, target["id"]])
+        frame = pd.DataFrame({
+            "unit_code": [k[0] for k in keys],
+            "report_date": [k[1] for k in keys],
+            "enrolled": pd.array([v[0] for v in values], dtype="Int64"),
+            "amount": pd.array([None if v[1] is None else float(v[1]) for v in values],
+                               dtype="Float64"),
+            "low": pd.array([v[2] for v in values], dtype="Int64"),
+        })
+        con.register("restored_rows", frame)
+        try:
+            con.execute("""
+                INSERT INTO reports
+                SELECT $c, 'upload', n.unit_code, n.report_date, r.revision + 1, n.enrolled,
+                       n.amount, n.low, $u
+                FROM restored_rows n JOIN (
+                    SELECT unit_code, report_date, max(revision) AS revision FROM reports
+                    WHERE campaign_id = $c AND source = 'upload'
+                    GROUP BY unit_code, report_date) r
+                  ON r.unit_code = n.unit_code AND r.report_date = n.report_date""",
+                {"c": campaign_id, "u": new_id})
+        finally:
+            con.unregister("restored_rows")
+        rows = keys
+    return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
+                      restored, len(rows) - restored, now)
+
+
+def _effective(con, campaign_id: str, upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
+    """For each figure an upload wrote: (the upload whose figure counts now, the figure before
+    `upload_id`'s).
+
+    Revisions are replayed in order as a stack: an upload pushes its figure, a withdrawal pops
+    back to (and including) the upload it withdrew. The figure before is the one below
+    `upload_id` on the stack, or no figure (None values).
+    """
+    rows = con.execute("""
+        SELECT r.unit_code, r.report_date, r.upload_id, u.kind, u.withdraws,
+               r.enrolled, r.amount, r.low_income_enrolled
+        FROM reports r JOIN uploads u ON u.id = r.upload_id
+        WHERE r.campaign_id = $c AND r.source = 'upload' AND (r.unit_code, r.report_date) IN (
+            SELECT (unit_code, report_date) FROM reports
+            WHERE campaign_id = $c AND source = 'upload' AND upload_id = $u)
+        ORDER BY r.unit_code, r.report_date, r.revision""",
+        {"c": campaign_id, "u": upload_id}).fetchall()
+    stacks: dict[tuple[str, dt.date], list[tuple[int, tuple]]] = {}
+    for code, day, uid, kind, withdraws, enrolled, amount, low in rows:
+        stack = stacks.setdefault((code, day), [])
+        if kind == "withdrawal":
+            ids = [entry[0] for entry in stack]
+            if withdraws in ids:
+                del stack[ids.index(withdraws):]
+        else:
+            stack.append((uid, (enrolled, amount, low)))
+    out = {}
+    empty = (None, None, None)
+    for key, stack in stacks.items():
+        ids = [entry[0] for entry in stack]
+        top = ids[-1] if ids else None
+        below = stack[ids.index(upload_id) - 1][1] if upload_id in ids and ids.index(upload_id) else empty
+        out[key] = (top, below)
+    return out

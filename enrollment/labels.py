@@ -79,3 +79,6 @@ TARGET_COLUMN_LABELS = {
     "resident_population": "常住人口数",
     "low_income": "低收入人口数",
 }
+# The upload log (数据上报).
+UPLOAD_KIND_LABELS = {"report": "上报", "withdrawal": "撤回", "targets": "任务表"}
+UPLOAD_STATUS_LABELS = {"accepted": "已接收", "rejected": "未通过（未保存）", "withdrawn": "已撤回"}

@@ -34,10 +34,6 @@ class View:
         return cls(code, unit, result.children(code))
 
 
-def has_children(result: progress.Progress, code: str) -> bool:
-    return bool((result.units["parent_code"] == code).any())
-
-
 def caption(ctx, result: progress.Progress) -> str:
     c = result.campaign
     week = result.week

@@ -283,11 +283,11 @@ def projection(series: pd.DataFrame, campaign: Campaign, as_of: dt.date,
                weeks: int = 3) -> float | None:
     """Enrolled expected at the window's end if the last `weeks` weeks' average pace continues.
 
-    `series` is a unit's trend (as_of, enrolled). None when there are fewer than two figures or
-    the window has ended.
+    `series` is a unit's trend (as_of, enrolled). None when there are fewer than three weekly
+    figures (two weeks of change) or the window has ended.
     """
     known = series[(series["as_of"] <= as_of) & series["enrolled"].notna()]
-    if len(known) < 2 or as_of >= campaign.end:
+    if len(known) < 3 or as_of >= campaign.end:
         return None
     recent = known.tail(weeks + 1)
     first, last = recent.iloc[0], recent.iloc[-1]

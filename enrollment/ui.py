@@ -63,7 +63,8 @@ def column_config(frame: pd.DataFrame) -> dict:
 
 
 def context() -> Context:
-    """The context the entry file built for this run."""
+    """The context the entry file built for this run (see require_entry for bookmarks)."""
+    require_entry(CONTEXT_KEY)
     return st.session_state[CONTEXT_KEY]
 
 
@@ -77,7 +78,7 @@ def build_context() -> Context:
     store = Store()
     _ensure_ready(str(store.path))
     version = store.data_version()
-    with st.sidebar.container():
+    with st.sidebar:
         campaign = campaign_picker(str(store.path), version)
         source = source_picker(str(store.path), version, campaign) if campaign else "upload"
     ctx = Context(str(store.path), version, campaign, source)
@@ -155,8 +156,11 @@ def unit_path(ctx: Context, code: str) -> list[units.Unit]:
 
 # --- pickers and banners ----------------------------------------------------------------------
 
+# Widgets take their starting value from the URL through `index` rather than by writing their
+# key into st.session_state before they exist, so the URL is the one source of a shared view.
+
 def campaign_picker(path: str, version: int) -> Campaign | None:
-    """Sidebar select box, kept in the URL (?campaign=…) so a view can be shared."""
+    """The campaign select box, kept in the URL (?campaign=…) so a view can be shared."""
     options = _campaigns(path, version)
     if not options:
         st.warning("还没有任何参保活动。")
@@ -164,12 +168,12 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
     by_id = {c.id: c for c in options}
     ids = list(by_id)
     wanted = st.query_params.get("campaign")
-    if st.session_state.get(PENDING_CAMPAIGN_KEY) in ids:   # set by select_campaign()
-        st.session_state["campaign"] = st.session_state.pop(PENDING_CAMPAIGN_KEY)
-    if st.session_state.get("campaign") not in ids:
-        st.session_state["campaign"] = wanted if wanted in ids else ids[0]
-    chosen = st.selectbox("参保活动", ids, key="campaign",
-                                  format_func=lambda i: by_id[i].name)
+    pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
+    if pending in ids:
+        wanted = pending
+        st.session_state.pop("campaign", None)      # the picker starts afresh on that campaign
+    chosen = st.selectbox("参保活动", ids, key="campaign", index=ids.index(wanted) if wanted in ids else 0,
+                          format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
         st.query_params["campaign"] = chosen
     return by_id[chosen]
@@ -187,12 +191,11 @@ def source_picker(path: str, version: int, campaign: Campaign) -> str:
     available, default = _sources(path, version, campaign.id)
     if "demo" not in available:
         return default
-    key = f"source:{campaign.id}"
-    if st.session_state.get(key) not in progress.SOURCES:
-        wanted = st.query_params.get("source")
-        st.session_state[key] = wanted if wanted in progress.SOURCES else default
-    source = st.radio("数据来源", ["upload", "demo"], key=key, format_func=SOURCE_LABELS.get,
-                      horizontal=True)
+    options = list(progress.SOURCES)
+    wanted = st.query_params.get("source")
+    source = st.radio("数据来源", options, key=f"source:{campaign.id}",
+                      index=options.index(wanted if wanted in options else default),
+                      format_func=SOURCE_LABELS.get, horizontal=True)
     if st.query_params.get("source") != source:
         st.query_params["source"] = source
     return source
@@ -220,12 +223,11 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
     """A week (its Friday, or the window's last day) of the campaign, kept in the URL."""
     days = progress.report_days(campaign)
     wanted = date_from_query(query)
-    state_key = f"{key}:{campaign.id}"
-    if st.session_state.get(state_key) not in days:
-        target = wanted if wanted in days else (default or campaign.default_as_of())
-        st.session_state[state_key] = min(days, key=lambda d: abs((d - target).days))
+    if wanted not in days:
+        target = default or campaign.default_as_of()
+        wanted = min(days, key=lambda d: abs((d - target).days))
     where = st.sidebar if sidebar else st
-    day = where.selectbox(label, days, key=state_key,
+    day = where.selectbox(label, days, key=f"{key}:{campaign.id}", index=days.index(wanted),
                           format_func=lambda d: week_label(campaign, d))
     if st.query_params.get(query) != day.isoformat():
         st.query_params[query] = day.isoformat()
@@ -245,3 +247,22 @@ def store() -> Store:
     current = Store()
     _ensure_ready(str(current.path))
     return current
+
+
+def require_entry(key: str = "campaign_obj") -> None:
+    """Make a page that was run without the entry file (dashboard.py) rerun through it.
+
+    On a fresh server the first visitor of a page URL (a bookmark to /upload) gets the page
+    script run directly: Streamlit keeps its legacy pages/ folder mode until the first
+    st.navigation call. Switching that mode off and rerunning runs dashboard.py, which selects
+    the same page (its hash is the URL path). Outside that case a page without the entry
+    file's state just stops.
+    """
+    if key in st.session_state:
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    st.stop()

@@ -70,15 +70,14 @@ elif not children.empty:
                             on_select="rerun", theme=None,
                             selection_mode="points", config={"displayModeBar": False})
     picked = overview.selected_code(event)
-    if picked and picked in set(children["code"]) and overview.has_children(result, picked):
+    if picked and picked in set(children["code"]):
         go_to(picked)
         st.rerun()
     if note:
         st.caption(note)
-drillable = [c for c in children["code"] if overview.has_children(result, c)]
-if drillable:
+if not children.empty:
     names = dict(zip(children["code"], children["name"]))
-    st.selectbox("下钻查看", drillable, index=None, key="overview:drill",
+    st.selectbox("下钻查看", list(children["code"]), index=None, key="overview:drill",
                  format_func=names.get, placeholder="点击图中的条形，或在此选择下级单位",
                  on_change=drill)
 

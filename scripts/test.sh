@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --dev
-exec .venv/bin/python -m pytest "$@"
+# Two workers: the machine has two cores and the browser tests mostly wait.
+exec .venv/bin/python -m pytest -n 2 "$@"

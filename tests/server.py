@@ -63,7 +63,11 @@ def streamlit_server(db: Path, env: dict[str, str] | None = None,
 
 
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Until the script run has finished and no skeleton or spinner is left."""
+    """Until the script run has finished and no skeleton or spinner is left.
+
+    After a click the rerun starts a moment later: give it that moment before looking.
+    """
+    page.wait_for_timeout(300)
     page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
     page.wait_for_function(
         """() => {

@@ -1,0 +1,172 @@
+"""Property tests: whatever arrives, the reader and the check either accept it with the right
+figures or reject it with a Chinese message — they never crash.
+
+* random report tables, written in a random format with random (legal) mess, read back to exactly
+  the figures that were written, mapped to the right units, with the right total;
+* random bytes, random text grids and damaged copies of real files never raise anything but a
+  ReadError, and `prepare` turns every failure into a problem with a message.
+"""
+
+import datetime as dt
+import re
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from enrollment import campaigns, ingest, reader
+from enrollment.storage import Store
+
+from . import files
+
+DAY = dt.date(2021, 11, 19)
+TODAY = dt.date(2021, 12, 31)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+COUNTIES = {"140502": ("城区", "城区"), "140521": ("沁水县", "沁水"), "140522": ("阳城县", "阳城"),
+            "140524": ("陵川县", "陵川"), "140525": ("泽州县", "泽州"), "140581": ("高平市", "高平")}
+TOWNSHIPS = {"140525100": "南村镇", "140525101": "下村镇", "140525102": "大东沟镇",
+             "140525103": "周村镇", "140525104": "犁川镇", "140525108": "巴公镇",
+             "140525113": "北义城镇", "140525115": "南岭镇"}
+FULL_WIDTH = str.maketrans("0123456789,", "０１２３４５６７８９，")
+
+PROFILE = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.fixture(scope="module")
+def shared(initialized_db, tmp_path_factory):
+    """One read-only database for all examples (hypothesis reruns the test body many times)."""
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb"
+    shutil.copy(initialized_db, path)
+    store = Store(path)
+    return store, campaigns.load(store, "jincheng-2022-residents")
+
+
+def prepare(shared, content, day=DAY):
+    store, campaign = shared
+    with store.read() as con:
+        return ingest.prepare(con, campaign, content, "fuzz", day, today=TODAY)
+
+
+@st.composite
+def written_count(draw, value: int):
+    """A count as people write it: number, text, separators, full-width digits, spaces, 人."""
+    style = draw(st.sampled_from(["int", "float", "text", "grouped", "full", "full-grouped",
+                                  "spaces", "person", "apostrophe"]))
+    grouped = f"{value:,}"
+    return {"int": value, "float": float(value), "text": str(value), "grouped": grouped,
+            "full": str(value).translate(FULL_WIDTH), "full-grouped": grouped.translate(FULL_WIDTH),
+            "spaces": f" {value}  ", "person": f"{value}人", "apostrophe": f"'{value}"}[style]
+
+
+@st.composite
+def report_tables(draw):
+    """(rows, expected {code: enrolled}) of a messy but valid report."""
+    level = draw(st.sampled_from(["county", "township"]))
+    pool = COUNTIES if level == "county" else TOWNSHIPS
+    codes = draw(st.lists(st.sampled_from(sorted(pool)), min_size=1, max_size=len(pool), unique=True))
+    values = {c: draw(st.integers(0, 2_000_000)) for c in codes}
+    by_code = draw(st.booleans())
+    with_percent = draw(st.booleans())
+    header = ["区划代码" if by_code else draw(st.sampled_from(
+        ["单位", "县区", "单位名称", "乡镇（街道）", "县（市、区）"])),
+        draw(st.sampled_from(["累计参保人数", "已参保人数", "参保人数", "累计缴费人数", "累计参保人数（人）"]))]
+    if with_percent:
+        header.append(draw(st.sampled_from(["参保率", "完成率（%）", "序时进度"])))
+    rows: list[list[object]] = []
+    for _ in range(draw(st.integers(0, 2))):
+        rows.append([draw(st.sampled_from(["晋城市2022年度城乡居民医保参保进度表", "填报单位：晋城市医保局",
+                                           "单位：人", ""]))])
+    rows.append(header)
+    for code in codes:
+        if draw(st.integers(0, 4)) == 0:
+            rows.append([])
+        if by_code:
+            unit = code if draw(st.booleans()) else int(code)
+        elif level == "county":
+            unit = COUNTIES[code][draw(st.integers(0, 1))]
+        else:
+            unit = TOWNSHIPS[code]
+        if draw(st.booleans()):
+            unit = f"{unit} " if isinstance(unit, str) else unit
+        row = [unit, draw(written_count(values[code]))]
+        if with_percent:
+            row.append(f"{draw(st.floats(0, 120, allow_nan=False)):.2f}%")
+        rows.append(row)
+    if draw(st.booleans()):
+        rows.append([draw(st.sampled_from(["合计", "总计", "全市合计"])), sum(values.values())])
+    if draw(st.booleans()):
+        rows.append([])
+        rows.append([draw(st.sampled_from(["注：数据截至本周五。", "填报人：张三", "说明：累计数"]))])
+    return rows, values
+
+
+@PROFILE
+@given(table=report_tables(), fmt=st.sampled_from(sorted(files.FORMATS)))
+def test_random_valid_tables_read_back_exactly(shared, table, fmt):
+    rows, expected = table
+    preview = prepare(shared, files.FORMATS[fmt](rows, ()))
+    assert not preview.errors, [str(p) for p in preview.problems]
+    assert {r.code: r.enrolled for r in preview.rows} == expected
+    assert preview.total_enrolled == sum(expected.values())
+    excel_rows = {r.row for r in preview.rows}
+    assert all(rows[n - 1] and reader.cell_text(rows[n - 1][0]) for n in excel_rows)
+
+
+@PROFILE
+@given(content=st.binary(max_size=4096))
+def test_random_bytes_never_crash(shared, content):
+    try:
+        reader.read_table(content)
+    except reader.ReadError as exc:
+        assert CJK.search(str(exc))
+    preview = prepare(shared, content)
+    assert preview.rows or preview.errors
+    assert all(CJK.search(p.message) for p in preview.problems)
+
+
+cells = st.one_of(st.none(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                  st.text(alphabet=st.sampled_from(list("城区泽州县高平合计小计注0123456789,.-%人万 ：")),
+                          max_size=8),
+                  st.sampled_from(["单位", "累计参保人数", "区划代码", "缴费金额", "填报日期", "140502",
+                                   "2021年11月19日", "合计", "其中", "甲", "（人）"]))
+
+
+@PROFILE
+@given(grid=st.lists(st.lists(cells, max_size=6), max_size=12),
+       fmt=st.sampled_from(["xlsx", "xls", "csv-utf8", "csv-gb18030", "html-xls", "ods"]))
+def test_random_grids_are_accepted_or_explained(shared, grid, fmt):
+    try:
+        content = files.FORMATS[fmt](grid, ())
+    except Exception:    # a value the writer itself refuses (e.g. a float too big for xls)
+        return
+    preview = prepare(shared, content)
+    for problem in preview.problems:
+        assert CJK.search(problem.message)
+        assert problem.row is None or 1 <= problem.row <= len(grid)
+    if not preview.errors:
+        assert preview.rows
+        assert preview.total_enrolled == sum(r.enrolled for r in preview.rows
+                                             if r.code in preview.top_codes)
+
+
+# Built once: xlsx files carry a creation time, and hypothesis needs the same bytes every run.
+VALID = {fmt: files.FORMATS[fmt]([["晋城市参保进度"], ["单位", "累计参保人数"], ["城区", 1000],
+                                  ["泽州", 2000]], ()) for fmt in ("xlsx", "xls", "ods", "csv-utf16")}
+
+
+@PROFILE
+@given(data=st.data(), fmt=st.sampled_from(sorted(VALID)))
+def test_damaged_files_never_crash(shared, data, fmt):
+    content = bytearray(VALID[fmt])
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(content) - 1))
+        content[position] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        content = content[: data.draw(st.integers(0, len(content)))]
+    preview = prepare(shared, bytes(content))
+    assert all(CJK.search(p.message) for p in preview.problems)
+    if not preview.errors:
+        assert preview.total_enrolled == sum(r.enrolled for r in preview.rows)
