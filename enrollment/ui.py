@@ -171,7 +171,7 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
     pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
     if pending in ids:
         wanted = pending
-        st.session_state.pop("campaign", None)      # the picker starts afresh on that campaign
+        st.session_state["campaign"] = pending      # set before the widget: the browser follows
     chosen = st.selectbox("参保活动", ids, key="campaign", index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
