@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from .campaigns import Campaign
 from .labels import STATUS_LABELS
+from .names import display_name
 
 FONT_FAMILY = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 STATUS_COLORS = {
@@ -68,6 +69,9 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
     """
     data = frame.copy()
     data["pct"] = data["completion"].astype("Float64") * 100
+    data["label"] = data["name"].map(display_name)
+    if data["label"].duplicated().any():      # bars are categories: labels must stay unique
+        data["label"] = data["name"]
     # Plotly draws the first category at the bottom: put the worst there and reverse the axis.
     data = data.sort_values("pct", ascending=worst_first, na_position="first")
     pct = [None if pd.isna(v) else float(v) for v in data["pct"]]
@@ -82,18 +86,18 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
         if status == "not_reported":
             labels = [lb if lb == "未上报" else f"{lb}（本周未报）" for lb in labels]
         fig.add_trace(go.Bar(
-            y=part["name"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
+            y=part["label"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
             marker=dict(color=color, line=dict(width=0)), text=labels,
             textposition="outside", cliponaxis=False, textfont=dict(size=13, color=INK),
             customdata=list(zip(
                 part["target"].map(_int), part["enrolled"].map(_int),
                 part["gap_pp"].map(lambda v: "—" if pd.isna(v) else f"{v:+.2f}"),
-                part["week_delta"].map(_int), part["code"])),
-            hovertemplate=("<b>%{y}</b><br>任务数 %{customdata[0]}<br>累计参保 %{customdata[1]}"
+                part["week_delta"].map(_int), part["code"], part["name"])),
+            hovertemplate=("<b>%{customdata[5]}</b><br>任务数 %{customdata[0]}<br>累计参保 %{customdata[1]}"
                            "<br>完成率 %{text}<br>与序时目标差距 %{customdata[2]} 个百分点"
                            "<br>较上周增加 %{customdata[3]}<extra></extra>"),
         ))
-    order = list(data["name"])
+    order = list(data["label"])
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed",
                      tickfont=dict(size=14), automargin=True, showgrid=False)
     fig.update_xaxes(range=[start, end], ticksuffix="%", showgrid=True, gridcolor="#EEEEEE",
