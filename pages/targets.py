@@ -17,9 +17,7 @@ if campaign is None:
     st.stop()
 store = ctx.store
 PATH = ctx.path
-# Read afresh rather than ctx.version: a save on this page must show at once, even in a run that
-# did not go through the entry file.
-VERSION = store.data_version()
+VERSION = ctx.version
 K = "targets:"                      # session-state prefix of this page
 
 

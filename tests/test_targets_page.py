@@ -14,8 +14,7 @@ JINCHENG = "jincheng-2022-residents"
 
 
 def page(path: str, campaign: str | None = None) -> AppTest:
-    """The entry file picks the campaign, then the page runs (AppTest runs a page of pages/
-    on its own after switch_page; the entry file's campaign stays in the session)."""
+    """The entry file picks the campaign (from ?campaign=), then shows the page."""
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     if campaign:
         at.query_params["campaign"] = campaign
@@ -162,7 +161,7 @@ def test_setting_up_a_campaign_on_the_page(store, search, code):
     assert "已创建参保活动 yangcheng-2022-residents" in texts(at.success)
     assert at.query_params["campaign"] == "yangcheng-2022-residents"
     # Back through the entry file: the sidebar picker now shows the new campaign.
-    at.switch_page("dashboard.py").run()
+    at.switch_page("pages/overview.py").run()
     assert not at.exception
     assert at.selectbox(key="campaign").value == "yangcheng-2022-residents"
     assert "目标任务未录入" in texts(at.error)
