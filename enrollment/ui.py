@@ -20,6 +20,7 @@ from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
 from .storage import Store
 
 CONTEXT_KEY = "_context"
+PENDING_CAMPAIGN_KEY = "campaign:pending"
 ENTRY_MARK = "_entry_ran"
 
 # How the display tables' columns are formatted (rates are percentages 0-100).
@@ -169,11 +170,21 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
     by_id = {c.id: c for c in options}
     ids = list(by_id)
     wanted = st.query_params.get("campaign")
+    pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
+    if pending in ids:
+        wanted = pending
+        st.session_state["campaign"] = pending      # set before the widget: the browser follows
     chosen = st.selectbox("参保活动", ids, key="campaign", index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
         st.query_params["campaign"] = chosen
     return by_id[chosen]
+
+
+def select_campaign(campaign_id: str) -> None:
+    """Make the sidebar picker show this campaign from the next run on (e.g. a new one)."""
+    st.session_state[PENDING_CAMPAIGN_KEY] = campaign_id
+    st.query_params["campaign"] = campaign_id
 
 
 def source_picker(path: str, version: int, campaign: Campaign) -> str:
