@@ -103,13 +103,16 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
     fig.update_xaxes(range=[start, end], ticksuffix="%", showgrid=True, gridcolor="#EEEEEE",
                      zeroline=False)
     fig.update_layout(barmode="overlay", bargap=0.25)
-    for value, color, dash, text in (
-            (goal * 100, GOAL_COLOR, "solid", f"目标 {goal * 100:.0f}%"),
-            (pace * 100, PACE_COLOR, "dash", f"序时 {pace * 100:.1f}%")):
+    # When the two lines are close (late in the window), their labels go to either side.
+    close = abs(goal - pace) * 100 < (end - start) * 0.08
+    for value, color, dash, text, side in (
+            (goal * 100, GOAL_COLOR, "solid", f"目标 {goal * 100:.0f}%", "left"),
+            (pace * 100, PACE_COLOR, "dash", f"序时 {pace * 100:.1f}%", "right")):
         if start <= value <= end:
             fig.add_vline(x=value, line=dict(color=color, width=2, dash=dash))
             fig.add_annotation(x=value, y=1, yref="paper", yanchor="bottom", text=text,
-                               showarrow=False, font=dict(color=color, size=12))
+                               xanchor=side if close else "center", showarrow=False,
+                               font=dict(color=color, size=12))
     rows = max(len(order), 1)
     _layout(fig, title, height or max(220, 34 * rows + 110), source_note)
     return fig

@@ -52,7 +52,7 @@ with st.container(horizontal=True, gap="small"):
     st.metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help, width=165)
     st.metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
               "下方为与序时目标之差", width=165)
-    st.metric("序时进度", head.time_progress, width=125,
+    st.metric("序时进度", head.time_progress, width=140,
               help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
     st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
     st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,

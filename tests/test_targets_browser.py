@@ -3,8 +3,10 @@ campaign down to its villages, split the county task over its townships by a bas
 save it, and see the campaign on 进度总览. Screenshots go to the test's temporary folder."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -34,8 +36,8 @@ def test_set_up_yangcheng_allocate_its_task_and_see_it_on_the_overview(store, tm
     base = tmp_path / "阳城县各乡镇2021年参保人数.csv"
     base.write_bytes(csv_bytes([["乡镇", "2021年参保人数"],
                                 *([n, 17000 + 300 * i] for i, n in enumerate(names))]))
-    shots = tmp_path / "shots"
-    shots.mkdir()
+    shots = Path(os.environ.get("ENROLLMENT_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
 
     with streamlit_server(store.path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
