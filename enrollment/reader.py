@@ -143,7 +143,11 @@ def read_sheets(content: bytes) -> list[Sheet]:
         raise
     except python_calamine.PasswordError as exc:
         raise ReadError("Excel 文件设置了打开密码，无法读取。请取消密码后另存再上传。") from exc
-    except Exception as exc:  # calamine raises its own types (and others) for damaged files
+    except BaseException as exc:
+        # calamine raises its own types for damaged files, and on some its Rust code panics:
+        # pyo3's PanicException derives from BaseException, not Exception.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         raise ReadError(f"Excel 文件已损坏或格式不正确，无法读取（{type(exc).__name__}）。"
                         "请在 Excel 中重新保存后再上传。") from exc
 
