@@ -14,6 +14,8 @@ pages = [
     st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
     st.Page("pages/upload.py", title="数据上报", icon=":material/upload_file:"),
     st.Page("pages/export.py", title="通报导出", icon=":material/file_export:"),
+    st.Page("pages/targets.py", title="目标任务", icon=":material/assignment:"),
+    st.Page("pages/campaign_setup.py", title="新建活动", icon=":material/add_location_alt:"),
 ]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
