@@ -13,6 +13,7 @@ st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}
 pages = [
     st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
     st.Page("pages/upload.py", title="数据上报", icon=":material/upload_file:"),
+    st.Page("pages/export.py", title="通报导出", icon=":material/file_export:"),
     st.Page("pages/targets.py", title="目标任务", icon=":material/assignment:"),
     st.Page("pages/campaign_setup.py", title="新建活动", icon=":material/add_location_alt:"),
 ]

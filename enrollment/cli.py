@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import bootstrap, campaigns, demo, ingest, progress, storage, tables
+from . import bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
 from . import allocation, regions, targets
 from . import units
 from . import template as templates
@@ -661,3 +661,53 @@ def upload_file_command(ctx: click.Context, upload_id: int, campaign_id: str, ou
         fail(f"第 {upload_id} 号上报不存在，或没有保存文件内容")
     out.write_bytes(found[1])
     click.echo(f"已写出第 {upload_id} 号上报的原始文件「{found[0]}」到 {out}（{len(found[1]):,} 字节）")
+
+
+@cli.command("export")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the files into (created if missing).")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES[:-1]),
+              help="Level of the ranked, charted and posted units (default: the one below the scope).")
+@click.option("--scope", help="Unit (code or name) whose lower units are exported (default: all).")
+@click.option("--source", type=click.Choice(progress.SOURCES),
+              help="upload or demo (default: uploads, demo only when nothing else exists).")
+@click.option("--formats", default=",".join(exports.FORMATS), show_default=True,
+              help="Comma-separated: png, svg, pdf (charts), xlsx, docx, board (张榜 PDFs).")
+@click.option("--zip", "make_zip", is_flag=True, help="Also write all files as one ZIP beside the folder's files.")
+@click.pass_context
+def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, out: Path,
+                   level: str | None, scope: str | None, source: str | None, formats: str,
+                   make_zip: bool) -> None:
+    """通报导出: charts, Excel 通报表, Word 通报稿 and 张榜 PDFs for one week; exit 1 when a
+    requested format could not be made (the others are written)."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    as_of = as_of or campaign.default_as_of()
+    try:
+        wanted = exports.parse_formats(formats)
+        with store.read() as con:
+            source = source or progress.default_source(con, campaign_id)
+            data = exports.gather(con, campaign, as_of, source, level, scope)
+    except exports.ExportError as exc:
+        fail(str(exc))
+    bundle = exports.build(data, wanted)
+    out.mkdir(parents=True, exist_ok=True)
+    written = bundle.write(out)
+    if make_zip and bundle.files:
+        zipped = out / bundle.zip_name
+        zipped.write_bytes(bundle.zip_bytes())
+        written.append(zipped)
+    for path in written:
+        click.echo(str(path))
+    tag = "【示例数据】" if data.demo else ""
+    boards = len([f for f in bundle.of("board") if "全部" not in f.name])
+    click.echo(f"{tag}已导出 {len(written)} 个文件到 {out}（{data.scope['name']}，"
+               f"{LEVEL_LABELS.get(data.level, data.level)}，{data.when}"
+               + (f"，张榜 {boards} 个单位" if boards else "") + "）", err=True)
+    for note in bundle.notes:
+        click.echo(f"提示：{note}", err=True)
+    problem = exports.failure_message(bundle)
+    if problem:
+        fail(f"{problem}\n其余格式已生成。")

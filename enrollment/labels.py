@@ -82,3 +82,20 @@ TARGET_COLUMN_LABELS = {
 # The upload log (数据上报).
 UPLOAD_KIND_LABELS = {"report": "上报", "withdrawal": "撤回", "targets": "任务表"}
 UPLOAD_STATUS_LABELS = {"accepted": "已接收", "rejected": "未通过（未保存）", "withdrawn": "已撤回"}
+
+# Exports (通报导出).
+LEVEL_SHORT = {"city": "市", "county": "县区", "township": "乡镇", "community": "村社区"}
+# Who the bulletin is addressed to, by the level of the units it ranks.
+BULLETIN_RECIPIENTS = {
+    "county": "各县（市、区）医疗保障局：",
+    "township": "各乡镇（街道）：",
+    "community": "各村（社区）：",
+}
+EXPORT_FORMAT_LABELS = {
+    "png": "PNG 图片", "svg": "SVG 图片", "pdf": "PDF 图表", "xlsx": "Excel 通报表",
+    "docx": "Word 通报稿", "board": "张榜公示 PDF",
+}
+# Who reports, by level, for the source line under exported charts (数据来源：各县区每周上报).
+REPORTER_LABELS = {"city": "市", "county": "县区", "township": "乡镇（街道）", "community": "村（社区）"}
+SOURCE_NOTE = {"upload": "数据来源：各{level}每周上报",
+               "demo": "数据来源：示例数据（模拟），不是真实上报"}

@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
     Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
             "A weekly increase above this fraction of the target is flagged for leaders."),
+    Setting("ENROLLMENT_CHROMIUM", "",
+            "Chromium that renders exported images and PDFs (default: BROWSER_PATH, else chromium on PATH)."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
