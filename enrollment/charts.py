@@ -88,7 +88,8 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
         fig.add_trace(go.Bar(
             y=part["label"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
             marker=dict(color=color, line=dict(width=0)), text=labels,
-            textposition="outside", cliponaxis=False, textfont=dict(size=13, color=INK),
+            textposition="outside", cliponaxis=False,
+            textfont=dict(size=13, color=INK, shadow="0px 0px 3px white"),
             customdata=list(zip(
                 part["target"].map(_int), part["enrolled"].map(_int),
                 part["gap_pp"].map(lambda v: "—" if pd.isna(v) else f"{v:+.2f}"),
@@ -109,7 +110,8 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
             (goal * 100, GOAL_COLOR, "solid", f"目标 {goal * 100:.0f}%", "left"),
             (pace * 100, PACE_COLOR, "dash", f"序时 {pace * 100:.1f}%", "right")):
         if start <= value <= end:
-            fig.add_vline(x=value, line=dict(color=color, width=2, dash=dash))
+            # Below the bars: a value label that falls on the line stays readable.
+            fig.add_vline(x=value, line=dict(color=color, width=2, dash=dash), layer="below")
             fig.add_annotation(x=value, y=1, yref="paper", yanchor="bottom", text=text,
                                xanchor=side if close else "center", showarrow=False,
                                font=dict(color=color, size=12))

@@ -64,13 +64,25 @@ def sniff(content: bytes) -> str:
     return "csv"
 
 
-def _utf16_without_bom(head: bytes) -> bool:
-    """Text saved as UTF-16 without a byte-order mark: every other byte is zero for ASCII."""
-    if len(head) < 8:
-        return False
-    even, odd = head[0::2], head[1::2]
-    return (odd.count(0) > len(odd) * 0.3 and even.count(0) == 0) or \
-           (even.count(0) > len(even) * 0.3 and odd.count(0) == 0)
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for text saved as UTF-16 without a byte-order mark.
+
+    The endianness that decodes to ordinary text wins: ASCII, CJK ideographs and CJK or
+    full-width punctuation. In the wrong endianness ASCII turns into rare ideographs and
+    symbols and CJK into Hangul, so the right one stands out even for short Chinese files.
+    """
+    if b"\x00" not in head or len(head) < 4:
+        return None
+    head = head[: len(head) // 2 * 2]
+    best: tuple[str, int] | None = None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = head.decode(encoding, errors="replace")
+        usual = sum(1 for ch in text if ch in "\t\r\n" or " " <= ch <= "~"
+                    or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f"
+                    or "\uff00" <= ch <= "\uffef")
+        if usual >= 0.9 * len(text) and (best is None or usual > best[1]):
+            best = (encoding, usual)
+    return best[0] if best else None
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -92,9 +104,8 @@ def decode_text(content: bytes) -> str:
             except UnicodeDecodeError as exc:
                 raise ReadError("文件的文字编码有误（部分内容无法识别），"
                                 "请在 Excel 中另存为 .xlsx 后再上传。") from exc
-    if _utf16_without_bom(content[:4096]):
-        even_zeros = content[0:4096:2].count(0)
-        encoding = "utf-16-be" if even_zeros else "utf-16-le"
+    encoding = _utf16_without_bom(content[:4096])
+    if encoding:
         try:
             return content[: len(content) // 2 * 2].decode(encoding)
         except UnicodeDecodeError:

@@ -199,3 +199,12 @@ def _flipped_xls(flips_seed: int = 1, attempt: int = 377) -> bytes:
 def test_a_workbook_that_makes_calamine_panic_is_a_read_error():
     with pytest.raises(reader.ReadError, match="已损坏"):
         reader.read_sheets(_flipped_xls())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_short_chinese_utf16_without_bom_is_text(encoding):
+    """Found by the property test: mostly-Chinese UTF-16 has few zero bytes."""
+    text = "填报单位：晋城市医保局\r\n单位,累计参保人数\r\n城区,0\r\n"
+    content = text.encode(encoding)
+    assert reader.sniff(content) == "csv"
+    assert reader.decode_text(content) == text
