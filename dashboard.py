@@ -1,22 +1,29 @@
-"""参保进度看板: the Streamlit entry file. Shared layout, then the page the user chose."""
+"""参保进度看板: the Streamlit entry file. Who is using it, shared layout, then the chosen page."""
 
 import streamlit as st
 
-from enrollment import ui
-from enrollment.labels import APP_TITLE
+from enrollment import access, ui, websession
+from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
 # Less empty space above the content: leaders look at this on a 768-pixel-high projector.
 st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}</style>")
 
-pages = [
-    st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
-    st.Page("pages/upload.py", title="数据上报", icon=":material/upload_file:"),
-]
+store = ui.store()
+viewer = websession.viewer(store)
+# The page list per role is one table (enrollment/access.py: PAGES).
+pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default)
+         for p in access.pages_for(viewer)]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
 navigation = st.navigation(pages)
-ctx = ui.build_context()
-st.session_state["campaign_obj"] = ctx.campaign
+websession.sync_cookie(store, viewer)
+if viewer.open_mode:
+    st.warning(f"{OPEN_MODE_BANNER}。在「账号管理」中创建第一个管理员账号后即启用登录。",
+               icon=":material/lock_open:")
+if viewer.logged_in or viewer.open_mode:
+    ui.account_box(store, viewer)
+    ctx = ui.build_context(viewer)
+    st.session_state["campaign_obj"] = ctx.campaign
 navigation.run()
