@@ -27,12 +27,14 @@ copy is worth.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
 
 import itsdangerous
 import streamlit as st
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from . import accounts, audit, settings
 from .access import Viewer
@@ -77,7 +79,19 @@ def secret() -> str:
 
 
 def _serializer(key: str | None = None) -> itsdangerous.URLSafeTimedSerializer:
-    return itsdangerous.URLSafeTimedSerializer(key or secret(), salt=_SALT)
+    return itsdangerous.URLSafeTimedSerializer(key or secret(), salt=_SALT,
+                                               signer_kwargs={"digest_method": hashlib.sha256})
+
+
+def _canonical(value: str) -> bool:
+    """Every dot-separated part is base64 exactly as we would write it. The last character of a
+    base64 part can carry unused bits: without this check, changing it to a neighbour letter
+    would decode to the same bytes and pass the signature."""
+    try:
+        return all(base64_encode(base64_decode(part)).decode("ascii") == part
+                   for part in value.split("."))
+    except (itsdangerous.BadData, ValueError, UnicodeError):
+        return False
 
 
 def sign(token: str, key: str | None = None) -> str:
@@ -90,6 +104,8 @@ def unsign(value: str | None, key: str | None = None, max_age: float | None = No
     if not value:
         return None
     max_age = settings.session_hours() * 3600 if max_age is None else max_age
+    if not _canonical(value):
+        return None
     try:
         token = _serializer(key).loads(value, max_age=max_age)
     except itsdangerous.BadData:
