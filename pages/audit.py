@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, ingest, ui, websession
+from enrollment import audit, ingest, settings, ui, websession
 from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.storage import Store
 
@@ -14,7 +14,7 @@ P = "audit:"
 
 st.title("操作日志")
 st.caption("登录（成功和失败）、数据上报和撤回、目标任务和参保活动的修改、导出、账号变动都记录在这里，"
-           "只能追加，不能修改或删除。时间为北京时间。")
+           f"只能追加，不能修改或删除。时间为本地时间（{settings.timezone()}）。")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
