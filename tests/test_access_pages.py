@@ -44,7 +44,7 @@ def session(store, name, role, units=(), password="good-pass-123"):
 
 
 def banner_shown(at: AppTest) -> bool:
-    return any(OPEN_MODE_BANNER in w.value for w in at.warning)
+    return any(OPEN_MODE_BANNER in h.proto.body for h in at.get("html"))
 
 
 def test_open_mode_shows_the_banner_and_every_page_but_my_account(store):
