@@ -376,12 +376,15 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
                          role=user.role, now=now)
             return LoginResult(None, _locked_message(user.locked_until))
         ok = _verify(row[0] if row else None, password or "")
-        if user is None or not ok:
-            detail = "用户名不存在" if user is None else "密码错误"
-            audit.record(con, typed, "login_failed", detail, address,
-                         role=user.role if user else None, now=now)
-            if user is None:
-                return LoginResult(None, BAD_LOGIN)
+        if user is None:
+            # People type their password into the name field by mistake: an unknown name is
+            # logged masked, never whole.
+            audit.record(con, None, "login_failed", f"用户名「{_mask(typed)}」不存在", address,
+                         now=now)
+            return LoginResult(None, BAD_LOGIN)
+        if not ok:
+            audit.record(con, user.name, "login_failed", "密码错误", address, role=user.role,
+                         now=now)
             failures = user.failed_logins + 1
             if failures >= MAX_FAILED_LOGINS:
                 until = now + LOCKOUT
@@ -410,6 +413,13 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
                      audit.clean(address)])
         audit.record(con, user.name, "login", "登录成功", address, role=user.role, now=now)
         return LoginResult(get(con, user.name), "登录成功", token)
+
+
+def _mask(typed: str) -> str:
+    """The first two characters of an unknown login name, the rest as *, at most 12."""
+    if len(typed) <= 2:
+        return "*" * len(typed)
+    return (typed[:2] + "*" * (len(typed) - 2))[:12]
 
 
 def _locked_message(until: dt.datetime) -> str:

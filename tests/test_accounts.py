@@ -72,6 +72,12 @@ def test_login_opens_a_session_and_wrong_or_unknown_names_get_one_message(store)
                            [ok.token]).fetchone()[0] == 0          # only the hash is stored
     assert login(store, password="wrong-pass-1").message == accounts.BAD_LOGIN
     assert login(store, name="nobody").message == accounts.BAD_LOGIN
+    # A password typed into the name field is not kept in the log.
+    assert login(store, name="my-secret-password").message == accounts.BAD_LOGIN
+    with store.read() as con:
+        details = list(audit.query(con, actions=["login_failed"])["detail"])
+    assert details[:2] == ["用户名「my**********」不存在", "用户名「no****」不存在"]
+    assert not any("my-secret-password" in d for d in details)
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(store):
@@ -207,3 +213,47 @@ def test_cli_account_errors_exit_1_in_chinese(store, args, message):
     assert result.exit_code == 1 and message in result.output
     with store.read() as con:
         assert not accounts.any_account(con)
+
+
+# --- scripted uploads obey the account's scope ----------------------------------------------
+
+def ingest_cli(store, tmp_path, uploader, rows, *extra):
+    path = tmp_path / "report.csv"
+    path.write_bytes(("\r\n".join(",".join(map(str, r)) for r in rows) + "\r\n").encode("utf-8"))
+    return run(store, "ingest", str(path), "--campaign", "jincheng-2022-residents",
+               "--report-date", "2021-11-19", "--uploader", uploader, *extra)
+
+
+def test_cli_ingest_applies_the_uploaders_scope(store, tmp_path):
+    add(store)
+    accounts.create(store, "boss", "leader", "leader-pass-1")
+    both = [["县区", "累计参保人数"], ["泽州县", 270000], ["高平市", 360000]]
+    refused = ingest_cli(store, tmp_path, "zezhou", both)
+    assert refused.exit_code == 1
+    assert "第 3 行：「高平市」不在您负责的单位范围内（您负责：泽州县及其下属单位），不能上报" in refused.output
+    assert ingest_cli(store, tmp_path, "zezhou", both, "--dry-run").exit_code == 1
+    own = ingest_cli(store, tmp_path, "zezhou", [["乡镇", "累计参保人数"], ["南村镇", 20000]])
+    assert own.exit_code == 0, own.output                  # a township below 泽州县
+    leader = ingest_cli(store, tmp_path, "boss", both)
+    assert leader.exit_code == 1 and "没有上报或撤回数据的权限" in leader.output
+    accounts.set_active(store, "zezhou", False)
+    assert "已停用" in ingest_cli(store, tmp_path, "zezhou", both).output
+    # A name without an account uploads as before (no scope).
+    assert ingest_cli(store, tmp_path, "某县 王五", both).exit_code == 0
+    with store.read() as con:
+        log = audit.query(con, actions=["upload", "upload_rejected"])
+    assert set(log["actor"]) == {"zezhou", "某县 王五"}
+    assert all(a.startswith("命令行 ") for a in log["address"])
+
+
+def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_path):
+    from enrollment import ingest
+
+    from .fixtures import NOW, TODAY, report_csv
+
+    ingest.commit(store, "jincheng-2022-residents", report_csv({"140525": 1, "140581": 2}),
+                  "两县.csv", report_date=dt.date(2021, 11, 19), uploader="zezhou", now=NOW,
+                  today=TODAY)
+    with pytest.raises(ingest.WithdrawError, match="不在您负责范围内的单位（高平市）"):
+        ingest.withdraw(store, "jincheng-2022-residents", "zezhou", allowed_units=["140525"])
+    assert ingest.withdraw(store, "jincheng-2022-residents", "zezhou").units == 2
