@@ -13,11 +13,15 @@ st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}
 store = ui.store()
 viewer = websession.viewer(store)
 # The page list per role is one table (enrollment/access.py: PAGES).
-pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default)
-         for p in access.pages_for(viewer)]
+specs = access.pages_for(viewer)
+pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(specs) == 1)
+         for p in specs]
+# Logged out, other pages' addresses (bookmarks) show the login form instead of "Page not found".
+pages += [st.Page(specs[0].path, title=specs[0].title, icon=specs[0].icon, url_path=address)
+          for address in access.stand_ins(viewer)]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
-navigation = st.navigation(pages)
+navigation = st.navigation(pages, position="hidden" if len(specs) == 1 else "sidebar")
 websession.sync_cookie(store, viewer)
 if viewer.open_mode:
     # One slim line in the page's top margin: the projector view must still fit 768 pixels.

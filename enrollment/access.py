@@ -8,6 +8,7 @@ row to PAGES with the roles that see it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from .accounts import ADMIN, LEADER, REPORTER, ROLES, User
 from .labels import ROLE_LABELS
@@ -81,6 +82,24 @@ class Viewer:
         if self.user is None:
             return "未登录"
         return f"{self.user.display} · {ROLE_LABELS.get(self.user.role, self.user.role)}"
+
+
+def url_path(spec: PageSpec) -> str:
+    """The page's address as Streamlit derives it from the file name (upload for pages/upload.py)."""
+    return PurePosixPath(spec.path).stem
+
+
+def stand_ins(viewer: Viewer) -> list[str]:
+    """Addresses of other pages that show this viewer's only page instead.
+
+    Logged out (or asked to change the password), a bookmark to /upload shows the login form at
+    that address rather than Streamlit's "Page not found"; after login the same address opens
+    the page itself when the role has it.
+    """
+    only = pages_for(viewer)
+    if len(only) != 1:
+        return []
+    return [url_path(p) for p in PAGES if not p.default and p.path != only[0].path]
 
 
 def pages_for(viewer: Viewer) -> list[PageSpec]:

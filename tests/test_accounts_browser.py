@@ -66,10 +66,12 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
         # --- 填报员 of 泽州县 ------------------------------------------------------------------
         context = browser.new_context(viewport={"width": 1366, "height": 1400})
         page = context.new_page()
-        page.goto(f"{url}/?campaign={CAMPAIGN}")
+        # A bookmark to 数据上报: the login form at that address (no "Page not found").
+        page.goto(f"{url}/upload?campaign={CAMPAIGN}")
         settle(page, "忘记密码")
         page.screenshot(path=SHOTS.format("1-login"))
         assert menu(page) == []                     # nothing but the login form
+        assert page.get_by_role("dialog").count() == 0
         page.get_by_label("用户名").fill("zezhou")
         page.get_by_label("密码").fill("wrong-pass-1")
         page.get_by_role("button", name="登录").click()
@@ -77,14 +79,15 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
         page.get_by_label("用户名").fill("zezhou")
         page.get_by_label("密码").fill(PASSWORDS["zezhou"])
         page.get_by_role("button", name="登录").click()
-        settle(page, "进度总览")
+        settle(page, "① 填报人和上报日期")            # logged in, on the bookmarked page
+        assert page.url.endswith(f"/upload?campaign={CAMPAIGN}")
         assert menu(page) == ["进度总览", "数据上报", "我的账号"]
         assert "泽州县医保局 张三（zezhou） · 填报员" in page.inner_text("[data-testid=stSidebar]")
         cookie = next(c for c in context.cookies() if c["name"] == COOKIE)
         assert cookie["sameSite"] == "Strict"
 
         page.reload()                                # the login survives a refresh
-        settle(page, "进度总览")
+        settle(page, "① 填报人和上报日期")
         assert menu(page) == ["进度总览", "数据上报", "我的账号"]
         page.goto(f"{url}/users")                    # no account administration by URL either
         settle(page)
