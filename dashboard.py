@@ -11,7 +11,8 @@ st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layo
 st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}</style>")
 
 store = ui.store()
-viewer = websession.viewer(store)
+version = store.data_version()
+viewer = websession.viewer(store, version)
 # The page list per role is one table (enrollment/access.py: PAGES).
 specs = access.pages_for(viewer)
 pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(specs) == 1)
@@ -31,6 +32,6 @@ if viewer.open_mode:
             f'在「账号管理」中创建第一个管理员账号后即启用登录。</div>')
 if viewer.logged_in or viewer.open_mode:
     ui.account_box(store, viewer)
-    ctx = ui.build_context(viewer)
+    ctx = ui.build_context(viewer, version)
     st.session_state["campaign_obj"] = ctx.campaign
 navigation.run()

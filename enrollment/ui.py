@@ -75,11 +75,11 @@ def _ensure_ready(path: str) -> None:
     bootstrap.ensure_ready(Store(path))
 
 
-def build_context(viewer: Viewer = OPEN_VIEWER) -> Context:
+def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> Context:
     """For the entry file: database, campaign picker and data source, once per run."""
     store = Store()
     _ensure_ready(str(store.path))
-    version = store.data_version()
+    version = store.data_version() if version is None else version
     with st.sidebar:
         campaign = campaign_picker(str(store.path), version)
         source = source_picker(str(store.path), version, campaign) if campaign else "upload"

@@ -43,6 +43,7 @@ from .storage import Store
 COOKIE = "enrollment_session"
 _SALT = "enrollment.session-cookie"
 STATE = "_auth"                     # session_state: {"token": …} or {"logged_out": True}
+CACHE = "_auth_viewer"              # session_state: (key, Viewer, session expiry)
 
 _log = logging.getLogger(__name__)
 _ephemeral_secret: str | None = None
@@ -128,22 +129,41 @@ def client_address() -> str | None:
     return address
 
 
-def viewer(store: Store) -> Viewer:
-    """Who is using this session, checked against the database on every run."""
+def viewer(store: Store, version: int | None = None) -> Viewer:
+    """Who is using this session, checked against the database.
+
+    The answer is kept for the session while the data version (bumped by every write: a
+    logout elsewhere, disabling, a reset, a role change) and the cookie stay the same and the
+    session has not expired, so a run that changes nothing costs no extra database connection.
+    """
+    version = store.data_version() if version is None else version
+    state = st.session_state.get(STATE) or {}
+    token = state.get("token")
+    if token is None and not state.get("logged_out"):
+        token = unsign(st.context.cookies.get(COOKIE))
+    key = (str(store.path), version, token, settings.require_login())
+    cached = st.session_state.get(CACHE)
+    if cached and cached[0] == key and (cached[2] is None or accounts.now_utc() < cached[2]):
+        return cached[1]
+    expires = None
     with store.read() as con:
         if not accounts.any_account(con) and not settings.require_login():
-            return Viewer(None, open_mode=True)
-        state = st.session_state.get(STATE) or {}
-        token = state.get("token")
-        if token is None and not state.get("logged_out"):
-            token = unsign(st.context.cookies.get(COOKIE))
-        user = accounts.session_user(con, token) if token else None
-    if user is None:
-        if token is not None:
-            st.session_state[STATE] = {"logged_out": True}
-        return Viewer(None, open_mode=False)
-    st.session_state[STATE] = {"token": token}
-    return Viewer(user, open_mode=False, token=token)
+            found = Viewer(None, open_mode=True)
+        else:
+            user = accounts.session_user(con, token) if token else None
+            if user is None:
+                if token is not None:
+                    st.session_state[STATE] = {"logged_out": True}
+                found = Viewer(None, open_mode=False)
+            else:
+                st.session_state[STATE] = {"token": token}
+                expires = accounts.session_expires(con, token)
+                found = Viewer(user, open_mode=False, token=token)
+    if found.logged_in or found.open_mode:
+        st.session_state[CACHE] = (key, found, expires)
+    else:
+        st.session_state.pop(CACHE, None)
+    return found
 
 
 def sync_cookie(store: Store, current: Viewer) -> None:
@@ -183,3 +203,4 @@ def logout(store: Store, current: Viewer) -> None:
     if current.token:
         accounts.logout(store, current.token, address=client_address())
     st.session_state[STATE] = {"logged_out": True}
+    st.session_state.pop(CACHE, None)

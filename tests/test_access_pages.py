@@ -224,3 +224,15 @@ def test_xsrf_protection_stays_on():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text("utf-8"))
     assert config["server"]["enableXsrfProtection"] is True
+
+
+def test_disabling_an_account_logs_out_its_open_browser_at_the_next_run(store):
+    token = session(store, "zezhou", "reporter", ["140525"])
+    at = app(token)
+    assert "pages/upload.py" in reachable(at)
+    at.run()                                     # served from the session's cache
+    assert "pages/upload.py" in reachable(at)
+    session(store, "admin", "admin")
+    accounts.set_active(store, "zezhou", False, actor="admin")
+    at.run()
+    assert reachable(at) == [access.LOGIN_PAGE.path]
