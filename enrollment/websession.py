@@ -44,6 +44,7 @@ COOKIE = "enrollment_session"
 _SALT = "enrollment.session-cookie"
 STATE = "_auth"                     # session_state: {"token": …} or {"logged_out": True}
 CACHE = "_auth_viewer"              # session_state: (key, Viewer, session expiry)
+STATE_ENTRY = "_auth_entry"         # set by every run of the entry file
 
 _log = logging.getLogger(__name__)
 _ephemeral_secret: str | None = None
@@ -136,6 +137,7 @@ def viewer(store: Store, version: int | None = None) -> Viewer:
     logout elsewhere, disabling, a reset, a role change) and the cookie stay the same and the
     session has not expired, so a run that changes nothing costs no extra database connection.
     """
+    st.session_state[STATE_ENTRY] = True
     version = store.data_version() if version is None else version
     state = st.session_state.get(STATE) or {}
     token = state.get("token")
@@ -171,14 +173,16 @@ def sync_cookie(store: Store, current: Viewer) -> None:
     delete it after a logout or when it no longer opens a session. Call after st.navigation."""
     sent = st.context.cookies.get(COOKIE)
     if current.token:
-        value = sign(current.token)
-        if sent == value:
-            return
-        with store.read() as con:
-            expires = accounts.session_expires(con, current.token)
+        if unsign(sent) == current.token:
+            return                       # the browser already holds this session
+        cached = st.session_state.get(CACHE)
+        expires = cached[2] if cached and cached[1] == current else None
+        if expires is None:
+            with store.read() as con:
+                expires = accounts.session_expires(con, current.token)
         remaining = int((expires - accounts.now_utc()).total_seconds()) if expires else 0
-        _cookie_writer(data={"name": COOKIE, "value": value, "max_age": max(remaining, 0)},
-                       key="session_cookie")
+        _cookie_writer(data={"name": COOKIE, "value": sign(current.token),
+                             "max_age": max(remaining, 0)}, key="session_cookie")
     elif sent:
         _cookie_writer(data={"name": COOKIE, "value": "", "max_age": 0}, key="session_cookie")
 
