@@ -34,4 +34,6 @@ if viewer.logged_in or viewer.open_mode:
     ui.account_box(store, viewer)
     ctx = ui.build_context(viewer, version)
     st.session_state["campaign_obj"] = ctx.campaign
+else:
+    st.session_state[ui.ENTRY_MARK] = True      # the login page ran through this file
 navigation.run()

@@ -36,6 +36,10 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "进度总览", ":material/monitoring:", ALL_ROLES, default=True),
     PageSpec("pages/upload.py", "数据上报", ":material/upload_file:", frozenset({ADMIN, REPORTER})),
+    PageSpec("pages/export.py", "通报导出", ":material/file_export:", frozenset({ADMIN, LEADER})),
+    PageSpec("pages/targets.py", "目标任务", ":material/assignment:", frozenset({ADMIN})),
+    PageSpec("pages/campaign_setup.py", "新建活动", ":material/add_location_alt:",
+             frozenset({ADMIN})),
     PageSpec("pages/users.py", "账号管理", ":material/manage_accounts:", frozenset({ADMIN})),
     PageSpec("pages/audit.py", "操作日志", ":material/history:", frozenset({ADMIN})),
     PageSpec("pages/account.py", "我的账号", ":material/account_circle:", ALL_ROLES,

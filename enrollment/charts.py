@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from .campaigns import Campaign
 from .labels import STATUS_LABELS
+from .names import display_name
 
 FONT_FAMILY = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 STATUS_COLORS = {
@@ -68,6 +69,9 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
     """
     data = frame.copy()
     data["pct"] = data["completion"].astype("Float64") * 100
+    data["label"] = data["name"].map(display_name)
+    if data["label"].duplicated().any():      # bars are categories: labels must stay unique
+        data["label"] = data["name"]
     # Plotly draws the first category at the bottom: put the worst there and reverse the axis.
     data = data.sort_values("pct", ascending=worst_first, na_position="first")
     pct = [None if pd.isna(v) else float(v) for v in data["pct"]]
@@ -82,30 +86,33 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
         if status == "not_reported":
             labels = [lb if lb == "未上报" else f"{lb}（本周未报）" for lb in labels]
         fig.add_trace(go.Bar(
-            y=part["name"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
+            y=part["label"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
             marker=dict(color=color, line=dict(width=0)), text=labels,
             textposition="outside", cliponaxis=False, textfont=dict(size=13, color=INK),
             customdata=list(zip(
                 part["target"].map(_int), part["enrolled"].map(_int),
                 part["gap_pp"].map(lambda v: "—" if pd.isna(v) else f"{v:+.2f}"),
-                part["week_delta"].map(_int), part["code"])),
-            hovertemplate=("<b>%{y}</b><br>任务数 %{customdata[0]}<br>累计参保 %{customdata[1]}"
+                part["week_delta"].map(_int), part["code"], part["name"])),
+            hovertemplate=("<b>%{customdata[5]}</b><br>任务数 %{customdata[0]}<br>累计参保 %{customdata[1]}"
                            "<br>完成率 %{text}<br>与序时目标差距 %{customdata[2]} 个百分点"
                            "<br>较上周增加 %{customdata[3]}<extra></extra>"),
         ))
-    order = list(data["name"])
+    order = list(data["label"])
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed",
                      tickfont=dict(size=14), automargin=True, showgrid=False)
     fig.update_xaxes(range=[start, end], ticksuffix="%", showgrid=True, gridcolor="#EEEEEE",
                      zeroline=False)
     fig.update_layout(barmode="overlay", bargap=0.25)
-    for value, color, dash, text in (
-            (goal * 100, GOAL_COLOR, "solid", f"目标 {goal * 100:.0f}%"),
-            (pace * 100, PACE_COLOR, "dash", f"序时 {pace * 100:.1f}%")):
+    # When the two lines are close (late in the window), their labels go to either side.
+    close = abs(goal - pace) * 100 < (end - start) * 0.08
+    for value, color, dash, text, side in (
+            (goal * 100, GOAL_COLOR, "solid", f"目标 {goal * 100:.0f}%", "left"),
+            (pace * 100, PACE_COLOR, "dash", f"序时 {pace * 100:.1f}%", "right")):
         if start <= value <= end:
             fig.add_vline(x=value, line=dict(color=color, width=2, dash=dash))
             fig.add_annotation(x=value, y=1, yref="paper", yanchor="bottom", text=text,
-                               showarrow=False, font=dict(color=color, size=12))
+                               xanchor=side if close else "center", showarrow=False,
+                               font=dict(color=color, size=12))
     rows = max(len(order), 1)
     _layout(fig, title, height or max(220, 34 * rows + 110), source_note)
     return fig

@@ -11,10 +11,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import accounts, audit, bootstrap, campaigns, demo, ingest, progress, storage, tables
+from . import accounts, audit, bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
+from . import allocation, regions, targets
+from . import units
 from . import template as templates
 from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
+from .reader import ReadError
 from .storage import Store, StorageError
 
 LEVEL_CHOICES = ("city", "county", "township", "community", "village", "all")
@@ -196,6 +199,8 @@ def _json_value(value):
 
 UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "completion", "pace",
                "gap_pp", "status", "week_delta", "report_date")
+# Low-income and stable post-poverty residents (their goal is 100%): target, enrolled, rate.
+LOW_INCOME_FIELDS = ("low_income_target", "low_income_enrolled", "low_income_completion")
 
 
 def _unit_dict(row: dict, fields=UNIT_FIELDS) -> dict:
@@ -218,9 +223,10 @@ def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
         "pace": float(result.pace),
         "targets_missing": result.targets_missing,
         "status_counts": result.status_counts(frame),
-        "total": _unit_dict(result.total, total_fields),
-        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",))
+        "total": _unit_dict(result.total, total_fields + LOW_INCOME_FIELDS),
+        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + LOW_INCOME_FIELDS)
                   for r in frame.to_dict("records")],
+        "low_income_goal": None if c.low_income_goal is None else float(c.low_income_goal),
     }
 
 
@@ -287,6 +293,291 @@ def demo_command(ctx: click.Context, campaign_id: str, clear: bool) -> None:
     click.echo(result.summary())
 
 
+# --- region set-up -------------------------------------------------------------------------
+
+@cli.group("campaign")
+def campaign_group() -> None:
+    """Set up campaigns."""
+
+
+@campaign_group.command("create")
+@click.option("--id", "campaign_id", required=True, help="Campaign id, e.g. yangcheng-2022-residents.")
+@click.option("--name", required=True, help="Campaign name (Chinese).")
+@click.option("--region", required=True, help="Statistical division code of the region (see `regions`).")
+@click.option("--levels", required=True,
+              help="Levels below the region to track: county,township,village (village = community).")
+@click.option("--start", required=True, callback=parse_day, help="First day of the window, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=parse_day, help="Last day of the window, YYYY-MM-DD.")
+@click.option("--goal", default="0.97", show_default=True, help="Coverage goal (0.97 or 97%).")
+@click.option("--programme", type=click.Choice(("residents", "employees")), default="residents",
+              show_default=True, help="Insurance programme.")
+@click.option("--low-income-goal", help="Goal for low-income residents (e.g. 1 for 100%).")
+@click.pass_context
+def campaign_create(ctx: click.Context, campaign_id: str, name: str, region: str, levels: str,
+                    start: dt.date, end: dt.date, goal: str, programme: str,
+                    low_income_goal: str | None) -> None:
+    """Create a campaign for any region from the national division codes."""
+    store = _ready(ctx)
+    try:
+        definition = regions.define(id=campaign_id, name=name, region_code=region, levels=levels,
+                                    start=start, end=end, goal=goal, programme=programme,
+                                    low_income_goal=low_income_goal)
+        created = regions.create(store, definition, actor=cli_actor(), address=cli_address())
+    except (regions.SetupError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(created.summary())
+
+
+@cli.command("regions")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, help="Most results to list.")
+def regions_command(text: str, limit: int) -> None:
+    """Find division codes by name (province to township) or check a code."""
+    found = regions.search(text, limit=limit)
+    if not found:
+        fail(f"没有找到名称包含「{text}」的区划")
+    names = regions.full_names([d.code for d in found])
+    for d in found:
+        click.echo(f"{d.code}\t{LEVEL_LABELS.get(d.level, d.level)}\t{names.get(d.code, d.name)}")
+
+
+# --- targets -------------------------------------------------------------------------------
+
+@cli.group("targets")
+def targets_group() -> None:
+    """Target tables (任务分解表): show, load, history, template, restore."""
+
+
+def _print_problems(problems) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+TARGET_FIELDS = ("code", "name", "level", "task", "baseline", "registered_population",
+                 "resident_population", "low_income", "set_id")
+
+
+def _records(frame: pd.DataFrame, fields) -> list[dict]:
+    return [{f: _json_value(r.get(f)) for f in fields} for r in frame.to_dict("records")]
+
+
+def _target_text(frame: pd.DataFrame) -> str:
+    labels = {"code": "单位代码", "name": "单位", "level": "层级", "task": "任务数",
+              "baseline": "上年参保人数", "registered_population": "户籍人口数",
+              "resident_population": "常住人口数", "low_income": "低收入人口数", "set_id": "版本"}
+    shown = frame[[c for c in TARGET_FIELDS if c in frame.columns]].copy()
+    shown["level"] = shown["level"].map(lambda v: LEVEL_LABELS.get(v, v))
+    for column in ("task", "baseline", "registered_population", "resident_population",
+                   "low_income"):
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    with pd.option_context("display.unicode.east_asian_width", True, "display.max_rows", None,
+                           "display.width", 200):
+        return shown.rename(columns=labels).to_string(index=False)
+
+
+@targets_group.command("show")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES), help="Only this level.")
+@click.option("--set", "set_id", type=int, help="An earlier version (see `targets history`).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "csv")), default="table")
+@click.pass_context
+def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id: int | None,
+                 fmt: str) -> None:
+    """The current target of every unit (or one version's rows)."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    level = {"village": "community", "all": None}.get(level, level)
+    with store.read() as con:
+        frame = (targets.version(con, campaign_id, set_id) if set_id is not None
+                 else targets.current(con, campaign_id, level))
+    if level and set_id is not None:
+        frame = frame[frame["level"] == level]
+    if frame.empty:
+        if set_id is not None:
+            fail(f"本活动没有第 {set_id} 版目标任务表")
+        fail(f"{TARGETS_MISSING}：该活动还没有任务数。可用 `targets template` 下载模板填写后"
+             "用 `targets load` 载入，或用 `allocate` 测算。")
+    if fmt == "json":
+        click.echo(json.dumps(_records(frame, TARGET_FIELDS), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(frame[[c for c in TARGET_FIELDS if c in frame.columns]].to_csv(index=False),
+                   nl=False)
+    else:
+        click.echo(_target_text(frame))
+
+
+@targets_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--uploader", help="Who loads the table (kept with the version).")
+@click.option("--note", help="A note kept with the version (e.g. the notice number).")
+@click.option("--dry-run", is_flag=True, help="Check and show the result; store nothing.")
+@click.option("--accept-warnings", is_flag=True, help="Store although there are warnings.")
+@click.pass_context
+def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str | None,
+                 note: str | None, dry_run: bool, accept_warnings: bool) -> None:
+    """Load a target table (CSV/Excel) as the new current version; exit 1 on errors, 2 on warnings."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    content = file.read_bytes()
+    if dry_run:
+        with store.read() as con:
+            table = targets.check(con, campaign_id, content)
+        _print_problems(table.problems)
+        if not table.ok:
+            fail(f"文件有 {sum(1 for p in table.problems if p.severity == 'error')} 处错误。", 1)
+        click.echo(f"检查通过（未保存）：{len(table.rows)} 个{LEVEL_LABELS.get(table.level, '')}，"
+                   f"任务数合计 {sum(r.task for r in table.rows):,}")
+        sys.exit(2 if any(p.severity == "warning" for p in table.problems)
+                 and not accept_warnings else 0)
+    try:
+        saved = targets.commit(store, campaign_id, content, file.name,
+                               created_by=uploader or cli_actor(), note=note,
+                               accept_warnings=accept_warnings, address=cli_address())
+    except targets.TargetsRejected as rejected:
+        _print_problems(rejected.table.problems)
+        if rejected.warnings_only:
+            fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
+        fail("目标任务表有错误，未保存任何数据。", 1)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(saved.summary())
+
+
+HISTORY_FIELDS = ("set_id", "status", "level", "scope_code", "scope_name", "units", "total_task",
+                  "source", "file_name", "created_by", "created_at", "note")
+
+
+@targets_group.command("history")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.pass_context
+def targets_history(ctx: click.Context, campaign_id: str, fmt: str) -> None:
+    """Every version of the campaign's target tables, newest first; the current ones marked."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    with store.read() as con:
+        frame = targets.history(con, campaign_id)
+    if fmt == "json":
+        records = _records(frame, HISTORY_FIELDS)
+        for r in records:
+            if r["created_at"]:
+                r["created_at"] = str(r["created_at"])
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if frame.empty:
+        click.echo(f"{TARGETS_MISSING}：该活动还没有任何目标任务表")
+        return
+    click.echo(tables.as_text(tables.target_history(frame)).to_string(index=False))
+
+
+@targets_group.command("template")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES[:-1]),
+              help="Level of the units to list (default: the level below the top).")
+@click.option("--scope", "scope_code", help="Only the units under this unit code.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write it: .xlsx or .csv.")
+@click.pass_context
+def targets_template(ctx: click.Context, campaign_id: str, level: str | None,
+                     scope_code: str | None, out: Path) -> None:
+    """A target table to fill in: the units pre-filled with their current values."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    with store.read() as con:
+        levels = units.levels_by_depth(con, campaign_id)
+        level = {"village": "community"}.get(level, level) or (levels[1] if len(levels) > 1
+                                                               else levels[0])
+        try:
+            content = targets.template(con, campaign_id, level, scope_code,
+                                       "csv" if out.suffix.lower() == ".csv" else "xlsx")
+        except ValueError as exc:
+            fail(str(exc))
+    out.write_bytes(content)
+    click.echo(f"已生成模板 {out}（{LEVEL_LABELS.get(level, level)}）")
+
+
+@targets_group.command("restore")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--set", "set_id", type=int, required=True, help="The version to make current again.")
+@click.option("--uploader", help="Who restores it (kept with the new version).")
+@click.pass_context
+def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
+                    uploader: str | None) -> None:
+    """Make an earlier version current again (as a new version; history is kept)."""
+    store = _ready(ctx)
+    _campaign(store, campaign_id)
+    try:
+        saved = targets.restore(store, campaign_id, set_id, created_by=uploader or cli_actor(),
+                                address=cli_address())
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(saved.summary())
+
+
+# --- allocation ----------------------------------------------------------------------------
+
+@cli.command("allocate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--total", required=True, help="The total target to split, e.g. 1630000.")
+@click.option("--by", "by", required=True,
+              help="Weighting columns: COLUMN[=WEIGHT],… (header, role key or label).")
+@click.option("--round", "step", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Round every task to a multiple of this (1, 10, 100).")
+@click.option("--floor", "floor", help="Lower bound: COLUMN[*FACTOR], e.g. baseline.")
+@click.option("--cap", "cap", help="Upper bound: COLUMN[*FACTOR], e.g. baseline*1.05.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result here (UTF-8 CSV); default: standard output.")
+@click.option("--campaign", "campaign_id", help="Check the units against this campaign.")
+@click.option("--save", is_flag=True, help="With --campaign: store the result as the current targets.")
+@click.option("--uploader", help="With --save: who stores it.")
+@click.option("--accept-warnings", is_flag=True, help="With --save: store although there are warnings.")
+@click.pass_context
+def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: int,
+                     floor: str | None, cap: str | None, out: Path | None,
+                     campaign_id: str | None, save: bool, uploader: str | None,
+                     accept_warnings: bool) -> None:
+    """Split a total over the units of a table by weighting columns (largest remainder)."""
+    if save and not campaign_id:
+        fail("--save 需要同时指定 --campaign")
+    try:
+        result = allocation.allocate(
+            allocation.read_base(file.read_bytes()), allocation.parse_total(total),
+            allocation.parse_weights(by), step, allocation.parse_bound(floor),
+            allocation.parse_bound(cap))
+    except allocation.AllocationError as exc:
+        _print_problems(exc.problems)
+        fail("无法测算，未输出结果。")
+    except (ReadError, ValueError) as exc:
+        fail(str(exc))
+    content = result.to_csv(bom=out is not None)
+    if campaign_id:
+        store = _ready(ctx)
+        _campaign(store, campaign_id)
+        with store.read() as con:
+            table = targets.check(con, campaign_id, content)
+        _print_problems(table.problems)
+        if not table.ok:
+            fail("测算结果与活动的单位不符，未保存。")
+    if out:
+        out.write_bytes(content)
+        click.echo(f"已写入 {out}", err=True)
+    else:
+        click.echo(content.decode("utf-8"), nl=False)
+    click.echo(f"{result.describe()}；各单位合计 {result.sum:,}", err=True)
+    if save:
+        name = f"{file.stem}-测算结果.csv"
+        try:
+            saved = targets.commit(store, campaign_id, result.to_csv(), name,
+                                   created_by=uploader or cli_actor(), note=result.describe(),
+                                   source="allocation", accept_warnings=accept_warnings,
+                                   address=cli_address())
+        except targets.TargetsRejected as rejected:
+            if rejected.warnings_only:
+                fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
+            _print_problems(rejected.table.problems)
+            fail("测算结果有错误，未保存。", 1)
+        click.echo(saved.summary(), err=True)
 FORMATS = click.Choice(("table", "json", "csv"))
 
 
@@ -544,3 +835,55 @@ def audit_command(ctx: click.Context, actor: str | None, actions: tuple[str, ...
         click.echo("没有符合条件的操作记录")
         return
     _echo_frame(audit.table(frame) if fmt == "table" else frame, fmt)
+@cli.command("export")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the files into (created if missing).")
+@click.option("--level", type=click.Choice(LEVEL_CHOICES[:-1]),
+              help="Level of the ranked, charted and posted units (default: the one below the scope).")
+@click.option("--scope", help="Unit (code or name) whose lower units are exported (default: all).")
+@click.option("--source", type=click.Choice(progress.SOURCES),
+              help="upload or demo (default: uploads, demo only when nothing else exists).")
+@click.option("--formats", default=",".join(exports.FORMATS), show_default=True,
+              help="Comma-separated: png, svg, pdf (charts), xlsx, docx, board (张榜 PDFs).")
+@click.option("--zip", "make_zip", is_flag=True, help="Also write all files as one ZIP beside the folder's files.")
+@click.pass_context
+def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, out: Path,
+                   level: str | None, scope: str | None, source: str | None, formats: str,
+                   make_zip: bool) -> None:
+    """通报导出: charts, Excel 通报表, Word 通报稿 and 张榜 PDFs for one week; exit 1 when a
+    requested format could not be made (the others are written)."""
+    store = _ready(ctx)
+    campaign = _campaign(store, campaign_id)
+    as_of = as_of or campaign.default_as_of()
+    try:
+        wanted = exports.parse_formats(formats)
+        with store.read() as con:
+            source = source or progress.default_source(con, campaign_id)
+            data = exports.gather(con, campaign, as_of, source, level, scope)
+    except exports.ExportError as exc:
+        fail(str(exc))
+    bundle = exports.build(data, wanted)
+    out.mkdir(parents=True, exist_ok=True)
+    written = bundle.write(out)
+    if make_zip and bundle.files:
+        zipped = out / bundle.zip_name
+        zipped.write_bytes(bundle.zip_bytes())
+        written.append(zipped)
+    for path in written:
+        click.echo(str(path))
+    if written:
+        audit.log(store, cli_actor(), "export",
+                  f"导出通报文件 {len(written)} 个到 {out}（{data.scope['name']}，{data.when}）",
+                  cli_address(), campaign_id=campaign_id)
+    tag = "【示例数据】" if data.demo else ""
+    boards = len([f for f in bundle.of("board") if "全部" not in f.name])
+    click.echo(f"{tag}已导出 {len(written)} 个文件到 {out}（{data.scope['name']}，"
+               f"{LEVEL_LABELS.get(data.level, data.level)}，{data.when}"
+               + (f"，张榜 {boards} 个单位" if boards else "") + "）", err=True)
+    for note in bundle.notes:
+        click.echo(f"提示：{note}", err=True)
+    problem = exports.failure_message(bundle)
+    if problem:
+        fail(f"{problem}\n其余格式已生成。")

@@ -114,3 +114,35 @@ def _nearest_ancestor(code: str, present: set[str], root_code: str) -> str:
         if length < len(code) and code[:length] in present:
             return code[:length]
     return root_code
+
+
+def count_below(region_code: str, levels: list[str] | tuple[str, ...],
+                data_dir: Path | None = None) -> dict[str, int]:
+    """How many divisions of each level lie in the region (for a set-up preview)."""
+    prefix = "" if level_of(region_code) == "nation" else region_code
+    out: dict[str, int] = {}
+    with duckdb.connect() as con:
+        for level in levels:
+            out[level] = con.execute(
+                "SELECT count(*) FROM read_csv(?, header = true, all_varchar = true) "
+                "WHERE starts_with(code, ?)", [str(_path(level, data_dir)), prefix]).fetchone()[0]
+    return out
+
+
+def names_of(codes: list[str], data_dir: Path | None = None) -> dict[str, str]:
+    """The names of many division codes at once (one read per level file)."""
+    by_level: dict[str, list[str]] = {}
+    for code in set(codes):
+        try:
+            level = level_of(code)
+        except DivisionError:
+            continue
+        if level != "nation":
+            by_level.setdefault(level, []).append(code)
+    out: dict[str, str] = {}
+    with duckdb.connect() as con:
+        for level, wanted in by_level.items():
+            out.update(con.execute(
+                "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
+                "WHERE list_contains(?, code)", [str(_path(level, data_dir)), wanted]).fetchall())
+    return out

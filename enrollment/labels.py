@@ -55,6 +55,30 @@ COLUMN_LABELS = {
 
 TARGETS_MISSING = "目标任务未录入"
 
+# Target tables (目标任务): versions, where they came from, their columns.
+TARGET_SET_STATUS = {"current": "当前使用", "partly": "部分使用", "replaced": "已被替换"}
+TARGET_SOURCE_LABELS = {"shipped": "系统内置", "upload": "文件载入", "allocation": "测算分解",
+                        "restore": "恢复旧版本"}
+TARGET_COLUMN_LABELS = {
+    "set_id": "版本",
+    "status": "状态",
+    "level": "层级",
+    "scope_code": "范围代码",
+    "scope_name": "范围",
+    "units": "单位数",
+    "total_task": "任务数合计",
+    "source": "来源",
+    "file_name": "文件",
+    "created_by": "录入人",
+    "created_at": "录入时间",
+    "note": "说明",
+    "task": "任务数",
+    "baseline": "上年参保人数",
+    "growth": "增长率",
+    "registered_population": "户籍人口数",
+    "resident_population": "常住人口数",
+    "low_income": "低收入人口数",
+}
 # The upload log (数据上报).
 UPLOAD_KIND_LABELS = {"report": "上报", "withdrawal": "撤回", "targets": "任务表"}
 UPLOAD_STATUS_LABELS = {"accepted": "已接收", "rejected": "未通过（未保存）", "withdrawn": "已撤回"}
@@ -83,3 +107,19 @@ AUDIT_ACTION_LABELS = {
 }
 AUDIT_COLUMNS = {"id": "编号", "logged_at": "时间", "actor": "操作人", "role": "角色", "action": "操作",
                  "detail": "内容", "address": "来源地址", "campaign_id": "参保活动"}
+# Exports (通报导出).
+LEVEL_SHORT = {"city": "市", "county": "县区", "township": "乡镇", "community": "村社区"}
+# Who the bulletin is addressed to, by the level of the units it ranks.
+BULLETIN_RECIPIENTS = {
+    "county": "各县（市、区）医疗保障局：",
+    "township": "各乡镇（街道）：",
+    "community": "各村（社区）：",
+}
+EXPORT_FORMAT_LABELS = {
+    "png": "PNG 图片", "svg": "SVG 图片", "pdf": "PDF 图表", "xlsx": "Excel 通报表",
+    "docx": "Word 通报稿", "board": "张榜公示 PDF",
+}
+# Who reports, by level, for the source line under exported charts (数据来源：各县区每周上报).
+REPORTER_LABELS = {"city": "市", "county": "县区", "township": "乡镇（街道）", "community": "村（社区）"}
+SOURCE_NOTE = {"upload": "数据来源：各{level}每周上报",
+               "demo": "数据来源：示例数据（模拟），不是真实上报"}

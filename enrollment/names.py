@@ -30,6 +30,18 @@ def normalize(text: object) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", str(text)))
 
 
+_COMMITTEE = (("社区居民委员会", "社区"), ("社区居委会", "社区"), ("居民委员会", "社区"),
+              ("村民委员会", "村"), ("居委会", "社区"), ("村委会", "村"))
+
+
+def display_name(name: str) -> str:
+    """The name people say: 天子湖社区居民委员会 → 天子湖社区, 东关村民委员会 → 东关村."""
+    for suffix, short in _COMMITTEE:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)] + short
+    return name
+
+
 def looks_like_code(text: str) -> bool:
     """A statistical division code (2–12 digits) or a local code such as L140500."""
     return bool(_CODE.match(text))

@@ -68,7 +68,7 @@ class Progress:
         return {key: int(counts.get(key, 0)) for key in STATUS_LABELS}
 
 
-def _source_sql(subtree: bool) -> str:
+def _source_sql(subtree: bool, with_prev: bool = True) -> str:
     units = ("SELECT code, name, level, parent_code, depth, position FROM units "
              "WHERE campaign_id = $campaign")
     if subtree:
@@ -79,6 +79,14 @@ def _source_sql(subtree: bool) -> str:
                 SELECT x.code FROM units x JOIN sub ON x.parent_code = sub.code
                 WHERE x.campaign_id = $campaign)
             {units} AND code IN (SELECT code FROM sub))"""
+    prev_column, prev_join = "NULL::BIGINT AS enrolled_prev", ""
+    if with_prev:
+        prev_column = "p.enrolled_prev"
+        prev_join = """LEFT JOIN (
+            SELECT g2.unit_code, g2.as_of, v2.enrolled AS enrolled_prev
+            FROM grid g2
+            ASOF JOIN valid v2 ON v2.unit_code = g2.unit_code AND v2.report_date <= g2.prev
+        ) p ON p.unit_code = g.unit_code AND p.as_of = g.as_of"""
     return f"""
     dates AS (
         SELECT unnest($as_of) AS as_of, unnest($prev) AS prev, unnest($week_start) AS week_start,
@@ -97,16 +105,17 @@ def _source_sql(subtree: bool) -> str:
         SELECT unit_code, report_date, r.enrolled AS enrolled, r.amount AS amount,
                r.low_income_enrolled AS low_income_enrolled
         FROM revisions WHERE r.enrolled IS NOT NULL),
-    own AS (
-        SELECT v.unit_code, d.as_of,
-               arg_max({{'enrolled': v.enrolled, 'amount': v.amount,
-                        'low_income_enrolled': v.low_income_enrolled}}, v.report_date) AS latest,
-               max(v.report_date) AS report_date,
-               max(v.report_date) >= any_value(d.week_start) AS reported_week,
-               arg_max(v.enrolled, v.report_date) FILTER (WHERE v.report_date <= d.prev)
-                   AS enrolled_prev
-        FROM valid v JOIN dates d ON v.report_date <= d.as_of
-        GROUP BY v.unit_code, d.as_of),
+    reporting AS (SELECT DISTINCT unit_code FROM valid),
+    grid AS (SELECT r.unit_code, d.as_of, d.prev, d.week_start
+             FROM reporting r CROSS JOIN dates d),
+    own AS (   -- each reporting unit's latest figure on or before each date (an as-of join)
+        SELECT g.unit_code, g.as_of,
+               {{'enrolled': v.enrolled, 'amount': v.amount,
+                 'low_income_enrolled': v.low_income_enrolled}} AS latest,
+               v.report_date, v.report_date >= g.week_start AS reported_week, {prev_column}
+        FROM grid g
+        ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
+        {prev_join}),
     tgt AS (
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = $campaign),
@@ -179,6 +188,7 @@ SELECT r.code, r.name, r.level, r.parent_code, r.depth, r.position, r.as_of,
        r.amount, r.low_income_target, r.low_income_enrolled,
        r.low_income_enrolled / r.low_income_target AS low_income_completion
 FROM ({union}) r JOIN dates d ON d.as_of = r.as_of
+{where}
 ORDER BY r.as_of, r.depth, r.parent_code, r.position, r.code
 """
 
@@ -212,26 +222,32 @@ def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
 
 
 def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[dt.date],
-                 source: str = "upload", root: str | None = None) -> pd.DataFrame:
+                 source: str = "upload", root: str | None = None,
+                 only: str | None = None, with_prev: bool = True) -> pd.DataFrame:
     """Metrics of every unit (of the subtree under `root`, if given) at each of the dates.
 
     One query for all dates: the frame has an `as_of` column. Units outside the subtree are
-    left out, which is exact because a unit's figures depend only on its descendants.
+    left out, which is exact because a unit's figures depend only on its descendants. `only`
+    keeps one unit's rows; without `with_prev` the week's change is not computed (a trend
+    takes it from consecutive rows instead, saving a second as-of join).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     if not days:
         raise ValueError("no dates")
     deepest = max_depth(con, campaign.id)
-    parts = [_source_sql(root is not None)]
+    parts = [_source_sql(root is not None, with_prev)]
     parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
     union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
-    sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union)
+    where = "WHERE r.code = $only" if only is not None else ""
+    sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
     params = {"campaign": campaign.id, "source": source,
               "goal_bp": campaign.goal_basis_points(), "window_days": campaign.window_days,
               **_date_params(campaign, list(days))}
     if root is not None:
         params["root"] = root
+    if only is not None:
+        params["only"] = only
     frame = con.execute(sql, params).df()
     for column in _INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
@@ -251,8 +267,11 @@ def trend(con: duckdb.DuckDBPyConnection, campaign: Campaign, code: str,
           source: str = "upload", days: list[dt.date] | None = None) -> pd.DataFrame:
     """One unit week by week: its metrics at every week's Friday in the window (and the end)."""
     days = days or report_days(campaign)
-    frame = compute_many(con, campaign, days, source, root=code)
-    return frame[frame["code"] == code].reset_index(drop=True)
+    frame = compute_many(con, campaign, days, source, root=code, only=code, with_prev=False)
+    frame = frame.sort_values("as_of").reset_index(drop=True)
+    frame["enrolled_prev"] = frame["enrolled"].shift(1)
+    frame["week_delta"] = frame["enrolled"] - frame["enrolled_prev"]
+    return frame
 
 
 def report_days(campaign: Campaign) -> list[dt.date]:

@@ -143,7 +143,11 @@ def read_sheets(content: bytes) -> list[Sheet]:
         raise
     except python_calamine.PasswordError as exc:
         raise ReadError("Excel 文件设置了打开密码，无法读取。请取消密码后另存再上传。") from exc
-    except Exception as exc:  # calamine raises its own types (and others) for damaged files
+    except BaseException as exc:
+        # calamine raises its own types for damaged files, and on some its Rust code panics:
+        # pyo3's PanicException derives from BaseException, not Exception.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         raise ReadError(f"Excel 文件已损坏或格式不正确，无法读取（{type(exc).__name__}）。"
                         "请在 Excel 中重新保存后再上传。") from exc
 
@@ -458,10 +462,12 @@ LOW_INCOME_ENROLLED = Role("low_income_enrolled", "低收入人口参保人数",
 REPORT_DATE = Role("report_date", "填报日期", (
     "填报日期", "上报日期", "日期", "统计日期", "截止日期", "数据日期", "截至日期"))
 
-TASK = Role("task", "任务数", ("任务数", "任务", "目标任务", "参保任务", "任务人数", "目标任务数"),
-            pattern=r"^(?:\d{4}年(?:度)?)?(?:参保)?(?:目标)?任务(?:数|人数)?$")
-BASELINE = Role("baseline", "上年参保人数", ("上年参保人数", "去年参保人数", "基数", "上年度参保人数"),
-                pattern=r"^\d{4}年(?:度)?(?:参保人数|参保|已参保人数)$")
+TASK = Role("task", "任务数", ("任务数", "任务", "目标任务", "参保任务", "任务人数", "目标任务数",
+                             "分解任务数", "下达任务数", "任务分解数"),
+            pattern=r"^(?:\d{4}年(?:度)?)?(?:参保)?(?:缴费)?(?:目标)?任务(?:数|人数)?$")
+BASELINE = Role("baseline", "上年参保人数", ("上年参保人数", "去年参保人数", "基数", "上年度参保人数",
+                                         "上年参保缴费人数"),
+                pattern=r"^\d{4}年(?:度)?(?:实际)?(?:参保人数|参保|已参保人数|参保缴费人数)$")
 REGISTERED = Role("registered_population", "户籍人口数",
                   ("户籍人口数", "户籍人口", "户籍人数"), contains=("户籍人口",))
 RESIDENT = Role("resident_population", "常住人口数",

@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
             "true: always require login, even before the first account exists."),
     Setting("ENROLLMENT_SESSION_HOURS", "12",
             "How long a login lasts (also across browser refreshes), in hours."),
+    Setting("ENROLLMENT_CHROMIUM", "",
+            "Chromium that renders exported images and PDFs (default: BROWSER_PATH, else chromium on PATH)."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}

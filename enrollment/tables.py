@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from . import settings
 from .labels import COLUMN_LABELS, STATUS_LABELS
+from .labels import (LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGET_SET_STATUS,
+                     TARGET_SOURCE_LABELS)
 
 BEHIND_STYLE = "background-color: #fde2e1; color: #8b0000; font-weight: 600"
 NOT_REPORTED_STYLE = "background-color: #eeeeee; color: #555555"
@@ -59,6 +63,44 @@ def as_text(table: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = values.map(lambda v: "" if v is None or pd.isna(v) else v)
     return out
+
+
+def target_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Current (or one version's) targets: unit, task, baseline and growth, populations."""
+    labels = TARGET_COLUMN_LABELS
+    out = pd.DataFrame({
+        COLUMN_LABELS["code"]: frame["code"].astype(str),
+        COLUMN_LABELS["name"]: frame["name"],
+        labels["task"]: frame["task"].astype("Int64"),
+        labels["baseline"]: frame["baseline"].astype("Int64"),
+    })
+    base = frame["baseline"].astype("Float64")
+    out[labels["growth"]] = ((frame["task"].astype("Float64") - base) / base * 100).where(base > 0)
+    for key in ("registered_population", "resident_population", "low_income"):
+        out[labels[key]] = frame[key].astype("Int64")
+    if "set_id" in frame:
+        out[labels["set_id"]] = frame["set_id"].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def target_history(frame: pd.DataFrame) -> pd.DataFrame:
+    """Versions of the target tables, newest first, times in local time."""
+    labels = TARGET_COLUMN_LABELS
+    tz = ZoneInfo(settings.timezone())
+    created = pd.to_datetime(frame["created_at"]).dt.tz_localize("UTC").dt.tz_convert(tz)
+    return pd.DataFrame({
+        labels["set_id"]: frame["set_id"].astype("Int64"),
+        labels["status"]: frame["status"].map(TARGET_SET_STATUS),
+        labels["scope_name"]: frame["scope_name"],
+        labels["level"]: frame["level"].map(lambda v: LEVEL_LABELS.get(v, v)),
+        labels["units"]: frame["units"].astype("Int64"),
+        labels["total_task"]: frame["total_task"].astype("Int64"),
+        labels["source"]: frame["source"].map(lambda v: TARGET_SOURCE_LABELS.get(v, v)),
+        labels["file_name"]: frame["file_name"].fillna(""),
+        labels["created_by"]: frame["created_by"].fillna(""),
+        labels["created_at"]: created.dt.strftime("%Y-%m-%d %H:%M"),
+        labels["note"]: frame["note"].fillna(""),
+    }).reset_index(drop=True)
 
 
 def highlight_below(table: pd.DataFrame, column: str, threshold: float):

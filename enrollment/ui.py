@@ -22,6 +22,8 @@ from .storage import Store
 
 CONTEXT_KEY = "_context"
 OPEN_VIEWER = Viewer(None, open_mode=True)
+PENDING_CAMPAIGN_KEY = "campaign:pending"
+ENTRY_MARK = "_entry_ran"
 
 # How the display tables' columns are formatted (rates are percentages 0-100).
 COLUMN_CONFIG = {
@@ -65,8 +67,8 @@ def column_config(frame: pd.DataFrame) -> dict:
 
 
 def context() -> Context:
-    """The context the entry file built for this run (see require_entry for bookmarks)."""
-    require_entry(CONTEXT_KEY)
+    """The context the entry file built for this run (see require_entry); once per page run."""
+    require_entry()
     return st.session_state[CONTEXT_KEY]
 
 
@@ -85,6 +87,7 @@ def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> C
         source = source_picker(str(store.path), version, campaign) if campaign else "upload"
     ctx = Context(str(store.path), version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
+    st.session_state[ENTRY_MARK] = True
     return ctx
 
 
@@ -170,11 +173,21 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
     by_id = {c.id: c for c in options}
     ids = list(by_id)
     wanted = st.query_params.get("campaign")
+    pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
+    if pending in ids:
+        wanted = pending
+        st.session_state["campaign"] = pending      # set before the widget: the browser follows
     chosen = st.selectbox("参保活动", ids, key="campaign", index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
         st.query_params["campaign"] = chosen
     return by_id[chosen]
+
+
+def select_campaign(campaign_id: str) -> None:
+    """Make the sidebar picker show this campaign from the next run on (e.g. a new one)."""
+    st.session_state[PENDING_CAMPAIGN_KEY] = campaign_id
+    st.query_params["campaign"] = campaign_id
 
 
 def source_picker(path: str, version: int, campaign: Campaign) -> str:
@@ -241,23 +254,22 @@ def store() -> Store:
     return current
 
 
-def require_entry(key: str = "campaign_obj") -> None:
-    """Make a page that was run without the entry file (dashboard.py) rerun through it.
+def require_entry() -> None:
+    """Make sure dashboard.py ran before this page in this very run; rerun through it if not.
 
-    On a fresh server the first visitor of a page URL (a bookmark to /upload) gets the page
-    script run directly: Streamlit keeps its legacy pages/ folder mode until the first
-    st.navigation call. Switching that mode off and rerunning runs dashboard.py, which selects
-    the same page (its hash is the URL path). Outside that case a page without the entry
-    file's state just stops.
+    With a folder named pages/ beside the entry file, Streamlit starts a process (and every
+    AppTest run) in its legacy pages-folder mode until the first st.navigation call, and in that
+    mode it runs a page file alone: a bookmark to /upload on a fresh server, or a rerun in
+    AppTest. The page would then use a stale context from an earlier run. The entry file marks
+    each run; a page that finds no mark switches the legacy mode off and reruns, which runs
+    dashboard.py and selects the same page (its hash is the URL path).
     """
-    if key in st.session_state:
+    if st.session_state.pop(ENTRY_MARK, False):
         return
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-    st.stop()
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 def account_box(store: Store, viewer: Viewer) -> None:

@@ -44,7 +44,6 @@ COOKIE = "enrollment_session"
 _SALT = "enrollment.session-cookie"
 STATE = "_auth"                     # session_state: {"token": …} or {"logged_out": True}
 CACHE = "_auth_viewer"              # session_state: (key, Viewer, session expiry)
-STATE_ENTRY = "_auth_entry"         # set by every run of the entry file
 
 _log = logging.getLogger(__name__)
 _ephemeral_secret: str | None = None
@@ -137,7 +136,6 @@ def viewer(store: Store, version: int | None = None) -> Viewer:
     logout elsewhere, disabling, a reset, a role change) and the cookie stay the same and the
     session has not expired, so a run that changes nothing costs no extra database connection.
     """
-    st.session_state[STATE_ENTRY] = True
     version = store.data_version() if version is None else version
     state = st.session_state.get(STATE) or {}
     token = state.get("token")

@@ -6,7 +6,7 @@ from enrollment import accounts, ui, websession
 from enrollment.labels import APP_TITLE
 from enrollment.storage import StorageError
 
-ui.require_entry(websession.STATE_ENTRY)      # a first request to /login on a fresh server
+ui.require_entry()          # a first request on a fresh server runs through dashboard.py
 store = ui.store()
 left, middle, right = st.columns([1, 2, 1])
 with middle:

@@ -52,7 +52,7 @@ with st.container(horizontal=True, gap="small"):
     st.metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help, width=165)
     st.metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
               "下方为与序时目标之差", width=165)
-    st.metric("序时进度", head.time_progress, width=125,
+    st.metric("序时进度", head.time_progress, width=140,
               help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
     st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
     st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
@@ -82,10 +82,8 @@ if not children.empty:
                  on_change=drill)
 
 # --- details ----------------------------------------------------------------------------------
-tab_trend, tab_table, tab_report, tab_low, tab_quality, tab_compare = st.tabs(
-    ["趋势", "明细表", "上报情况", "低收入人口", "数据质量", "两周对比"])
-
-with tab_trend:
+# Only the open tab is computed (each is a query of its own); ?tab=… opens one directly.
+def show_trend() -> None:
     options = [view.code] + list(children["code"])
     names = {view.code: view.unit["name"], **dict(zip(children["code"], children["name"]))}
     chosen = st.selectbox("单位", options, format_func=names.get, key="overview:trend_unit")
@@ -95,7 +93,8 @@ with tab_trend:
                                        projection=projected),
                     key="overview:trend", theme=None, config={"displayModeBar": False})
 
-with tab_table:
+
+def show_table() -> None:
     frame = children if not children.empty else result.units[result.units["code"] == view.code]
     table = tables.unit_table(frame.sort_values("completion", na_position="first"),
                               float(result.time_progress))
@@ -109,35 +108,46 @@ with tab_table:
                            f"{name}.xlsx", icon=":material/download:",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
-with tab_report:
+
+def show_reporting() -> None:
     codes = list(children["code"]) if not children.empty else [view.code]
     status = ui.load_week_status(ctx, as_of, codes)
     st.markdown(overview.reporting_markdown(status, campaign, as_of))
     st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch")
 
-with tab_low:
+
+def show_low_income() -> None:
     low = overview.low_income_rows(result, view)
     if low.empty:
         st.info("本活动尚未录入低收入人口（含稳定脱贫人口）任务数。录入后，这里按 100% 的要求逐个单位检查。")
-    else:
-        below = int((low["低收入人口参保率"] < 100).sum())
-        st.markdown(f"低收入人口参保率要求 **100%**；未达到的单位 **:red[{below}]** 个。")
-        st.dataframe(tables.highlight_below(low, "低收入人口参保率", 100), hide_index=True,
-                     width="stretch", column_config=ui.column_config(low))
+        return
+    below = int((low["低收入人口参保率"] < 100).sum())
+    st.markdown(f"低收入人口参保率要求 **100%**；未达到的单位 **:red[{below}]** 个。")
+    st.dataframe(tables.highlight_below(low, "低收入人口参保率", 100), hide_index=True,
+                 width="stretch", column_config=ui.column_config(low))
 
-with tab_quality:
+
+def show_quality() -> None:
     flags = overview.flags_in_view(ui.load_flags(ctx, as_of), result, view.code)
     if flags.empty:
         st.success("未发现异常：没有累计数下降、单周增幅异常、超过任务数或与下级合计不符的情况。")
-    else:
-        st.markdown(f"发现 **{len(flags)}** 处需要核实的数据：")
-        st.dataframe(flags, hide_index=True, width="stretch")
+        return
+    st.markdown(f"发现 **{len(flags)}** 处需要核实的数据：")
+    st.dataframe(flags, hide_index=True, width="stretch")
 
-with tab_compare:
+
+def show_comparison() -> None:
     days = [d for d in progress.report_days(campaign) if d < as_of] or [as_of]
     other = st.selectbox("与哪一周比较", days[::-1], key="overview:compare",
                          format_func=lambda d: ui.week_label(campaign, d))
-    before = ui.load_progress(ctx, other)
-    compared = overview.compare_weeks(result, before, view.code)
+    compared = overview.compare_weeks(result, ui.load_progress(ctx, other), view.code)
     st.dataframe(compared, hide_index=True, width="stretch",
                  column_config=ui.column_config(compared))
+
+
+TABS = {"趋势": show_trend, "明细表": show_table, "上报情况": show_reporting,
+        "低收入人口": show_low_income, "数据质量": show_quality, "两周对比": show_comparison}
+for tab, render in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values()):
+    if tab.open:
+        with tab:
+            render()

@@ -26,6 +26,25 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real streamlit server with Chromium")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def apptest_like_a_running_server():
+    """AppTest resets Streamlit's pages-folder flag before every run, so with our pages/ folder
+    each run after the first would execute the page file alone (legacy multipage mode). A
+    running server leaves that mode for good at the first st.navigation call; make AppTest do
+    the same, so that button clicks are not lost to ui.require_entry's rerun."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+    yield
+    PagesManager.__init__ = original
+
+
 @pytest.fixture(scope="session")
 def initialized_db(tmp_path_factory) -> Path:
     """A database after `init` (shipped campaigns and targets), built once and copied per test."""

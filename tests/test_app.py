@@ -29,9 +29,9 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def table(at, index: int = 0):
-    """The first data frame is the 明细表 (the tabs render in order)."""
-    return at.dataframe[index].value
+def table(at):
+    """The 明细表 (open it with tab="明细表": only the open tab is rendered)."""
+    return next(d.value for d in at.dataframe if "单位代码" in d.value.columns)
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def uploaded(store, jincheng):
 
 
 def test_overview_headline_and_table_at_jincheng_week_12(uploaded):
-    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="明细表")
     assert not at.exception
     assert at.subheader[0].value == "进度总览 · 晋城市"
     shown = metrics(at)
@@ -78,7 +78,7 @@ def test_demo_data_carries_the_banner_and_the_source_switch(store, jincheng):
 
 
 def test_wanzhou_says_targets_are_missing(store):
-    at = app(campaign="wanzhou-zhoujiaba-2022-residents")
+    at = app(campaign="wanzhou-zhoujiaba-2022-residents", tab="明细表")
     assert not at.exception
     assert any("目标任务未录入" in e.value for e in at.error)
     assert len(table(at)) == 11
@@ -86,7 +86,7 @@ def test_wanzhou_says_targets_are_missing(store):
 
 
 def test_week_picker_goes_to_a_past_week(uploaded):
-    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="明细表")
     at.selectbox(key=f"overview:as_of:{JINCHENG}").set_value(dt.date(2021, 11, 12)).run()
     assert not at.exception
     assert qp(at, "as_of") == "2021-11-12"
@@ -96,7 +96,7 @@ def test_week_picker_goes_to_a_past_week(uploaded):
 
 
 def test_drill_down_breadcrumb_and_back(uploaded):
-    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="明细表")
     at.selectbox(key="overview:drill").set_value("140525").run()
     assert not at.exception
     assert at.subheader[0].value == "进度总览 · 泽州县"
@@ -122,6 +122,8 @@ def test_trend_unit_and_week_comparison(uploaded):
     at = app(campaign=JINCHENG, as_of="2021-11-19")
     at.selectbox(key="overview:trend_unit").set_value("140525").run()
     assert not at.exception
+    assert not at.dataframe                                # only the open tab is rendered
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="两周对比")
     compare = at.selectbox(key="overview:compare")
     assert compare.value == dt.date(2021, 11, 12)
     compared = [d.value for d in at.dataframe if "新增参保" in d.value.columns][0]
@@ -132,12 +134,17 @@ def test_trend_unit_and_week_comparison(uploaded):
 
 
 def test_reporting_and_quality_tabs(uploaded, jincheng, store):
-    record(store, jincheng.id, dt.date(2021, 11, 19), {"140524": 100})   # 陵川: reported late?
-    at = app(campaign=JINCHENG, as_of="2021-11-19")
+    record(store, jincheng.id, dt.date(2021, 11, 12), {"140524": 5000})
+    record(store, jincheng.id, dt.date(2021, 11, 19), {"140524": 100})   # 陵川: a drop
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="上报情况")
     reporting = [d.value for d in at.dataframe if "本周上报" in d.value.columns][0]
     status = dict(zip(reporting["单位"], reporting["本周上报"]))
     assert status["高平市"] == "未上报" and status["泽州县"] == "按时上报"
-    assert any("发现" in m.value or "未发现异常" in m.value for m in list(at.markdown) + list(at.success))
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="数据质量")
+    flags = [d.value for d in at.dataframe if "问题" in d.value.columns][0]
+    assert list(zip(flags["单位"], flags["问题"])) == [("陵川县", "累计数下降")]
+    at = app(campaign=JINCHENG, as_of="2021-11-19", tab="低收入人口")
+    assert any("尚未录入低收入人口" in i.value for i in at.info)
 
 
 def test_every_campaign_renders(store):

@@ -125,3 +125,34 @@ def test_the_package_only_appends_to_the_audit_log():
     offenders = [str(p.relative_to(ROOT)) for p in sources if pattern.search(p.read_text("utf-8"))]
     assert offenders == []
     assert "INSERT INTO audit_log" in Path(audit.__file__).read_text("utf-8")
+
+
+def test_target_loads_restores_new_campaigns_and_exports_are_logged_with_their_user(store, tmp_path):
+    from .test_regions import YANGCHENG
+    from .test_targets import WANZHOU, zhoujiaba_table
+
+    def run(*args):
+        result = CliRunner().invoke(cli, ["--db", str(store.path), *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    table = tmp_path / "周家坝任务分解表.xlsx"
+    table.write_bytes(zhoujiaba_table())
+    run("targets", "load", str(table), "--campaign", WANZHOU, "--uploader", "周家坝街道 张三")
+    run("targets", "restore", "--campaign", WANZHOU, "--set", "3")
+    run(*YANGCHENG)
+    run("export", "--campaign", CAMPAIGN, "--as-of", "2021-11-19", "--out", str(tmp_path / "out"),
+        "--formats", "xlsx")
+    with store.read() as con:
+        log = audit.query(con, actions=["targets_changed", "campaign_changed", "export"])
+    rows = list(zip(log["action"], log["actor"], log["campaign_id"]))[::-1]
+    me = rows[-1][1]
+    assert me.startswith("命令行:")
+    assert rows[-4:] == [("targets_changed", "周家坝街道 张三", WANZHOU),
+                         ("targets_changed", me, WANZHOU),
+                         ("campaign_changed", me, "yangcheng-2022-residents"),
+                         ("export", me, CAMPAIGN)]
+    details = list(log["detail"])[:4][::-1]
+    assert "保存目标任务表第 3 版「周家坝任务分解表.xlsx」" in details[0]
+    assert "恢复目标任务表第 3 版" in details[1] and "新建参保活动" in details[2]
+    assert "导出通报文件 1 个" in details[3]

@@ -170,3 +170,32 @@ def test_damaged_files_never_crash(shared, data, fmt):
     assert all(CJK.search(p.message) for p in preview.problems)
     if not preview.errors:
         assert preview.total_enrolled == sum(r.enrolled for r in preview.rows)
+
+
+def _flipped_xls(flips_seed: int = 1, attempt: int = 377) -> bytes:
+    """An .xls with a few bytes changed at random (seeded): attempt 377 of seed 1 makes
+    calamine 0.37's Rust code panic (range start index out of range in xls.rs)."""
+    import io
+    import random
+
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("s")
+    for r, row in enumerate([["单位", "累计参保人数"], ["城区", 100]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    base = buffer.getvalue()
+    rng = random.Random(flips_seed)
+    for _ in range(attempt + 1):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    return bytes(data)
+
+
+def test_a_workbook_that_makes_calamine_panic_is_a_read_error():
+    with pytest.raises(reader.ReadError, match="已损坏"):
+        reader.read_sheets(_flipped_xls())

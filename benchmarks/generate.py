@@ -1,0 +1,90 @@
+"""Deterministic benchmark campaigns built from the real division codes.
+
+Sizes: city (晋城市 1405, 1,729 communities), province (山西省 14, 21,895 communities) and nation
+(all 620,573 communities). Every community gets a synthetic task and 17 weekly cumulative reports
+(source 'upload'), so the progress query, the page and the exports work on realistic shapes.
+The figures are random (seeded) benchmark data in a throw-away database, never shipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enrollment import bootstrap, campaigns
+from enrollment.campaigns import Campaign
+from enrollment.storage import Store
+
+SIZES = {"city": "1405", "province": "14", "nation": "CN"}
+LEVELS = {"city": ["county", "township", "community"],
+          "province": ["city", "county", "township", "community"],
+          "nation": ["province", "city", "county", "township", "community"]}
+WEEKS = 17
+START = dt.date(2021, 9, 1)
+END = dt.date(2021, 12, 31)
+
+
+@dataclass
+class Built:
+    store: Store
+    campaign: Campaign
+    units: int
+    reports: int
+    seconds: float
+
+
+def campaign_for(size: str) -> Campaign:
+    return Campaign(id=f"bench-{size}", name=f"基准测试（{size}）", programme="residents",
+                    region_code=SIZES[size], start=START, end=END, goal=Decimal("0.97"),
+                    levels=tuple(LEVELS[size]), source="created")
+
+
+def build(size: str, path: Path, seed: int = 20211119) -> Built:
+    """A fresh database at `path` with the shipped campaigns and the benchmark campaign."""
+    import time
+
+    started = time.perf_counter()
+    store = Store(path)
+    bootstrap.init(store)
+    campaign = campaign_for(size)
+    with store.write() as con:
+        campaigns.create(con, campaign)
+        leaves = con.execute("SELECT code FROM units WHERE campaign_id = ? AND level = 'community' "
+                             "ORDER BY code", [campaign.id]).fetchall()
+        codes = np.array([r[0] for r in leaves])
+        rng = np.random.default_rng(seed)
+        tasks = rng.integers(300, 3000, size=len(codes)) // 10 * 10
+        set_id = con.execute("SELECT nextval('target_set_ids')").fetchone()[0]
+        con.execute("INSERT INTO target_sets VALUES (?, ?, 'community', ?, 'benchmark', "
+                    "'基准测试数据', NULL, NULL, NULL, 'benchmark', now()::TIMESTAMP)",
+                    [set_id, campaign.id, campaign.region_code])
+        targets = pd.DataFrame({"set_id": set_id, "campaign_id": campaign.id, "unit_code": codes,
+                                "task": tasks, "baseline": None, "registered_population": None,
+                                "resident_population": None, "low_income": None})
+        con.register("bench_targets", targets)
+        con.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
+                    "baseline::BIGINT, registered_population::BIGINT, "
+                    "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
+        con.unregister("bench_targets")
+        upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
+        con.execute("INSERT INTO uploads (id, campaign_id, kind, source, file_name, uploader, "
+                    "uploaded_at, status) VALUES (?, ?, 'report', 'upload', '基准测试数据', "
+                    "'benchmark', now()::TIMESTAMP, 'accepted')", [upload_id, campaign.id])
+        final = rng.uniform(0.85, 1.02, size=len(codes))
+        days = [campaign.week_end_of(w) for w in range(1, WEEKS + 1)]
+        shares = np.sort(rng.uniform(0, 1, size=(len(codes), WEEKS)), axis=1)
+        for week, day in enumerate(days):
+            enrolled = np.floor(tasks * final * shares[:, week]).astype(np.int64)
+            frame = pd.DataFrame({"unit_code": codes, "enrolled": enrolled})
+            con.register("bench_week", frame)
+            con.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, NULL, "
+                        "NULL, ? FROM bench_week", [campaign.id, day, upload_id])
+            con.unregister("bench_week")
+        units = con.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
+                            [campaign.id]).fetchone()[0]
+    return Built(store, campaign, units, len(codes) * WEEKS, time.perf_counter() - started)
