@@ -1,25 +1,39 @@
-"""参保进度看板: the Streamlit entry file. Shared layout, then the page the user chose."""
+"""参保进度看板: the Streamlit entry file. Who is using it, shared layout, then the chosen page."""
 
 import streamlit as st
 
-from enrollment import ui
-from enrollment.labels import APP_TITLE
+from enrollment import access, ui, websession
+from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
 # Less empty space above the content: leaders look at this on a 768-pixel-high projector.
 st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}</style>")
 
-pages = [
-    st.Page("pages/overview.py", title="进度总览", icon=":material/monitoring:", default=True),
-    st.Page("pages/upload.py", title="数据上报", icon=":material/upload_file:"),
-    st.Page("pages/export.py", title="通报导出", icon=":material/file_export:"),
-    st.Page("pages/targets.py", title="目标任务", icon=":material/assignment:"),
-    st.Page("pages/campaign_setup.py", title="新建活动", icon=":material/add_location_alt:"),
-]
+store = ui.store()
+version = store.data_version()
+viewer = websession.viewer(store, version)
+# The page list per role is one table (enrollment/access.py: PAGES).
+specs = access.pages_for(viewer)
+pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(specs) == 1)
+         for p in specs]
+# Logged out, other pages' addresses (bookmarks) show the login form instead of "Page not found".
+pages += [st.Page(specs[0].path, title=specs[0].title, icon=specs[0].icon, url_path=address)
+          for address in access.stand_ins(viewer)]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
-navigation = st.navigation(pages)
-ctx = ui.build_context()
-st.session_state["campaign_obj"] = ctx.campaign
+navigation = st.navigation(pages, position="hidden" if len(specs) == 1 else "sidebar")
+websession.sync_cookie(store, viewer)
+if viewer.open_mode:
+    # One slim line in the page's top margin: the projector view must still fit 768 pixels.
+    st.html(f'<div role="status" data-testid="open-mode-banner" style="margin:-1.4rem 0 -0.6rem;'
+            f'padding:1px 10px;border-radius:6px;background:#fff4d6;color:#7a4b00;'
+            f'font-size:0.85rem;line-height:1.6">{OPEN_MODE_BANNER}。'
+            f'在「账号管理」中创建第一个管理员账号后即启用登录。</div>')
+if viewer.logged_in or viewer.open_mode:
+    ui.account_box(store, viewer)
+    ctx = ui.build_context(viewer, version)
+    st.session_state["campaign_obj"] = ctx.campaign
+else:
+    st.session_state[ui.ENTRY_MARK] = True      # the login page ran through this file
 navigation.run()

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import campaigns, settings, storage, targets
+from . import audit, campaigns, settings, storage, targets
 from .storage import Store
 
 
@@ -31,8 +31,12 @@ class InitReport:
         return "；".join(parts) or "数据库已是最新，内置参保活动均已载入"
 
 
-def init(store: Store, data_dir: Path | None = None) -> InitReport:
-    """Migrate the schema, then add any shipped campaign or target table not yet in the file."""
+def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
+         address: str | None = None) -> InitReport:
+    """Migrate the schema, then add any shipped campaign or target table not yet in the file.
+
+    Each campaign and target table added is in the audit log under `actor`.
+    """
     data_dir = data_dir or settings.data_dir()
     report = InitReport(migrations=storage.migrate(store))
     for definition in campaigns.shipped_definitions(data_dir):
@@ -51,17 +55,23 @@ def init(store: Store, data_dir: Path | None = None) -> InitReport:
             continue
         with store.write() as con:
             if not exists:
-                campaigns.create(con, definition, data_dir)
+                count = campaigns.create(con, definition, data_dir)
                 report.campaigns_added.append(definition.id)
+                audit.record(con, actor, "campaign_changed",
+                             f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",
+                             address, campaign_id=definition.id)
             for spec, content in pending:
                 table = targets.parse(con, definition.id, content)
                 if not table.ok:
                     problems = "；".join(str(p) for p in table.problems)
                     raise ShippedDataError(f"{spec['file']}: {problems}")
-                targets.save(con, definition.id, table, source="shipped", note=spec.get("note"),
-                             file_name=Path(spec["file"]).name, content=content,
-                             created_by="系统内置")
+                set_id = targets.save(con, definition.id, table, source="shipped",
+                                      note=spec.get("note"), file_name=Path(spec["file"]).name,
+                                      content=content, created_by="系统内置")
                 report.target_sets_added.append(spec["file"])
+                audit.record(con, actor, "targets_changed",
+                             f"载入内置目标任务表「{Path(spec['file']).name}」（第 {set_id} 套），"
+                             f"{len(table.rows)} 个单位", address, campaign_id=definition.id)
     return report
 
 

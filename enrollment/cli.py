@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
+from . import accounts, audit, bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
 from . import allocation, regions, targets
 from . import units
 from . import template as templates
@@ -72,7 +72,7 @@ def _campaign(store: Store, campaign_id: str) -> campaigns.Campaign:
 def init(ctx: click.Context) -> None:
     """Create or migrate the schema and load the shipped campaigns (idempotent)."""
     try:
-        report = bootstrap.init(ctx.obj.store)
+        report = bootstrap.init(ctx.obj.store, actor=cli_actor(), address=cli_address())
     except StorageError as exc:
         fail(str(exc))
     click.echo(f"{report.summary()}（数据库：{ctx.obj.store.path}）")
@@ -102,10 +102,11 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     """Read a progress report (CSV/Excel) and store it; exit 1 on errors, 2 on warnings."""
     store = _ready(ctx)
     campaign = _campaign(store, campaign_id)
+    scope, role = _uploader_scope(store, uploader, "upload")
     content = file.read_bytes()
     if dry_run:
         with store.read() as con:
-            preview = ingest.prepare(con, campaign, content, file.name, report_date)
+            preview = ingest.prepare(con, campaign, content, file.name, report_date, scope)
         if preview.lines:
             with pd.option_context("display.unicode.east_asian_width", True,
                                    "display.max_rows", None, "display.width", 200):
@@ -122,7 +123,8 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
         sys.exit(2 if preview.warnings and not accept_warnings else 0)
     try:
         receipt = ingest.commit(store, campaign_id, content, file.name, report_date=report_date,
-                                uploader=uploader, accept_warnings=accept_warnings)
+                                uploader=uploader, accept_warnings=accept_warnings,
+                                allowed_units=scope, address=cli_address(), role=role)
     except ingest.UploadRejected as rejected:
         for problem in rejected.preview.problems:
             click.echo(str(problem), err=True)
@@ -133,6 +135,45 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     except StorageError as exc:
         fail(str(exc))
     click.echo(receipt.summary())
+
+
+def cli_address() -> str:
+    """Where a command-line action comes from, for the audit log."""
+    import getpass
+    import socket
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "?"
+    return f"命令行 {who}@{socket.gethostname()}"
+
+
+def cli_actor() -> str:
+    """Who runs an account command on the server (the operating-system account)."""
+    return cli_address().replace("命令行 ", "命令行:").split("@")[0]
+
+
+def _uploader_scope(store: Store, uploader: str | None,
+                    permission: str) -> tuple[tuple[str, ...] | None, str | None]:
+    """(units, role) of an uploader who has an account; (None, None) for a plain name.
+
+    An account's scope applies to scripted uploads as it does on the page: a 填报员's rows
+    outside their units are errors; a 领导 or a disabled account cannot upload at all.
+    """
+    if not uploader:
+        return None, None
+    from .access import PERMISSIONS
+
+    with store.read() as con:
+        user = accounts.get(con, uploader.strip())
+    if user is None:
+        return None, None
+    if not user.active:
+        fail(f"账号「{user.name}」已停用，不能上报或撤回。")
+    if permission not in PERMISSIONS.get(user.role, ()):
+        fail(f"账号「{user.name}」是{user.role_label}，没有上报或撤回数据的权限。")
+    return (user.units if user.role == accounts.REPORTER else None), user.role
 
 
 def _date_hint(preview: ingest.Preview) -> None:
@@ -281,7 +322,7 @@ def campaign_create(ctx: click.Context, campaign_id: str, name: str, region: str
         definition = regions.define(id=campaign_id, name=name, region_code=region, levels=levels,
                                     start=start, end=end, goal=goal, programme=programme,
                                     low_income_goal=low_income_goal)
-        created = regions.create(store, definition)
+        created = regions.create(store, definition, actor=cli_actor(), address=cli_address())
     except (regions.SetupError, StorageError) as exc:
         fail(str(exc))
     click.echo(created.summary())
@@ -390,8 +431,9 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
         sys.exit(2 if any(p.severity == "warning" for p in table.problems)
                  and not accept_warnings else 0)
     try:
-        saved = targets.commit(store, campaign_id, content, file.name, created_by=uploader,
-                               note=note, accept_warnings=accept_warnings)
+        saved = targets.commit(store, campaign_id, content, file.name,
+                               created_by=uploader or cli_actor(), note=note,
+                               accept_warnings=accept_warnings, address=cli_address())
     except targets.TargetsRejected as rejected:
         _print_problems(rejected.table.problems)
         if rejected.warnings_only:
@@ -466,7 +508,8 @@ def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
     store = _ready(ctx)
     _campaign(store, campaign_id)
     try:
-        saved = targets.restore(store, campaign_id, set_id, created_by=uploader)
+        saved = targets.restore(store, campaign_id, set_id, created_by=uploader or cli_actor(),
+                                address=cli_address())
     except ValueError as exc:
         fail(str(exc))
     click.echo(saved.summary())
@@ -525,9 +568,10 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
     if save:
         name = f"{file.stem}-测算结果.csv"
         try:
-            saved = targets.commit(store, campaign_id, result.to_csv(), name, created_by=uploader,
-                                   note=result.describe(), source="allocation",
-                                   accept_warnings=accept_warnings)
+            saved = targets.commit(store, campaign_id, result.to_csv(), name,
+                                   created_by=uploader or cli_actor(), note=result.describe(),
+                                   source="allocation", accept_warnings=accept_warnings,
+                                   address=cli_address())
         except targets.TargetsRejected as rejected:
             if rejected.warnings_only:
                 fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
@@ -637,8 +681,10 @@ def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
     """Withdraw an uploader's latest upload: restore the figures it replaced (logged, history kept)."""
     store = _ready(ctx)
     _campaign(store, campaign_id)
+    scope, role = _uploader_scope(store, uploader, "withdraw")
     try:
-        result = ingest.withdraw(store, campaign_id, uploader, upload_id)
+        result = ingest.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
+                                 address=cli_address(), role=role)
     except ingest.WithdrawError as exc:
         fail(str(exc))
     except StorageError as exc:
@@ -660,9 +706,135 @@ def upload_file_command(ctx: click.Context, upload_id: int, campaign_id: str, ou
     if found is None:
         fail(f"第 {upload_id} 号上报不存在，或没有保存文件内容")
     out.write_bytes(found[1])
+    audit.log(store, cli_actor(), "export", f"写出第 {upload_id} 号上报的原始文件「{found[0]}」",
+              cli_address(), campaign_id=campaign_id)
     click.echo(f"已写出第 {upload_id} 号上报的原始文件「{found[0]}」到 {out}（{len(found[1]):,} 字节）")
 
 
+# --- accounts and the audit log -------------------------------------------------------------
+
+def _read_password(prompt: str) -> str:
+    """A password from a hidden prompt (asked twice) or, when stdin is not a terminal, its
+    first line. Never from an argument: arguments end up in shell history and `ps`."""
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, confirmation_prompt="再次输入以确认")
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Accounts: add, list, disable, enable, reset a password."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="管理员/admin, 领导/leader or 填报员/reporter.")
+@click.option("--units", default="", help="A reporter's units: codes or names, comma-separated.")
+@click.option("--full-name", default=None, help="Name and office shown with the account.")
+@click.pass_context
+def users_add(ctx: click.Context, name: str, role: str, units: str, full_name: str | None) -> None:
+    """Add an account; the password comes from a prompt or stdin."""
+    store = _ready(ctx)
+    try:
+        accounts.check_name(name)
+        accounts.parse_role(role)
+        password = _read_password("密码")
+        user = accounts.create(store, name, role, password,
+                               units=[u for u in units.replace("，", ",").split(",") if u.strip()],
+                               full_name=full_name, actor=cli_actor(), address=cli_address())
+    except (accounts.AccountError, StorageError) as exc:
+        fail(str(exc))
+    scope = f"，负责 {'、'.join(user.units)}" if user.units else ""
+    click.echo(f"已创建账号「{user.name}」（{user.role_label}{scope}）。登录已启用。")
+
+
+@users_group.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_context
+def users_list(ctx: click.Context, fmt: str) -> None:
+    """Accounts with role, units and status (never a password or hash)."""
+    store = _ready(ctx)
+    with store.read() as con:
+        users = accounts.list_users(con)
+        names = accounts.unit_names(con, [c for u in users for c in u.units])
+    if not users:
+        click.echo("还没有任何账号（未启用登录，所有人可修改数据）")
+        return
+    now = accounts.now_utc()
+    frame = pd.DataFrame([{
+        "用户名": u.name, "姓名/单位": u.full_name or "", "角色": u.role_label,
+        "负责单位": "、".join(f"{names.get(c, c)}（{c}）" for c in u.units),
+        "状态": accounts.status_label(u, now),
+        "最近登录": f"{upload_log.local_time(u.last_login_at):%Y-%m-%d %H:%M}" if u.last_login_at else "",
+    } for u in users])
+    _echo_frame(frame, fmt)
+
+
+@users_group.command("disable")
+@click.argument("name")
+@click.pass_context
+def users_disable(ctx: click.Context, name: str) -> None:
+    """Disable an account (it cannot log in; its sessions end)."""
+    store = _ready(ctx)
+    try:
+        accounts.set_active(store, name, False, actor=cli_actor(), address=cli_address())
+    except (accounts.AccountError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(f"账号「{name}」已停用，已登录的会话已失效。")
+
+
+@users_group.command("enable")
+@click.argument("name")
+@click.pass_context
+def users_enable(ctx: click.Context, name: str) -> None:
+    """Enable a disabled account again."""
+    store = _ready(ctx)
+    try:
+        accounts.set_active(store, name, True, actor=cli_actor(), address=cli_address())
+    except (accounts.AccountError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(f"账号「{name}」已启用。")
+
+
+@users_group.command("reset")
+@click.argument("name")
+@click.pass_context
+def users_reset(ctx: click.Context, name: str) -> None:
+    """Set a new password (prompt or stdin); unlocks; the user changes it at the next login."""
+    store = _ready(ctx)
+    try:
+        with store.read() as con:
+            accounts.require(con, name)
+        password = _read_password("新密码")
+        accounts.reset_password(store, name, password, actor=cli_actor(), address=cli_address())
+    except (accounts.AccountError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(f"已重置账号「{name}」的密码并解除锁定；该账号下次登录时须修改密码。")
+
+
+@cli.command("audit")
+@click.option("--actor", help="Only this person's entries.")
+@click.option("--action", "actions", multiple=True, type=click.Choice(audit.ACTIONS),
+              help="Only these actions (repeatable).")
+@click.option("--since", callback=parse_day, help="From this local day YYYY-MM-DD.")
+@click.option("--until", callback=parse_day, help="Up to this local day YYYY-MM-DD (inclusive).")
+@click.option("--contains", "text", help="Only entries whose detail, actor or address contain this.")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_context
+def audit_command(ctx: click.Context, actor: str | None, actions: tuple[str, ...],
+                  since: dt.date | None, until: dt.date | None, text: str | None, limit: int,
+                  fmt: str) -> None:
+    """The audit log (操作日志), newest first."""
+    store = _ready(ctx)
+    with store.read() as con:
+        frame = audit.query(con, actor=actor, actions=actions, since=since, until=until,
+                            text=text, limit=limit)
+    if frame.empty:
+        click.echo("没有符合条件的操作记录")
+        return
+    _echo_frame(audit.table(frame) if fmt == "table" else frame, fmt)
 @cli.command("export")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
 @click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
@@ -701,6 +873,10 @@ def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, 
         written.append(zipped)
     for path in written:
         click.echo(str(path))
+    if written:
+        audit.log(store, cli_actor(), "export",
+                  f"导出通报文件 {len(written)} 个到 {out}（{data.scope['name']}，{data.when}）",
+                  cli_address(), campaign_id=campaign_id)
     tag = "【示例数据】" if data.demo else ""
     boards = len([f for f in bundle.of("board") if "全部" not in f.name])
     click.echo(f"{tag}已导出 {len(written)} 个文件到 {out}（{data.scope['name']}，"

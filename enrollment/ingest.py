@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from . import campaigns, reader, settings, units
+from . import audit, campaigns, reader, settings, units
 from .campaigns import Campaign
 from .labels import LEVEL_LABELS
 from .names import UnitIndex, variants
@@ -279,6 +279,7 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
     parents = dict(con.execute("SELECT code, parent_code FROM units WHERE campaign_id = ?",
                                [campaign.id]).fetchall())
     allowed = _scope(con, campaign.id, allowed_units)
+    scope_text = _scope_text(con, campaign.id, allowed_units) if allowed is not None else ""
     resolved = _resolve_all(index, parents, table, preview)
     seen: dict[str, int] = {}
     for row in table.rows:
@@ -295,7 +296,7 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
             continue
         if allowed is not None and code not in allowed:
             preview.problems.append(Problem(
-                row.number, f"「{name}」不在您负责的单位范围内，不能上报", unit=code))
+                row.number, f"「{name}」不在您负责的单位范围内（{scope_text}），不能上报", unit=code))
             continue
         if code in seen:
             preview.problems.append(Problem(
@@ -399,6 +400,23 @@ def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[st
 
 
 # --- units ---------------------------------------------------------------------------------
+
+def _scope_text(con, campaign_id: str, allowed_units: Iterable[str]) -> str:
+    """您负责：泽州县及其下属单位 — the scope as the uploader knows it."""
+    codes = list(allowed_units)
+    names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ? AND list_contains(?, code)",
+                             [campaign_id, codes]).fetchall())
+    if not names:
+        return "您在本活动中没有负责的单位"
+    return f"您负责：{'、'.join(names[c] for c in codes if c in names)}及其下属单位"
+
+
+def clean_file_name(name: str | None) -> str:
+    """The name an upload is stored and shown under: the last path part, no control characters,
+    at most 200 characters. It is only ever a label: nothing opens a path made from it."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return audit.clean(base, 200) or "未命名文件"
+
 
 def _code_candidates(index: UnitIndex, text: str) -> list[str]:
     """A code as typed; 12-digit codes padded with zeros (140525000000) mean the shorter one."""
@@ -740,14 +758,17 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            report_date: dt.date | None = None, uploader: str | None = None,
            accept_warnings: bool = False, allowed_units: Iterable[str] | None = None,
            now: dt.datetime | None = None, today: dt.date | None = None,
-           date_confirmed: bool = False) -> Receipt:
+           date_confirmed: bool = False, address: str | None = None,
+           role: str | None = None) -> Receipt:
     """Check the file again inside one write transaction and store it.
 
     On errors (or warnings not accepted) the upload is archived as rejected, no report changes,
     and UploadRejected is raised. A file over the size limit is archived without its bytes.
+    Either way the attempt is in the audit log (uploader, `role`, `address`).
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    uploader = (uploader or "").strip() or None
+    uploader = audit.clean(uploader, 100) or None
+    file_name = clean_file_name(file_name)
     with store.write() as con:
         campaign = campaigns.get(con, campaign_id)
         preview = prepare(con, campaign, content, file_name, report_date, allowed_units, today,
@@ -765,6 +786,16 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
              preview.total_enrolled, on_time])
         if not blocked:
             _insert_reports(con, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
+            audit.record(con, uploader, "upload",
+                         f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
+                         f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
+                         address, campaign_id=campaign_id, role=role, now=now)
+        else:
+            first = (preview.errors or preview.warnings)[0]
+            audit.record(con, uploader, "upload_rejected",
+                         f"第 {upload_id} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
+                         f"{len(preview.warnings)} 条未确认的提醒），未保存任何数字；{first}",
+                         address, campaign_id=campaign_id, role=role, now=now)
     if blocked:
         raise UploadRejected(preview, upload_id, warnings_only=not preview.errors)
     return Receipt(upload_id, campaign_id, file_name, preview.report_date, len(preview.rows),
@@ -830,7 +861,7 @@ def withdrawable(con: duckdb.DuckDBPyConnection, campaign_id: str,
         WHERE campaign_id = $c AND kind = 'report' AND source = 'upload' AND status = 'accepted'
           AND uploader IS NOT DISTINCT FROM $who
           AND NOT EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = u.id)
-        ORDER BY id DESC LIMIT 1""", {"c": campaign_id, "who": (uploader or "").strip() or None})
+        ORDER BY id DESC LIMIT 1""", {"c": campaign_id, "who": audit.clean(uploader, 100) or None})
     row = cur.fetchone()
     if row is None:
         return None
@@ -838,14 +869,17 @@ def withdrawable(con: duckdb.DuckDBPyConnection, campaign_id: str,
 
 
 def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
-             now: dt.datetime | None = None) -> Withdrawal:
+             now: dt.datetime | None = None, *, allowed_units: Iterable[str] | None = None,
+             address: str | None = None, role: str | None = None) -> Withdrawal:
     """Undo the uploader's latest upload: append revisions restoring the figures it replaced.
 
     A figure that someone changed again after that upload is not overwritten: the withdrawal is
-    refused (WithdrawError) and nothing changes. History is never deleted.
+    refused (WithdrawError) and nothing changes. So is an upload that touched units outside
+    `allowed_units` (and their descendants), when given. History is never deleted; the
+    withdrawal is in the audit log.
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    uploader = (uploader or "").strip() or None
+    uploader = audit.clean(uploader, 100) or None
     with store.write() as con:
         campaigns.get(con, campaign_id)
         target = withdrawable(con, campaign_id, uploader)
@@ -857,6 +891,14 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                 f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
                 f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
         touched = _effective(con, campaign_id, target["id"])
+        allowed = _scope(con, campaign_id, allowed_units)
+        outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
+        if outside:
+            names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
+                                     [campaign_id]).fetchall())
+            raise WithdrawError(
+                f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
+                f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
         changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
         if changed:
             names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
@@ -898,6 +940,10 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
         finally:
             con.unregister("restored_rows")
         rows = keys
+        audit.record(con, uploader, "withdrawal",
+                     f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
+                     f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_id} 号",
+                     address, campaign_id=campaign_id, role=role, now=now)
     return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
                       restored, len(rows) - restored, now)
 

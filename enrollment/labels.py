@@ -83,6 +83,30 @@ TARGET_COLUMN_LABELS = {
 UPLOAD_KIND_LABELS = {"report": "上报", "withdrawal": "撤回", "targets": "任务表"}
 UPLOAD_STATUS_LABELS = {"accepted": "已接收", "rejected": "未通过（未保存）", "withdrawn": "已撤回"}
 
+# Accounts and the audit log (账号与权限).
+ROLE_LABELS = {"admin": "管理员", "leader": "领导", "reporter": "填报员"}
+OPEN_MODE_BANNER = "未启用账号，所有人可修改数据"
+AUDIT_ACTION_LABELS = {
+    "login": "登录成功",
+    "login_failed": "登录失败",
+    "logout": "退出登录",
+    "account_locked": "账号锁定",
+    "password_changed": "修改密码",
+    "password_reset": "重置密码",
+    "user_created": "创建账号",
+    "user_updated": "修改账号",
+    "user_disabled": "停用账号",
+    "user_enabled": "启用账号",
+    "user_unlocked": "解除锁定",
+    "upload": "数据上报",
+    "upload_rejected": "上报未通过",
+    "withdrawal": "撤回上报",
+    "targets_changed": "修改目标任务",
+    "campaign_changed": "修改参保活动",
+    "export": "导出",
+}
+AUDIT_COLUMNS = {"id": "编号", "logged_at": "时间", "actor": "操作人", "role": "角色", "action": "操作",
+                 "detail": "内容", "address": "来源地址", "campaign_id": "参保活动"}
 # Exports (通报导出).
 LEVEL_SHORT = {"city": "市", "county": "县区", "township": "乡镇", "community": "村社区"}
 # Who the bulletin is addressed to, by the level of the units it ranks.

@@ -139,14 +139,19 @@ class Created:
                 f"{parts}；下一步请在「目标任务」中载入或测算任务数")
 
 
-def create(store: Store, campaign: Campaign, data_dir: Path | None = None) -> Created:
-    """Store the campaign and its units in one transaction."""
-    from . import units
+def create(store: Store, campaign: Campaign, data_dir: Path | None = None, *,
+           actor: str | None = None, address: str | None = None,
+           role: str | None = None) -> Created:
+    """Store the campaign and its units in one transaction (in the audit log under `actor`)."""
+    from . import audit, units
 
     try:
         with store.write() as con:
             count = campaigns.create(con, campaign, data_dir)
             counts = units.level_counts(con, campaign.id)
+            audit.record(con, actor, "campaign_changed",
+                         f"新建参保活动「{campaign.name}」（{campaign.id}），{count:,} 个单位",
+                         address, campaign_id=campaign.id, role=role)
     except (DivisionError, CampaignError) as exc:
         raise SetupError(str(exc)) from exc
     return Created(campaign, count, counts)

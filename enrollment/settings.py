@@ -40,6 +40,14 @@ SETTINGS: tuple[Setting, ...] = (
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
     Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
             "A weekly increase above this fraction of the target is flagged for leaders."),
+    Setting("ENROLLMENT_SECRET", "",
+            "Secret key that signs login cookies (at least 32 characters); overrides ENROLLMENT_SECRET_FILE."),
+    Setting("ENROLLMENT_SECRET_FILE", str(DATA_DIR / "secret.key"),
+            "File holding the cookie-signing secret; scripts/start.sh creates a random one (git-ignored) on first start."),
+    Setting("ENROLLMENT_REQUIRE_LOGIN", "false",
+            "true: always require login, even before the first account exists."),
+    Setting("ENROLLMENT_SESSION_HOURS", "12",
+            "How long a login lasts (also across browser refreshes), in hours."),
     Setting("ENROLLMENT_CHROMIUM", "",
             "Chromium that renders exported images and PDFs (default: BROWSER_PATH, else chromium on PATH)."),
 )
@@ -78,3 +86,34 @@ def over_target_margin() -> float:
 
 def jump_threshold() -> float:
     return float(get("ENROLLMENT_JUMP_THRESHOLD"))
+
+
+class SettingError(ValueError):
+    """A setting has an unusable value (message in Chinese)."""
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def secret() -> str | None:
+    """The cookie-signing secret: ENROLLMENT_SECRET, else the secret file; None when neither."""
+    value = os.environ.get("ENROLLMENT_SECRET", "").strip()
+    origin = "ENROLLMENT_SECRET"
+    if not value:
+        path = Path(get("ENROLLMENT_SECRET_FILE")).expanduser()
+        if not path.is_file():
+            return None
+        value = path.read_text(encoding="utf-8").strip()
+        origin = f"密钥文件 {path}"
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingError(f"{origin} 中的密钥太短（至少 {MIN_SECRET_LENGTH} 个字符），"
+                           "请用随机生成的长密钥。")
+    return value
+
+
+def require_login() -> bool:
+    return get("ENROLLMENT_REQUIRE_LOGIN").lower() in ("1", "true", "yes", "on")
+
+
+def session_hours() -> float:
+    return float(get("ENROLLMENT_SESSION_HOURS"))

@@ -155,6 +155,46 @@ MIGRATIONS: tuple[Migration, ...] = (
                    arg_max(low_income, set_id) AS low_income
             FROM targets GROUP BY campaign_id, unit_code""",
     )),
+    Migration(2, "accounts, login sessions and the audit log", (
+        # Roles: admin, leader, reporter. A reporter's units are in user_units (codes, shared by
+        # the campaigns whose hierarchies contain them).
+        """CREATE TABLE users (
+            name VARCHAR PRIMARY KEY,
+            full_name VARCHAR,
+            role VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL,
+            must_change_password BOOLEAN NOT NULL,
+            failed_logins INTEGER NOT NULL,
+            locked_until TIMESTAMP,
+            created_at TIMESTAMP NOT NULL,
+            created_by VARCHAR,
+            updated_at TIMESTAMP,
+            last_login_at TIMESTAMP)""",
+        """CREATE TABLE user_units (
+            user_name VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            PRIMARY KEY (user_name, unit_code))""",
+        # A login: the cookie carries a signed random token, the table only its SHA-256.
+        """CREATE TABLE sessions (
+            token_hash VARCHAR PRIMARY KEY,
+            user_name VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP,
+            address VARCHAR)""",
+        "CREATE SEQUENCE audit_ids START 1",
+        # 操作日志: append-only from the app (enrollment/audit.py only inserts).
+        """CREATE TABLE audit_log (
+            id BIGINT PRIMARY KEY,
+            logged_at TIMESTAMP NOT NULL,
+            actor VARCHAR,
+            role VARCHAR,
+            action VARCHAR NOT NULL,
+            detail VARCHAR,
+            address VARCHAR,
+            campaign_id VARCHAR)""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import xlsxwriter
 
-from . import campaigns, reader, settings, units
+from . import audit, campaigns, reader, settings, units
 from .labels import LEVEL_LABELS
 from .problems import ERROR, WARNING, Problem, to_json, warnings
 from .reader import CellError, ReadError
@@ -355,7 +355,8 @@ class Saved:
 
 def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            created_by: str | None = None, note: str | None = None, source: str = "upload",
-           accept_warnings: bool = False, now: dt.datetime | None = None) -> Saved:
+           accept_warnings: bool = False, now: dt.datetime | None = None,
+           address: str | None = None, role: str | None = None) -> Saved:
     """Check the table again inside one write transaction and store it as the current set.
 
     The raw file is kept as an upload of kind 'targets'. On errors, or warnings not accepted,
@@ -382,6 +383,11 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
         set_id = save(con, campaign_id, table, source=source, note=note, file_name=file_name,
                       content=content, upload_id=upload_id, created_by=created_by, now=now)
         scope = units.get(con, campaign_id, table.scope_code)
+        changed = sum(1 for r in table.rows if before.get(r.code) != r.task)
+        audit.record(con, created_by, "targets_changed",
+                     f"保存目标任务表第 {set_id} 版「{file_name}」：{scope.name if scope else ''} "
+                     f"{len(table.rows)} 个单位，任务数合计 {sum(r.task for r in table.rows):,}，"
+                     f"{changed} 个单位有变化", address, campaign_id=campaign_id, role=role, now=now)
     return Saved(set_id, upload_id, campaign_id, table.level, table.scope_code,
                  scope.name if scope else "", len(table.rows), sum(r.task for r in table.rows),
                  file_name, created_by, now,
@@ -389,7 +395,8 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
 
 
 def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | None = None,
-            now: dt.datetime | None = None) -> Saved:
+            now: dt.datetime | None = None, address: str | None = None,
+            role: str | None = None) -> Saved:
     """Make an earlier version current again: its rows become a new set (history is kept)."""
     now = now or utc_now()
     with store.write() as con:
@@ -413,6 +420,9 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
                       created_by=created_by, now=now)
         con.execute("UPDATE target_sets SET sha256 = ? WHERE id = ?", [old["sha256"], new_id])
         scope = units.get(con, campaign_id, old["scope_code"])
+        audit.record(con, created_by, "targets_changed",
+                     f"恢复目标任务表第 {set_id} 版为当前版本（第 {new_id} 版），{len(table.rows)} 个单位",
+                     address, campaign_id=campaign_id, role=role, now=now)
     return Saved(new_id, old["upload_id"], campaign_id, old["level"], old["scope_code"],
                  scope.name if scope else "", len(table.rows), sum(r.task for r in table.rows),
                  old["file_name"], created_by, now,

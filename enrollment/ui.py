@@ -17,9 +17,11 @@ import streamlit as st
 from . import bootstrap, campaigns, progress, quality, reporting, units
 from .campaigns import Campaign
 from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
+from .access import Viewer
 from .storage import Store
 
 CONTEXT_KEY = "_context"
+OPEN_VIEWER = Viewer(None, open_mode=True)
 PENDING_CAMPAIGN_KEY = "campaign:pending"
 ENTRY_MARK = "_entry_ran"
 
@@ -44,6 +46,7 @@ class Context:
     version: int
     campaign: Campaign | None
     source: str
+    viewer: Viewer = OPEN_VIEWER     # who is using the app (enrollment/access.py)
 
     @property
     def store(self) -> Store:
@@ -74,15 +77,15 @@ def _ensure_ready(path: str) -> None:
     bootstrap.ensure_ready(Store(path))
 
 
-def build_context() -> Context:
+def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> Context:
     """For the entry file: database, campaign picker and data source, once per run."""
     store = Store()
     _ensure_ready(str(store.path))
-    version = store.data_version()
+    version = store.data_version() if version is None else version
     with st.sidebar:
         campaign = campaign_picker(str(store.path), version)
         source = source_picker(str(store.path), version, campaign) if campaign else "upload"
-    ctx = Context(str(store.path), version, campaign, source)
+    ctx = Context(str(store.path), version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
     st.session_state[ENTRY_MARK] = True
     return ctx
@@ -267,3 +270,27 @@ def require_entry() -> None:
 
     PagesManager.uses_pages_directory = False
     st.rerun()
+
+
+def account_box(store: Store, viewer: Viewer) -> None:
+    """The sidebar's who-am-I line and logout button (after st.navigation, see dashboard.py)."""
+    if not viewer.logged_in:
+        return
+    from . import websession
+
+    with st.sidebar:
+        text, button = st.columns([3, 2], vertical_alignment="center")
+        text.caption(viewer.label)
+        if button.button("退出", icon=":material/logout:", key="account:logout", help="退出登录"):
+            websession.logout(store, viewer)
+            st.rerun()
+
+
+def require(permission: str, ctx: Context | None = None) -> Context:
+    """The page's context; stops the page with a message when the viewer lacks the permission
+    (navigation already hides such pages; this guards a direct run)."""
+    ctx = ctx or context()
+    if not ctx.viewer.can(permission):
+        st.error("您的账号没有使用本页面的权限。", icon=":material/block:")
+        st.stop()
+    return ctx

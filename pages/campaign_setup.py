@@ -4,11 +4,11 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import regions, ui
+from enrollment import regions, ui, websession
 from enrollment.labels import LEVEL_LABELS, PROGRAMME_LABELS
 
 K = "setup:"
-ctx = ui.context()
+ctx = ui.require("manage_campaigns")
 
 st.title("新建参保活动")
 st.caption("按国家统计用区划代码为任意市、县（区）或乡镇（街道）建立参保活动，选择要跟踪到哪一级。")
@@ -82,7 +82,8 @@ if region is not None:
                 id=campaign_id, name=name, region_code=region.code, levels=levels, start=start,
                 end=end, goal=f"{goal}%", programme=programme,
                 low_income_goal="1" if low_income else None)
-            created = regions.create(ctx.store, definition)
+            created = regions.create(ctx.store, definition, actor=ctx.viewer.name,
+                                     address=websession.client_address(), role=ctx.viewer.role)
         except regions.SetupError as exc:
             st.error(str(exc))
         else:

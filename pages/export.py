@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import boards, bulletin, exports, render, tables, ui, workbook
+from enrollment import audit, boards, bulletin, exports, render, tables, ui, websession, workbook
 from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
 from enrollment.storage import Store
 
@@ -13,7 +13,7 @@ from enrollment.storage import Store
 BOARDS_BY_DEFAULT = 100
 SECONDS_PER_BOARD = 0.3
 
-ctx = ui.context()
+ctx = ui.require("export")
 campaign = ctx.campaign
 if campaign is None:
     st.stop()
@@ -79,6 +79,11 @@ if st.button("生成", type="primary", icon=":material/file_export:", disabled=n
     bundle = exports.build(data, formats, progress=lambda f, what: bar.progress(min(f, 1.0), text=what))
     bar.empty()
     st.session_state["export:bundle"] = (request, bundle)
+    if bundle.files:
+        audit.log(ctx.store, ctx.viewer.name, "export",
+                  f"生成通报文件 {len(bundle.files)} 个（{'、'.join(EXPORT_FORMAT_LABELS.get(f, f) for f in formats)}），"
+                  f"截至 {as_of}，{data.scope['name']}下属{LEVEL_LABELS.get(level, level)}",
+                  websession.client_address(), campaign_id=campaign.id, role=ctx.viewer.role)
 
 kept = st.session_state.get("export:bundle")
 if kept and kept[0] == request:

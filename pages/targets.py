@@ -6,12 +6,12 @@ import io
 import pandas as pd
 import streamlit as st
 
-from enrollment import allocation, tables, targets, ui
+from enrollment import allocation, tables, targets, ui, websession
 from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
 from enrollment.problems import errors, warnings
 from enrollment.storage import Store
 
-ctx = ui.context()
+ctx = ui.require("manage_targets")
 campaign = ctx.campaign
 if campaign is None:
     st.stop()
@@ -119,8 +119,10 @@ def save_controls(table: targets.TargetTable, key: str) -> bool | None:
 def commit(content: bytes, file_name: str, *, by: str | None, note: str | None,
            source: str, accept_warnings: bool) -> None:
     try:
-        saved = targets.commit(store, campaign.id, content, file_name, created_by=by or None,
-                               note=note, source=source, accept_warnings=accept_warnings)
+        saved = targets.commit(store, campaign.id, content, file_name,
+                               created_by=ctx.viewer.name or by or None, note=note, source=source,
+                               accept_warnings=accept_warnings,
+                               address=websession.client_address(), role=ctx.viewer.role)
     except targets.TargetsRejected as rejected:
         show_problems(rejected.table.problems)
         st.error("保存失败：表格未通过检查，未保存任何数据。")
@@ -395,6 +397,9 @@ with tab_history:
             if c2.button(f"恢复第 {chosen} 版为当前任务表", key=f"{K}restore",
                          icon=":material/restore:"):
                 saved = targets.restore(store, campaign.id, int(chosen),
-                                        created_by=st.session_state.get(f"{K}by") or None)
+                                        created_by=ctx.viewer.name
+                                        or st.session_state.get(f"{K}by") or None,
+                                        address=websession.client_address(),
+                                        role=ctx.viewer.role)
                 st.session_state[f"{K}saved"] = saved.summary()
                 st.rerun()

@@ -4,14 +4,17 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import campaigns, ingest, settings, template, ui, units, uploads
+from enrollment import audit, campaigns, ingest, settings, template, ui, units, uploads, websession
 from enrollment.labels import LEVEL_LABELS
 from enrollment.storage import Store, StorageError
 
-ctx = ui.context()
+ctx = ui.require("upload")
 campaign = ctx.campaign
 if campaign is None:
     st.stop()
+viewer = ctx.viewer
+scope = viewer.scope                  # None: any unit; else the reporter's units (and below)
+address = websession.client_address()
 
 P = f"upload:{campaign.id}:"          # session keys of this page, per campaign
 store = ctx.store
@@ -20,19 +23,23 @@ path = ctx.path
 
 @st.cache_data(max_entries=32, show_spinner="正在检查文件……")
 def check(path: str, version: int, campaign_id: str, content: bytes, name: str,
-          day: dt.date, confirmed: bool, today: dt.date) -> ingest.Preview:
+          day: dt.date, confirmed: bool, today: dt.date,
+          scope: tuple[str, ...] | None) -> ingest.Preview:
     with Store(path).read() as con:
         return ingest.prepare(con, campaigns.get(con, campaign_id), content, name, day,
-                              today=today, date_confirmed=confirmed)
+                              allowed_units=scope, today=today, date_confirmed=confirmed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def template_choices(path: str, version: int, campaign_id: str):
+def template_choices(path: str, version: int, campaign_id: str, scope: tuple[str, ...] | None):
+    """Levels and, per level, the units a template can cover (a reporter: only their own)."""
     with Store(path).read() as con:
         level = template.report_level(con, campaign_id)
         levels = units.levels_by_depth(con, campaign_id)[1:] or [level]
-        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv)]
-                  for lv in levels}
+        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv)
+                       if scope is None or u.code in scope] for lv in levels}
+    if scope is not None:
+        levels = [lv for lv in levels if scopes.get(lv)] or levels
     return level, levels, scopes
 
 
@@ -63,7 +70,8 @@ def withdraw_button(who: str, expected: int | None, key: str) -> None:
         if yes.button("确认撤回", key=f"{key}:yes", type="primary"):
             st.session_state.pop(f"{key}:confirm", None)
             try:
-                done = ingest.withdraw(store, campaign.id, who, expected)
+                done = ingest.withdraw(store, campaign.id, who, expected, allowed_units=scope,
+                                       address=address, role=viewer.role)
             except (ingest.WithdrawError, StorageError) as exc:
                 st.session_state[P + "flash"] = ("error", str(exc))
             else:
@@ -101,13 +109,26 @@ hi = max(lo, ingest.latest_allowed_date(campaign, today))
 default = min(max(ingest.default_report_date(campaign, today), lo), hi)
 st.subheader("① 填报人和上报日期")
 who_col, date_col = st.columns(2)
-if "upload:uploader" not in st.session_state:
-    # Widget state is dropped while another page is shown; the name is kept apart from it.
-    st.session_state["upload:uploader"] = st.session_state.get("upload:who", "")
-uploader = who_col.text_input(
-    "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三",
-    help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。").strip()
-st.session_state["upload:who"] = uploader
+if viewer.logged_in:
+    # With accounts the uploader is the logged-in user: the name cannot be typed.
+    uploader = viewer.name
+    with who_col:
+        st.markdown(f"填报人：**{viewer.user.display}**")
+        if scope is not None:
+            with Store(path).read() as con:
+                names = dict(con.execute(
+                    "SELECT code, name FROM units WHERE campaign_id = ? AND list_contains(?, code)",
+                    [campaign.id, list(scope)]).fetchall())
+            st.caption("负责单位：" + ("、".join(names[c] for c in scope if c in names)
+                                    or "（本活动中没有您负责的单位）") + "及其下属单位")
+else:
+    if "upload:uploader" not in st.session_state:
+        # Widget state is dropped while another page is shown; the name is kept apart from it.
+        st.session_state["upload:uploader"] = st.session_state.get("upload:who", "")
+    uploader = who_col.text_input(
+        "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三", max_chars=100,
+        help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。").strip()
+    st.session_state["upload:who"] = uploader
 day = date_col.date_input("上报日期（数字截至哪天）", value=default, min_value=lo, max_value=hi,
                           key=P + "date", format="YYYY-MM-DD",
                           help="默认是本周五。上报日期须在集中参保期内。")
@@ -116,7 +137,7 @@ st.caption(f"{ui.week_label(campaign, campaign.week_end(day))}，截止时间 "
            f"{deadline:%Y-%m-%d %H:%M}（{deadline.tzinfo}）")
 
 # --- 2. template ---------------------------------------------------------------------------
-level, levels, scopes = template_choices(path, ctx.version, campaign.id)
+level, levels, scopes = template_choices(path, ctx.version, campaign.id, scope)
 with st.expander("② 下载上报模板（只需填写「累计参保人数」一列）", expanded=receipt is None
                  and not st.session_state.get(P + "file_seen")):
     lv_col, scope_col = st.columns(2)
@@ -150,7 +171,7 @@ def preview_and_confirm(uploaded) -> None:
     st.session_state[P + "file_seen"] = True
     content = uploaded.getvalue()
     version = ctx.version
-    preview = check(path, version, campaign.id, content, uploaded.name, day, False, today)
+    preview = check(path, version, campaign.id, content, uploaded.name, day, False, today, scope)
     effective, confirmed = day, False
     question = preview.date_question
     if question:
@@ -163,7 +184,8 @@ def preview_and_confirm(uploaded) -> None:
             st.info("请先选择使用哪个日期，再核对数字。", icon=":material/event:")
             return
         effective, confirmed = choice, True
-        preview = check(path, version, campaign.id, content, uploaded.name, effective, True, today)
+        preview = check(path, version, campaign.id, content, uploaded.name, effective, True, today,
+                        scope)
 
     rows_col, units_col, total_col = st.columns(3)
     rows_col.metric("数据行", len(preview.rows))
@@ -202,7 +224,8 @@ def preview_and_confirm(uploaded) -> None:
         if key not in archived:
             try:
                 ingest.commit(store, campaign.id, content, uploaded.name, report_date=effective,
-                              uploader=uploader or None, date_confirmed=confirmed, today=today)
+                              uploader=uploader or None, date_confirmed=confirmed, today=today,
+                              allowed_units=scope, address=address, role=viewer.role)
             except ingest.UploadRejected as rejected:
                 archived[key] = rejected.upload_id
             except StorageError:
@@ -226,7 +249,8 @@ def preview_and_confirm(uploaded) -> None:
         try:
             done = ingest.commit(store, campaign.id, content, uploaded.name, report_date=effective,
                                  uploader=uploader, accept_warnings=accept,
-                                 date_confirmed=confirmed, today=today)
+                                 date_confirmed=confirmed, today=today, allowed_units=scope,
+                                 address=address, role=viewer.role)
         except ingest.UploadRejected as rejected:
             st.session_state[P + "flash"] = (
                 "error", "上报未保存：数据在检查后发生了变化，请重新核对。"
@@ -269,8 +293,13 @@ else:
         else:
             st.caption("这次上报没有错误或提醒。")
         if raw is not None:
+            def record_export(upload_id=int(picked), file_name=raw[0]) -> None:
+                audit.log(store, uploader or None, "export",
+                          f"下载第 {upload_id} 号上报的原始文件「{file_name}」", address,
+                          campaign_id=campaign.id, role=viewer.role)
+
             st.download_button("下载当时上传的原始文件", raw[1], file_name=raw[0],
-                               icon=":material/download:", key=P + "raw")
+                               icon=":material/download:", key=P + "raw", on_click=record_export)
     if uploader:
         with Store(path).read() as con:
             latest = ingest.withdrawable(con, campaign.id, uploader)

@@ -12,6 +12,9 @@ import pytest
 # Before any test imports the package: the default database is a throw-away file.
 _SAFE_DIR = Path(tempfile.mkdtemp(prefix="enrollment-tests-"))
 os.environ["ENROLLMENT_DB"] = str(_SAFE_DIR / "default.duckdb")
+# Login cookies are signed with a test key, never with a developer's data/secret.key.
+os.environ["ENROLLMENT_SECRET"] = "test-secret-" + "0123456789abcdef" * 3
+os.environ.pop("ENROLLMENT_REQUIRE_LOGIN", None)
 
 from enrollment import bootstrap, campaigns  # noqa: E402
 from enrollment.storage import Store  # noqa: E402

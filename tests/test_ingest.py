@@ -280,3 +280,16 @@ def test_preview_lists_every_row_with_its_problems(store, jincheng):
     assert list(frame["对应单位"]) == ["城区", "", "泽州县", ""]
     assert frame.loc[1, "说明"].startswith("未知单位「火星县」")
     assert list(frame["累计参保人数"]) == ["1,000", "5", "", "1005"]
+
+
+def test_the_file_type_is_judged_by_content_not_by_name(store):
+    """A CSV saved as .xlsx is read as CSV; a picture named .csv is refused."""
+    good = csv_bytes([["县区", "累计参保人数"], ["泽州县", 270000]])
+    receipt = ingest.commit(store, CAMPAIGN, good, "上报.xlsx", report_date=DAY, uploader="测试",
+                            now=NOW, today=TODAY)
+    assert receipt.units == 1 and receipt.file_name == "上报.xlsx"
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    with pytest.raises(ingest.UploadRejected) as caught:
+        ingest.commit(store, CAMPAIGN, picture, "上报.csv", report_date=DAY, uploader="测试",
+                      now=NOW, today=TODAY)
+    assert "文件不是电子表格" in str(caught.value)

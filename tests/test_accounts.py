@@ -1,0 +1,259 @@
+"""Accounts: creation rules, passwords, lockout (with an injectable clock), sessions, the CLI."""
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from enrollment import accounts, audit
+from enrollment.accounts import AccountError
+from enrollment.cli import cli
+
+T0 = dt.datetime(2021, 11, 19, 8, 0)        # 16:00 in Shanghai
+
+
+def add(store, name="zezhou", role="reporter", password="zezhou-pass-1", units=("140525",), **kw):
+    return accounts.create(store, name, role, password, units=units, actor="测试", **kw)
+
+
+def login(store, name="zezhou", password="zezhou-pass-1", now=T0):
+    return accounts.authenticate(store, name, password, address="10.0.0.7", now=now)
+
+
+def actions(store, actor=None):
+    with store.read() as con:
+        return list(audit.query(con, actor=actor)["action"])[::-1]
+
+
+def test_reporter_needs_units_and_others_must_not_have_any(store):
+    with pytest.raises(AccountError, match="填报员至少要负责一个单位"):
+        add(store, units=())
+    with pytest.raises(AccountError, match="只有填报员需要指定负责单位"):
+        add(store, name="boss", role="领导", units=("140525",))
+    user = add(store, units=("泽州县", "140581"))        # names resolve to codes
+    assert user.units == ("140525", "140581") and user.role_label == "填报员"
+
+
+@pytest.mark.parametrize("units, message", [
+    (("999999",), "单位「999999」不存在"),
+    (("赵庄村委会",), "对应多个单位"),
+])
+def test_unknown_or_ambiguous_units_are_refused(store, units, message):
+    with pytest.raises(AccountError, match=message):
+        add(store, units=units)
+    with store.read() as con:
+        assert not accounts.any_account(con)
+
+
+@pytest.mark.parametrize("password, message", [
+    ("short1", "至少 8 个字符"), ("zezhou", "至少 8 个字符"), ("aaaaaaaaaa", "太简单"),
+    ("x" * 257, "最多 256 个字符")])
+def test_weak_passwords_are_refused_without_echoing_them(store, password, message):
+    with pytest.raises(AccountError, match=message) as caught:
+        add(store, password=password)
+    assert password not in str(caught.value)
+
+
+def test_password_is_stored_as_an_argon2_hash_only(store):
+    add(store)
+    with store.read() as con:
+        stored = con.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "zezhou-pass-1" not in stored
+
+
+def test_login_opens_a_session_and_wrong_or_unknown_names_get_one_message(store):
+    add(store)
+    ok = login(store)
+    assert ok.user.name == "zezhou" and ok.token
+    with store.read() as con:
+        assert accounts.session_user(con, ok.token, T0).name == "zezhou"
+        assert con.execute("SELECT count(*) FROM sessions WHERE token_hash = ?",
+                           [ok.token]).fetchone()[0] == 0          # only the hash is stored
+    assert login(store, password="wrong-pass-1").message == accounts.BAD_LOGIN
+    assert login(store, name="nobody").message == accounts.BAD_LOGIN
+    # A password typed into the name field is not kept in the log.
+    assert login(store, name="my-secret-password").message == accounts.BAD_LOGIN
+    with store.read() as con:
+        details = list(audit.query(con, actions=["login_failed"])["detail"])
+    assert details[:2] == ["用户名「my**********」不存在", "用户名「no****」不存在"]
+    assert not any("my-secret-password" in d for d in details)
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(store):
+    add(store)
+    for attempt in range(4):
+        result = login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=attempt))
+        assert result.user is None and "锁定" not in result.message.split("再错")[0]
+    assert "再错 1 次" in result.message
+    locked = login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=5))
+    assert locked.user is None and "账号已锁定，请于 16:15 后再试" in locked.message
+    # The right password is refused while locked, also a second before the end.
+    assert login(store, now=T0 + dt.timedelta(minutes=14, seconds=59)).user is None
+    after = login(store, now=T0 + dt.timedelta(minutes=15, seconds=6))
+    assert after.user is not None
+    assert actions(store, "zezhou") == ["login_failed"] * 5 + ["account_locked", "login_failed",
+                                                                "login"]
+
+
+def test_a_success_resets_the_failure_count(store):
+    add(store)
+    for i in range(4):
+        login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=i))
+    assert login(store, now=T0 + dt.timedelta(seconds=10)).user
+    for i in range(4):
+        assert "已锁定" not in login(store, password="wrong-pass-1",
+                                    now=T0 + dt.timedelta(seconds=20 + i)).message
+    assert login(store, now=T0 + dt.timedelta(seconds=30)).user
+
+
+def test_administrator_unlocks_and_reset_unlocks(store):
+    add(store)
+    for i in range(5):
+        login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=i))
+    assert login(store, now=T0 + dt.timedelta(minutes=1)).user is None
+    accounts.unlock(store, "zezhou", actor="admin", now=T0 + dt.timedelta(minutes=2))
+    assert login(store, now=T0 + dt.timedelta(minutes=3)).user
+
+
+def test_logout_disable_and_reset_end_sessions_on_the_server(store):
+    add(store)
+    first, second, third = (login(store).token for _ in range(3))
+    accounts.logout(store, first, address="10.0.0.7", now=T0)
+    with store.read() as con:
+        assert accounts.session_user(con, first, T0) is None
+        assert accounts.session_user(con, second, T0) is not None
+    accounts.reset_password(store, "zezhou", "brand-new-pass", actor="admin", now=T0)
+    with store.read() as con:
+        assert accounts.session_user(con, second, T0) is None
+    relogin = login(store, password="brand-new-pass").user
+    assert relogin.must_change_password
+    token = login(store, password="brand-new-pass").token
+    accounts.set_active(store, "zezhou", False, actor="admin", now=T0)
+    with store.read() as con:
+        assert accounts.session_user(con, token, T0) is None
+    assert login(store, password="brand-new-pass").message == "账号已停用，请联系管理员。"
+    assert third
+
+
+def test_sessions_expire(store):
+    add(store)
+    token = accounts.authenticate(store, "zezhou", "zezhou-pass-1", session_hours=12, now=T0).token
+    with store.read() as con:
+        assert accounts.session_user(con, token, T0 + dt.timedelta(hours=11, minutes=59))
+        assert accounts.session_user(con, token, T0 + dt.timedelta(hours=12)) is None
+
+
+def test_changing_ones_password_checks_the_old_one_and_ends_other_sessions(store):
+    add(store)
+    mine, other = login(store).token, login(store).token
+    with pytest.raises(AccountError, match="原密码不正确"):
+        accounts.change_password(store, "zezhou", "wrong-pass-1", "another-pass-2", now=T0)
+    accounts.change_password(store, "zezhou", "zezhou-pass-1", "another-pass-2", keep_token=mine,
+                             now=T0)
+    with store.read() as con:
+        assert accounts.session_user(con, mine, T0) and not accounts.session_user(con, other, T0)
+    assert login(store, password="another-pass-2").user
+    assert login(store).user is None
+
+
+def test_the_last_administrator_cannot_be_disabled_or_demoted(store):
+    add(store, name="admin", role="管理员", password="admin-pass-12", units=())
+    with pytest.raises(AccountError, match="唯一可用的管理员"):
+        accounts.set_active(store, "admin", False)
+    with pytest.raises(AccountError, match="唯一可用的管理员"):
+        accounts.update(store, "admin", role="leader")
+    add(store, name="admin2", role="admin", password="admin-pass-12", units=())
+    assert not accounts.set_active(store, "admin", False).active
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+def run(store, *args, input=None):
+    return CliRunner().invoke(cli, ["--db", str(store.path), *args], input=input)
+
+
+def test_cli_users_add_list_disable_enable_reset(store):
+    result = run(store, "users", "add", "zezhou", "--role", "填报员", "--units", "泽州县",
+                 "--full-name", "泽州县医保局 张三", input="zezhou-pass-1\n")
+    assert result.exit_code == 0, result.output
+    assert "已创建账号「zezhou」（填报员，负责 140525）" in result.output
+    assert run(store, "users", "add", "boss", "--role", "leader", input="leader-pass-1\n").exit_code == 0
+    listed = run(store, "users", "list", "--format", "json")
+    rows = json.loads(listed.output)
+    assert [(r["用户名"], r["角色"], r["负责单位"], r["状态"]) for r in rows] == [
+        ("zezhou", "填报员", "泽州县（140525）", "正常"), ("boss", "领导", "", "正常")]
+    assert "$argon2" not in listed.output and "pass" not in listed.output
+    assert run(store, "users", "disable", "boss").exit_code == 0
+    assert "已停用" in run(store, "users", "list").output
+    assert run(store, "users", "enable", "boss").exit_code == 0
+    reset = run(store, "users", "reset", "zezhou", input="reset-pass-99\n")
+    assert reset.exit_code == 0 and "reset-pass-99" not in reset.output
+    assert login(store, password="reset-pass-99").user.must_change_password
+    actors = {r for r in actions(store)}
+    assert {"user_created", "user_disabled", "user_enabled", "password_reset"} <= actors
+
+
+def test_cli_never_takes_a_password_as_an_argument(store):
+    command = cli.commands["users"].commands["add"]
+    assert not any("password" in opt for p in command.params for opt in getattr(p, "opts", []))
+    result = run(store, "users", "add", "x1", "--role", "admin", "--password", "secret-pass-1")
+    assert result.exit_code != 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["users", "add", "zezhou", "--role", "boss"], "角色「boss」不存在"),
+    (["users", "add", "zezhou", "--role", "填报员"], "填报员至少要负责一个单位"),
+    (["users", "add", "a b", "--role", "admin"], "用户名只能包含"),
+    (["users", "disable", "nobody"], "账号「nobody」不存在"),
+    (["users", "reset", "nobody"], "账号「nobody」不存在"),
+])
+def test_cli_account_errors_exit_1_in_chinese(store, args, message):
+    result = run(store, *args, input="good-pass-123\n")
+    assert result.exit_code == 1 and message in result.output
+    with store.read() as con:
+        assert not accounts.any_account(con)
+
+
+# --- scripted uploads obey the account's scope ----------------------------------------------
+
+def ingest_cli(store, tmp_path, uploader, rows, *extra):
+    path = tmp_path / "report.csv"
+    path.write_bytes(("\r\n".join(",".join(map(str, r)) for r in rows) + "\r\n").encode("utf-8"))
+    return run(store, "ingest", str(path), "--campaign", "jincheng-2022-residents",
+               "--report-date", "2021-11-19", "--uploader", uploader, *extra)
+
+
+def test_cli_ingest_applies_the_uploaders_scope(store, tmp_path):
+    add(store)
+    accounts.create(store, "boss", "leader", "leader-pass-1")
+    both = [["县区", "累计参保人数"], ["泽州县", 270000], ["高平市", 360000]]
+    refused = ingest_cli(store, tmp_path, "zezhou", both)
+    assert refused.exit_code == 1
+    assert "第 3 行：「高平市」不在您负责的单位范围内（您负责：泽州县及其下属单位），不能上报" in refused.output
+    assert ingest_cli(store, tmp_path, "zezhou", both, "--dry-run").exit_code == 1
+    own = ingest_cli(store, tmp_path, "zezhou", [["乡镇", "累计参保人数"], ["南村镇", 20000]])
+    assert own.exit_code == 0, own.output                  # a township below 泽州县
+    leader = ingest_cli(store, tmp_path, "boss", both)
+    assert leader.exit_code == 1 and "没有上报或撤回数据的权限" in leader.output
+    accounts.set_active(store, "zezhou", False)
+    assert "已停用" in ingest_cli(store, tmp_path, "zezhou", both).output
+    # A name without an account uploads as before (no scope).
+    assert ingest_cli(store, tmp_path, "某县 王五", both).exit_code == 0
+    with store.read() as con:
+        log = audit.query(con, actions=["upload", "upload_rejected"])
+    assert set(log["actor"]) == {"zezhou", "某县 王五"}
+    assert all(a.startswith("命令行 ") for a in log["address"])
+
+
+def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_path):
+    from enrollment import ingest
+
+    from .fixtures import NOW, TODAY, report_csv
+
+    ingest.commit(store, "jincheng-2022-residents", report_csv({"140525": 1, "140581": 2}),
+                  "两县.csv", report_date=dt.date(2021, 11, 19), uploader="zezhou", now=NOW,
+                  today=TODAY)
+    with pytest.raises(ingest.WithdrawError, match="不在您负责范围内的单位（高平市）"):
+        ingest.withdraw(store, "jincheng-2022-residents", "zezhou", allowed_units=["140525"])
+    assert ingest.withdraw(store, "jincheng-2022-residents", "zezhou").units == 2
