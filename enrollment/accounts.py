@@ -368,7 +368,8 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
     now = now or now_utc()
     typed = audit.clean(name, MAX_NAME_LENGTH + 8) or ""
     name = unicodedata.normalize("NFC", (name or "").strip())
-    with store.write() as con:
+    # A login changes no figure and no other session: keep the app's caches (no version bump).
+    with store.write(bump=False) as con:
         row = con.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
         user = get(con, name) if row else None
         if user is not None and user.locked(now):

@@ -71,8 +71,9 @@ def record(con: duckdb.DuckDBPyConnection, actor: str | None, action: str, detai
 
 def log(store: Store, actor: str | None, action: str, detail: str = "",
         address: str | None = None, **kwargs) -> int:
-    """`record` in a write transaction of its own (for actions that change nothing else)."""
-    with store.write() as con:
+    """`record` in a write transaction of its own (for actions that change nothing else, so
+    the data version, which keys the app's cached queries, stays as it is)."""
+    with store.write(bump=False) as con:
         return record(con, actor, action, detail, address, **kwargs)
 
 

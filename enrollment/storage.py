@@ -253,17 +253,22 @@ class Store:
             con.close()
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction: committed (and the data version bumped) only if the block succeeds."""
+    def write(self, bump: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: committed (and the data version bumped) only if the block succeeds.
+
+        `bump=False` for writes that change nothing a cached query shows (a login, an audit
+        entry of an export), so they do not throw the app's caches away.
+        """
         with _write_lock(str(self.path)):
             con = self._connect()
             try:
                 con.begin()
                 try:
                     yield con
-                    con.execute(
-                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
-                        "WHERE key = 'data_version'")
+                    if bump:
+                        con.execute(
+                            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+                            "WHERE key = 'data_version'")
                     con.commit()
                 except BaseException:
                     con.rollback()

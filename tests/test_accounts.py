@@ -80,6 +80,19 @@ def test_login_opens_a_session_and_wrong_or_unknown_names_get_one_message(store)
     assert not any("my-secret-password" in d for d in details)
 
 
+def test_logins_and_export_entries_keep_the_cached_figures(store):
+    """The data version keys every cached query: only changes to figures or accounts bump it."""
+    add(store)
+    before = store.data_version()
+    login(store)
+    login(store, password="wrong-pass-9")
+    audit.log(store, "zezhou", "export", "下载通报表")
+    assert store.data_version() == before
+    assert actions(store)[-3:] == ["login", "login_failed", "export"]
+    add(store, name="gaoping", units=("140581",), password="gaoping-pass-1")
+    assert store.data_version() == before + 1
+
+
 def test_five_failures_lock_the_account_for_fifteen_minutes(store):
     add(store)
     for attempt in range(4):
