@@ -68,7 +68,49 @@ class Progress:
         return {key: int(counts.get(key, 0)) for key in STATUS_LABELS}
 
 
-def _source_sql(subtree: bool, with_prev: bool = True) -> str:
+_DATES = """
+    dates AS (
+        SELECT unnest($as_of) AS as_of, unnest($prev) AS prev, unnest($week_start) AS week_start,
+               unnest($pace) AS pace, unnest($elapsed) AS elapsed,
+               unnest($after_end) AS after_end, unnest($weeks_left) AS weeks_left)"""
+
+
+def _valid_sql(units: str | None) -> str:
+    """CTEs `rows`, `corrected` and `valid`: each unit's figure per date (of the units in the
+    relation `units`, if given) up to the last date."""
+    within = f"AND unit_code IN (SELECT code FROM {units})" if units else ""
+    return f"""
+    rows AS NOT MATERIALIZED (
+        SELECT unit_code, report_date, revision, enrolled, amount, low_income_enrolled
+        FROM reports
+        WHERE campaign_id = $campaign AND source = $source
+          AND report_date <= (SELECT max(as_of) FROM dates) {within}),
+    -- Revisions count 1, 2, 3 … per unit and date (every write appends max + 1), so a figure
+    -- was corrected or withdrawn exactly when a revision above 1 exists. Those few go through
+    -- arg_max; every other row is its unit's only revision for that date and counts as it is.
+    corrected AS (SELECT DISTINCT unit_code, report_date FROM rows WHERE revision <> 1),
+    valid AS (   -- the latest revision of each unit and date, where it is a figure
+        SELECT unit_code, report_date, enrolled, amount, low_income_enrolled FROM rows r
+        WHERE revision = 1 AND enrolled IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM corrected c
+            WHERE c.unit_code = r.unit_code AND c.report_date = r.report_date)
+        UNION ALL
+        SELECT unit_code, report_date, last.enrolled, last.amount, last.low_income_enrolled
+        FROM (SELECT r.unit_code, r.report_date,
+                     arg_max({{'enrolled': r.enrolled, 'amount': r.amount,
+                              'low_income_enrolled': r.low_income_enrolled}}, r.revision) AS last
+              FROM rows r JOIN corrected c
+                ON c.unit_code = r.unit_code AND c.report_date = r.report_date
+              GROUP BY r.unit_code, r.report_date)
+        WHERE last.enrolled IS NOT NULL)"""
+
+
+def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) -> str:
+    """The CTEs up to `base`: every unit (of the subtree) at every date with its own figures.
+
+    `by_date` takes each unit's latest figure per date with one aggregate over the figures on or
+    before it (fastest for one or two dates); otherwise with an as-of join (for many dates).
+    """
     units = ("SELECT code, name, level, parent_code, depth, position FROM units "
              "WHERE campaign_id = $campaign")
     if subtree:
@@ -79,32 +121,29 @@ def _source_sql(subtree: bool, with_prev: bool = True) -> str:
                 SELECT x.code FROM units x JOIN sub ON x.parent_code = sub.code
                 WHERE x.campaign_id = $campaign)
             {units} AND code IN (SELECT code FROM sub))"""
-    prev_column, prev_join = "NULL::BIGINT AS enrolled_prev", ""
-    if with_prev:
-        prev_column = "p.enrolled_prev"
-        prev_join = """LEFT JOIN (
+    if by_date:
+        prev = ("arg_max(v.enrolled, v.report_date) FILTER (v.report_date <= d.prev)"
+                if with_prev else "NULL::BIGINT")
+        own = f"""
+    own AS (   -- each reporting unit's latest figure on or before each date
+        SELECT v.unit_code, d.as_of,
+               arg_max({{'enrolled': v.enrolled, 'amount': v.amount,
+                         'low_income_enrolled': v.low_income_enrolled}}, v.report_date) AS latest,
+               max(v.report_date) AS report_date,
+               max(v.report_date) >= any_value(d.week_start) AS reported_week,
+               {prev} AS enrolled_prev
+        FROM valid v JOIN dates d ON v.report_date <= d.as_of
+        GROUP BY v.unit_code, d.as_of),"""
+    else:
+        prev_column, prev_join = "NULL::BIGINT AS enrolled_prev", ""
+        if with_prev:
+            prev_column = "p.enrolled_prev"
+            prev_join = """LEFT JOIN (
             SELECT g2.unit_code, g2.as_of, v2.enrolled AS enrolled_prev
             FROM grid g2
             ASOF JOIN valid v2 ON v2.unit_code = g2.unit_code AND v2.report_date <= g2.prev
         ) p ON p.unit_code = g.unit_code AND p.as_of = g.as_of"""
-    return f"""
-    dates AS (
-        SELECT unnest($as_of) AS as_of, unnest($prev) AS prev, unnest($week_start) AS week_start,
-               unnest($pace) AS pace, unnest($elapsed) AS elapsed,
-               unnest($after_end) AS after_end, unnest($weeks_left) AS weeks_left),
-    u AS ({units}),
-    revisions AS (
-        SELECT unit_code, report_date,
-               arg_max({{'enrolled': enrolled, 'amount': amount,
-                        'low_income_enrolled': low_income_enrolled}}, revision) AS r
-        FROM reports
-        WHERE campaign_id = $campaign AND source = $source
-          AND report_date <= (SELECT max(as_of) FROM dates)
-        GROUP BY unit_code, report_date),
-    valid AS (
-        SELECT unit_code, report_date, r.enrolled AS enrolled, r.amount AS amount,
-               r.low_income_enrolled AS low_income_enrolled
-        FROM revisions WHERE r.enrolled IS NOT NULL),
+        own = f"""
     reporting AS (SELECT DISTINCT unit_code FROM valid),
     grid AS (SELECT r.unit_code, d.as_of, d.prev, d.week_start
              FROM reporting r CROSS JOIN dates d),
@@ -115,7 +154,9 @@ def _source_sql(subtree: bool, with_prev: bool = True) -> str:
                v.report_date, v.report_date >= g.week_start AS reported_week, {prev_column}
         FROM grid g
         ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
-        {prev_join}),
+        {prev_join}),"""
+    return f"""{_DATES},
+    u AS ({units}),{_valid_sql("u" if subtree else None)},{own}
     tgt AS (
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = $campaign),
@@ -129,6 +170,64 @@ def _source_sql(subtree: bool, with_prev: bool = True) -> str:
         FROM u CROSS JOIN dates d
         LEFT JOIN own ON own.unit_code = u.code AND own.as_of = d.as_of
         LEFT JOIN tgt ON tgt.unit_code = u.code)"""
+
+
+def _unit_sql() -> str:
+    """One unit ($root) at every date, without computing every unit below it at every date.
+
+    A parent without a figure of its own takes the sum of its children's, level by level; so
+    the unit's figure at a date is the sum over the units below it (or itself) that have a
+    figure by then and have no ancestor up to the unit that has one. A unit has a figure from
+    its first report on (the latest on or before each date counts), so a reporting unit counts
+    until the first report date of any reporting ancestor below the unit (`blocked`). The
+    same holds for tasks, without dates. reported_week is any report in the week below the
+    unit, as in the level-by-level query; the result is the same row for row.
+    """
+    return f"""{_DATES},
+    sub AS (
+        SELECT code, parent_code FROM units WHERE campaign_id = $campaign AND code = $root
+        UNION ALL
+        SELECT x.code, x.parent_code FROM units x JOIN sub ON x.parent_code = sub.code
+        WHERE x.campaign_id = $campaign),{_valid_sql("sub")},
+    firsts AS (SELECT unit_code, min(report_date) AS first FROM valid GROUP BY unit_code),
+    below AS (   -- units under a reporting unit, with the date its own figure takes over
+        SELECT c.code, f.first AS since FROM firsts f JOIN sub c ON c.parent_code = f.unit_code
+        UNION ALL
+        SELECT c.code, b.since FROM below b JOIN sub c ON c.parent_code = b.code),
+    blocked AS (SELECT code, min(since) AS since FROM below GROUP BY code),
+    grid AS (SELECT f.unit_code, d.as_of, d.week_start FROM firsts f JOIN dates d
+             ON f.first <= d.as_of),
+    latest AS (
+        SELECT g.unit_code, g.as_of, v.enrolled, v.amount, v.low_income_enrolled, v.report_date,
+               v.report_date >= g.week_start AS in_week
+        FROM grid g ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of),
+    figures AS (
+        SELECT l.as_of,
+               sum(l.enrolled) FILTER (counts) AS enrolled,
+               sum(l.amount) FILTER (counts) AS amount,
+               sum(l.low_income_enrolled) FILTER (counts) AS low_income_enrolled,
+               max(l.report_date) FILTER (counts) AS report_date,
+               bool_or(l.in_week) AS reported_week
+        FROM (SELECT l.*, b.since IS NULL OR l.as_of < b.since AS counts
+              FROM latest l LEFT JOIN blocked b ON b.code = l.unit_code) l
+        GROUP BY l.as_of),
+    tasks AS (
+        SELECT unit_code, task, baseline, low_income FROM current_targets
+        WHERE campaign_id = $campaign AND unit_code IN (SELECT code FROM sub)),
+    under_task AS (   -- units under a unit that has a task of its own
+        SELECT c.code FROM tasks t JOIN sub c ON c.parent_code = t.unit_code
+        UNION
+        SELECT c.code FROM under_task x JOIN sub c ON c.parent_code = x.code),
+    task AS (
+        SELECT sum(task) AS target, sum(baseline) AS baseline, sum(low_income) AS low_income_target
+        FROM tasks WHERE unit_code NOT IN (SELECT code FROM under_task)),
+    one AS (
+        SELECT u.code, u.name, u.level, u.parent_code, u.depth, u.position, d.as_of,
+               task.target, task.baseline, f.enrolled, NULL::BIGINT AS enrolled_prev, f.amount,
+               f.low_income_enrolled, task.low_income_target, f.report_date,
+               coalesce(f.reported_week, false) AS reported_week
+        FROM units u CROSS JOIN dates d CROSS JOIN task LEFT JOIN figures f ON f.as_of = d.as_of
+        WHERE u.campaign_id = $campaign AND u.code = $root)"""
 
 
 def _depth_sql(depth: int, deepest: bool) -> str:
@@ -235,18 +334,23 @@ def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[
         raise ValueError(f"unknown source {source!r}")
     if not days:
         raise ValueError("no dates")
-    deepest = max_depth(con, campaign.id)
-    parts = [_source_sql(root is not None, with_prev)]
-    parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
-    union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
-    where = "WHERE r.code = $only" if only is not None else ""
-    sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
+    if only is not None and only == root and not with_prev:
+        # One unit's series (a trend): summed from the reporting units below it.
+        sql = "WITH RECURSIVE " + _unit_sql() + _FINAL.format(union="SELECT * FROM one", where="")
+    else:
+        deepest = max_depth(con, campaign.id)
+        # One or two dates: an aggregate per unit and date is cheaper than an as-of join's sort.
+        parts = [_source_sql(root is not None, with_prev, by_date=len(days) <= 2)]
+        parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
+        union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
+        where = "WHERE r.code = $only" if only is not None else ""
+        sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
     params = {"campaign": campaign.id, "source": source,
               "goal_bp": campaign.goal_basis_points(), "window_days": campaign.window_days,
               **_date_params(campaign, list(days))}
     if root is not None:
         params["root"] = root
-    if only is not None:
+    if only is not None and "$only" in sql:
         params["only"] = only
     frame = con.execute(sql, params).df()
     for column in _INT_COLUMNS:
