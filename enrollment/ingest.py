@@ -502,6 +502,8 @@ def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str,
     name_text = reader.cell_text(row.values.get("unit_name"))
     if not (code_text and name_text):
         return False
+    if code in index.by_alias.get(name_text, ()):
+        return False    # the name as written is one of the code's own names: the usual case
     by_name = index.resolve(name_text)
     if by_name and code not in by_name:
         problems.append(Problem(
@@ -666,26 +668,44 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
 
 
 def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
-    codes = [r.code for r in preview.rows]
-    params = {"c": campaign.id, "d": preview.report_date, "codes": codes}
-    latest = """
-        WITH latest AS (
-            SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled
-            FROM reports WHERE campaign_id = $c AND source = 'upload'
-              AND list_contains($codes, unit_code)
-            GROUP BY unit_code, report_date)"""
-    previous = {code: (value, day) for code, value, day in con.execute(latest + """
-        SELECT unit_code, arg_max(enrolled, report_date), max(report_date) FROM latest
-        WHERE enrolled IS NOT NULL AND report_date < $d GROUP BY unit_code""", params).fetchall()}
-    following = {code: (value, day) for code, value, day in con.execute(latest + """
-        SELECT unit_code, arg_min(enrolled, report_date), min(report_date) FROM latest
-        WHERE enrolled IS NOT NULL AND report_date > $d GROUP BY unit_code""", params).fetchall()}
-    same_day = dict(con.execute(latest + """
-        SELECT unit_code, enrolled FROM latest WHERE enrolled IS NOT NULL AND report_date = $d""",
-        params).fetchall())
-    target = dict(con.execute(
-        "SELECT unit_code, task FROM current_targets WHERE campaign_id = ? "
-        "AND list_contains(?, unit_code)", [campaign.id, codes]).fetchall())
+    # The file's units as a relation to join (list_contains over a long list is quadratic),
+    # and one pass over their figures for the previous, following and same-day ones.
+    params = {"c": campaign.id, "d": preview.report_date}
+    con.register("upload_units", pd.DataFrame({"unit_code": [r.code for r in preview.rows]}))
+    try:
+        # Revisions count 1, 2, 3 … per unit and date: only pairs with a revision above 1
+        # (corrections, withdrawals) need arg_max; any other row is the figure for its date.
+        figures = con.execute("""
+            WITH rows AS NOT MATERIALIZED (
+                SELECT unit_code, report_date, revision, enrolled FROM reports
+                WHERE campaign_id = $c AND source = 'upload'
+                  AND unit_code IN (SELECT unit_code FROM upload_units)),
+            corrected AS (SELECT DISTINCT unit_code, report_date FROM rows WHERE revision <> 1),
+            latest AS (
+                SELECT unit_code, report_date, enrolled FROM rows r
+                WHERE revision = 1 AND NOT EXISTS (
+                    SELECT 1 FROM corrected c
+                    WHERE c.unit_code = r.unit_code AND c.report_date = r.report_date)
+                UNION ALL
+                SELECT r.unit_code, r.report_date, arg_max(r.enrolled, r.revision)
+                FROM rows r JOIN corrected c
+                  ON c.unit_code = r.unit_code AND c.report_date = r.report_date
+                GROUP BY r.unit_code, r.report_date)
+            SELECT unit_code,
+                   arg_max(enrolled, report_date) FILTER (report_date < $d),
+                   max(report_date) FILTER (report_date < $d),
+                   arg_min(enrolled, report_date) FILTER (report_date > $d),
+                   min(report_date) FILTER (report_date > $d),
+                   any_value(enrolled) FILTER (report_date = $d)
+            FROM latest WHERE enrolled IS NOT NULL GROUP BY unit_code""", params).fetchall()
+        target = dict(con.execute(
+            "SELECT unit_code, task FROM current_targets WHERE campaign_id = $c "
+            "AND unit_code IN (SELECT unit_code FROM upload_units)", {"c": campaign.id}).fetchall())
+    finally:
+        con.unregister("upload_units")
+    previous = {code: (value, day) for code, value, day, *_ in figures if day is not None}
+    following = {code: (value, day) for code, _, _, value, day, _ in figures if day is not None}
+    same_day = {code: value for code, *_, value in figures if value is not None}
     margin = settings.over_target_margin()
     lines = {line.row: line for line in preview.lines}
     for r in preview.rows:
