@@ -10,8 +10,12 @@ messages.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gc
 import hashlib
+import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -245,6 +249,41 @@ def local_today() -> dt.date:
 
 # --- prepare -------------------------------------------------------------------------------
 
+_gc_guard = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _cycle_collection_paused():
+    """Checking a province's file makes some 200,000 short-lived lists, dicts and rows, none in
+    a reference cycle; the cycle collector would walk them (and every long-lived object) again
+    and again for nothing: a quarter of the time. Reference counting frees them all the same.
+    Shared by threads: collection resumes when the last of them is done."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_guard:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _without_cycle_collection(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _cycle_collection_paused():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+@_without_cycle_collection
 def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:

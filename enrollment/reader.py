@@ -558,13 +558,18 @@ class Table:
 
 
 def _merged_fill(sheet: Sheet) -> Grid:
-    """A copy of the grid in which every merged area repeats its top-left value."""
-    rows = [list(r) for r in sheet.rows]
+    """The grid in which every merged area repeats its top-left value (rows in a merged area
+    are copies; the others are the sheet's own lists, which are not changed)."""
+    rows = list(sheet.rows)
+    copied: set[int] = set()
     for (r0, c0), (r1, c1) in sheet.merged:
         if r0 >= len(rows) or r1 < r0 or c1 < c0:
             continue
         value = rows[r0][c0] if c0 < len(rows[r0]) else ""
         for r in range(r0, min(r1, len(rows) - 1) + 1):
+            if r not in copied:
+                rows[r] = list(rows[r])
+                copied.add(r)
             for c in range(c0, min(c1, c0 + 200) + 1):
                 while len(rows[r]) <= c:
                     rows[r].append("")
