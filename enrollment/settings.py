@@ -40,6 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
     Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
             "A weekly increase above this fraction of the target is flagged for leaders."),
+    Setting("ENROLLMENT_DB_MEMORY", "1GB",
+            "Memory the database engine may use in one process before it spills to a temporary "
+            "folder beside the file (DuckDB memory_limit, e.g. 512MB, 2GB)."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -76,3 +79,7 @@ def over_target_margin() -> float:
 
 def jump_threshold() -> float:
     return float(get("ENROLLMENT_JUMP_THRESHOLD"))
+
+
+def db_memory() -> str:
+    return get("ENROLLMENT_DB_MEMORY")
