@@ -50,10 +50,13 @@ def main() -> None:
     at.query_params["campaign"] = args.campaign
     at.query_params["as_of"] = args.as_of
 
+    cpu: list[float] = []
+
     def run() -> float:
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         at.run()
         seconds = time.perf_counter() - started
+        cpu.append(time.process_time() - used)
         if at.exception:
             raise SystemExit(f"page raised: {at.exception[0].value}")
         if not at.subheader or not at.subheader[0].value.startswith("进度总览"):
@@ -63,7 +66,7 @@ def main() -> None:
     store = Store(args.db)
     day = dt.date.fromisoformat(args.as_of)
     first = run()
-    cold, warm = [], []
+    cold, warm, cold_cpu, warm_cpu = [], [], [], []
     with store.read() as con:
         figure = con.execute(
             "SELECT arg_max(enrolled, (report_date, revision)) FROM reports WHERE campaign_id = ? "
@@ -75,9 +78,11 @@ def main() -> None:
         ingest.commit(store, args.campaign, body, f"更正{n}.csv", report_date=day,
                       uploader="基准测试", accept_warnings=True, today=day)
         cold.append(run())
+        cold_cpu.append(cpu[-1])
         warm.append(run())
-    print(json.dumps({"first": first, "cold": cold, "warm": warm,
-                      "heading": at.subheader[0].value}))
+        warm_cpu.append(cpu[-1])
+    print(json.dumps({"first": first, "cold": cold, "warm": warm, "cold_cpu": cold_cpu,
+                      "warm_cpu": warm_cpu, "heading": at.subheader[0].value}))
 
 
 if __name__ == "__main__":

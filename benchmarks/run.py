@@ -61,27 +61,44 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def paired(ours: Callable, base: Callable, repeat: int) -> tuple[list[float], list[float], object, object]:
+class Timed(list):
+    """Wall-clock seconds of each run, with the process's CPU seconds beside them (all its
+    threads): on a shared machine the wall time includes waiting for a core, the CPU time not."""
+
+    def __init__(self):
+        super().__init__()
+        self.cpu: list[float] = []
+
+    def run(self, fn: Callable):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        self.append(time.perf_counter() - wall)
+        self.cpu.append(time.process_time() - cpu)
+        return result
+
+
+def paired(ours: Callable, base: Callable, repeat: int) -> tuple[Timed, Timed, object, object]:
     """Run both `repeat` times, alternating (after one untimed warm-up each)."""
     mine, theirs = ours(), base()
-    a, b = [], []
+    a, b = Timed(), Timed()
     for _ in range(repeat):
-        started = time.perf_counter()
-        mine = ours()
-        a.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        theirs = base()
-        b.append(time.perf_counter() - started)
+        mine = a.run(ours)
+        theirs = b.run(base)
     return a, b, mine, theirs
 
 
 def _entry(name: str, size: str, ours: list[float], base: list[float] | None, baseline_name: str,
            unit: str = "s") -> dict:
-    entry = {"measure": name, "unit": unit, "value": _median(ours), "runs": ours,
+    entry = {"measure": name, "unit": unit, "value": _median(ours), "runs": list(ours),
              "baseline": baseline_name}
+    if getattr(ours, "cpu", None):
+        entry["cpu"] = _median(ours.cpu)
+        entry["cpu_runs"] = ours.cpu
+    if getattr(base, "cpu", None):
+        entry["baseline_cpu"] = _median(base.cpu)
     if base is not None:
         entry["baseline_value"] = _median(base)
-        entry["baseline_runs"] = base
+        entry["baseline_runs"] = list(base)
         entry["ratio"] = entry["value"] / entry["baseline_value"] if entry["baseline_value"] else None
     kind, limit = TARGETS.get(name, (None, None))
     if isinstance(limit, dict):
@@ -186,15 +203,23 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     queries = _median(measures[0]["runs"]) + _median(ours)
 
     log("page (AppTest)")
-    page = json.loads(subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "benchmarks.page", "--db", str(path), "--campaign", campaign.id,
          "--as-of", REPORT_DAY.isoformat(), "--unit", village, "--runs", str(repeat)],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout)
-    cold = _entry("page_cold", size, page["cold"], None, "")
+        cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the page benchmark failed:\n{done.stderr[-3000:]}")
+    page = json.loads(done.stdout)
+    cold_runs, warm_runs = Timed(), Timed()
+    cold_runs += page["cold"]
+    cold_runs.cpu = page["cold_cpu"]
+    warm_runs += page["warm"]
+    warm_runs.cpu = page["warm_cpu"]
+    cold = _entry("page_cold", size, cold_runs, None, "")
     cold.update(baseline="the page's queries (overview_top + trend_root)", baseline_value=queries,
                 ratio=cold["value"] / queries, first_run=page["first"])
     measures.append(cold)
-    warm = _entry("page_warm", size, page["warm"], None, "")
+    warm = _entry("page_warm", size, warm_runs, None, "")
     warm.update(baseline="page_cold", baseline_value=cold["value"],
                 ratio=warm["value"] / cold["value"])
     measures.append(warm)
@@ -227,12 +252,12 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     entry = _entry("ingest_prepare", size, ours, base, "pandas + calamine read of the same file")
     entry.update(rows=rows, file_bytes=len(content))
     measures.append(entry)
-    started = time.perf_counter()
-    receipt = ingest.commit(store, campaign.id, content, name, report_date=FILE_DAY,
-                            uploader="基准测试", today=FILE_DAY)
-    commit = time.perf_counter() - started
+    commit = Timed()
+    receipt = commit.run(lambda: ingest.commit(store, campaign.id, content, name,
+                                               report_date=FILE_DAY, uploader="基准测试",
+                                               today=FILE_DAY))
     assert receipt.units == rows
-    entry = _entry("ingest_commit", size, [commit], base, "pandas + calamine read of the same file")
+    entry = _entry("ingest_commit", size, commit, base, "pandas + calamine read of the same file")
     entry.update(rows=rows)
     measures.append(entry)
     out["seconds"] = time.perf_counter() - began
@@ -279,15 +304,16 @@ def machine() -> dict:
 
 
 def table(results: list[dict], grow: list[dict]) -> str:
-    lines = [f"{'size':9} {'measure':16} {'ours':>10} {'baseline':>10} {'ratio':>7}  "
+    lines = [f"{'size':9} {'measure':16} {'ours':>10} {'(cpu)':>8} {'baseline':>10} {'ratio':>7}  "
              f"{'target':>9}  met"]
     for r in results:
         for m in r["measures"]:
             fmt = (lambda v: f"{v:,.0f} MB") if m["unit"] == "MB" else (lambda v: f"{v:.3f} s")
             base = m.get("baseline_value")
             ratio = m.get("ratio")
+            cpu = f"{m['cpu']:.3f}" if "cpu" in m else ""
             lines.append(
-                f"{r['size']:9} {m['measure']:16} {fmt(m['value']):>10} "
+                f"{r['size']:9} {m['measure']:16} {fmt(m['value']):>10} {cpu:>8} "
                 f"{fmt(base) if base is not None else '':>10} "
                 f"{f'{ratio:.2f}×' if ratio is not None else '':>7}  {m.get('target', ''):>9}  "
                 f"{'' if 'met' not in m else ('yes' if m['met'] else 'NO')}")

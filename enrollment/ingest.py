@@ -441,6 +441,8 @@ def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[st
 
 def _code_candidates(index: UnitIndex, text: str) -> list[str]:
     """A code as typed; 12-digit codes padded with zeros (140525000000) mean the shorter one."""
+    if text in index.names:
+        return [text]
     found = index.resolve(text)
     if found or not text.isdigit():
         return found
@@ -477,7 +479,7 @@ def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
     resolved: dict[int, str] = {}
     for row in table.rows:
         codes = first[row.number]
-        parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT))
+        parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT)) if len(codes) != 1 else ""
         if parent_text and len(codes) != 1:
             parent_codes = index.resolve(parent_text)
             if codes and parent_codes:
@@ -640,7 +642,7 @@ def _check_blank_counts(preview: Preview) -> None:
 
 def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
     codes = {r.code for r in rows}
-    return {c for c in codes if not set(_ancestors(c, parents)) & codes}
+    return {c for c in codes if codes.isdisjoint(_ancestors(c, parents))}
 
 
 def _check_hierarchy(preview: Preview, parents: dict) -> None:
@@ -663,7 +665,7 @@ def _check_hierarchy(preview: Preview, parents: dict) -> None:
 
 def _check_totals(table: reader.Table, preview: Preview) -> None:
     """合计/总计 rows must equal the sum of the rows; 小计 rows are checked within their group."""
-    if preview.errors:
+    if preview.errors or not table.totals:
         return
     groups: dict[str, list[ReportRow]] = {}
     by_number = {row.number: row for row in table.rows}
