@@ -182,6 +182,11 @@ def _unit_sql() -> str:
     until the first report date of any reporting ancestor below the unit (`blocked`). The
     same holds for tasks, without dates. reported_week is any report in the week below the
     unit, as in the level-by-level query; the result is the same row for row.
+
+    The units that always count (all of them, unless parents report too) are summed by their
+    changes: each report adds its difference from the unit's previous one from its date on,
+    so the sums at every date come from one pass in date order per unit, with no as-of join.
+    The few blocked units take the as-of join, up to their blocking date.
     """
     return f"""{_DATES},
     sub AS (
@@ -195,22 +200,49 @@ def _unit_sql() -> str:
         UNION ALL
         SELECT c.code, b.since FROM below b JOIN sub c ON c.parent_code = b.code),
     blocked AS (SELECT code, min(since) AS since FROM below GROUP BY code),
-    grid AS (SELECT f.unit_code, d.as_of, d.week_start FROM firsts f JOIN dates d
-             ON f.first <= d.as_of),
-    latest AS (
-        SELECT g.unit_code, g.as_of, v.enrolled, v.amount, v.low_income_enrolled, v.report_date,
-               v.report_date >= g.week_start AS in_week
-        FROM grid g ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of),
+    free AS (   -- every report of a unit that always counts, beside the unit's previous one
+        SELECT report_date, enrolled, amount, low_income_enrolled,
+               lag(enrolled) OVER w AS enrolled_before, lag(amount) OVER w AS amount_before,
+               lag(low_income_enrolled) OVER w AS low_before
+        FROM valid WHERE unit_code NOT IN (SELECT code FROM blocked)
+        WINDOW w AS (PARTITION BY unit_code ORDER BY report_date)),
+    changes AS (   -- how the sums change on each report date
+        SELECT report_date,
+               sum((enrolled_before IS NULL)::INTEGER) AS units,
+               sum(enrolled - coalesce(enrolled_before, 0)) AS enrolled,
+               sum(coalesce(amount, 0) - coalesce(amount_before, 0)) AS amount,
+               sum((amount IS NOT NULL)::INTEGER - (amount_before IS NOT NULL)::INTEGER) AS amounts,
+               sum(coalesce(low_income_enrolled, 0) - coalesce(low_before, 0)) AS low,
+               sum((low_income_enrolled IS NOT NULL)::INTEGER - (low_before IS NOT NULL)::INTEGER)
+                   AS lows
+        FROM free GROUP BY report_date),
+    free_sums AS (
+        SELECT d.as_of, sum(c.units) AS units, sum(c.enrolled) AS enrolled,
+               sum(c.amount) AS amount, sum(c.amounts) AS amounts, sum(c.low) AS low,
+               sum(c.lows) AS lows, max(c.report_date) AS report_date
+        FROM dates d JOIN changes c ON c.report_date <= d.as_of GROUP BY d.as_of),
+    blocked_sums AS (
+        SELECT g.as_of, count(*) AS units, sum(v.enrolled) AS enrolled, sum(v.amount) AS amount,
+               count(v.amount) AS amounts, sum(v.low_income_enrolled) AS low,
+               count(v.low_income_enrolled) AS lows, max(v.report_date) AS report_date
+        FROM (SELECT f.unit_code, d.as_of FROM firsts f JOIN blocked b ON b.code = f.unit_code
+              JOIN dates d ON f.first <= d.as_of AND d.as_of < b.since) g
+        ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
+        GROUP BY g.as_of),
+    report_dates AS (SELECT DISTINCT report_date FROM valid),
     figures AS (
-        SELECT l.as_of,
-               sum(l.enrolled) FILTER (counts) AS enrolled,
-               sum(l.amount) FILTER (counts) AS amount,
-               sum(l.low_income_enrolled) FILTER (counts) AS low_income_enrolled,
-               max(l.report_date) FILTER (counts) AS report_date,
-               bool_or(l.in_week) AS reported_week
-        FROM (SELECT l.*, b.since IS NULL OR l.as_of < b.since AS counts
-              FROM latest l LEFT JOIN blocked b ON b.code = l.unit_code) l
-        GROUP BY l.as_of),
+        SELECT d.as_of,
+               CASE WHEN coalesce(f.units, 0) + coalesce(b.units, 0) > 0
+                    THEN coalesce(f.enrolled, 0) + coalesce(b.enrolled, 0) END AS enrolled,
+               CASE WHEN coalesce(f.amounts, 0) + coalesce(b.amounts, 0) > 0
+                    THEN coalesce(f.amount, 0) + coalesce(b.amount, 0) END AS amount,
+               CASE WHEN coalesce(f.lows, 0) + coalesce(b.lows, 0) > 0
+                    THEN coalesce(f.low, 0) + coalesce(b.low, 0) END AS low_income_enrolled,
+               greatest(f.report_date, b.report_date) AS report_date,
+               EXISTS (SELECT 1 FROM report_dates r
+                       WHERE r.report_date BETWEEN d.week_start AND d.as_of) AS reported_week
+        FROM dates d LEFT JOIN free_sums f ON f.as_of = d.as_of
+        LEFT JOIN blocked_sums b ON b.as_of = d.as_of),
     tasks AS (
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = $campaign AND unit_code IN (SELECT code FROM sub)),

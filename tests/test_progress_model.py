@@ -37,17 +37,17 @@ def _model(parent, children, reports, tasks, campaign, as_of):
     latest: dict[tuple[str, dt.date], tuple] = {}
     for code, day, revision, enrolled, amount in sorted(reports, key=lambda r: r[2]):
         latest[(code, day)] = (enrolled, amount)
-    valid: dict[str, list[tuple[dt.date, int]]] = {}
-    for (code, day), (enrolled, _) in latest.items():
+    valid: dict[str, list[tuple[dt.date, int, float | None]]] = {}
+    for (code, day), (enrolled, amount) in latest.items():
         if enrolled is not None:
-            valid.setdefault(code, []).append((day, enrolled))
+            valid.setdefault(code, []).append((day, enrolled, amount))
     prev_day = as_of - dt.timedelta(days=7)
     week = campaign.week_number(as_of)
     week_start = campaign.week_start_of(week) if week else campaign.start
 
     def own(code, upto):
-        found = [(d, e) for d, e in valid.get(code, []) if d <= upto]
-        return max(found) if found else None
+        found = [row for row in valid.get(code, []) if row[0] <= upto]
+        return max(found, key=lambda row: row[0]) if found else None
 
     out = {}
 
@@ -65,7 +65,8 @@ def _model(parent, children, reports, tasks, campaign, as_of):
         dates = [k[3] for k in kids if k[3] is not None]
         report_date = mine[0] if mine else (max(dates) if dates else None)
         reported = bool(mine and mine[0] >= week_start) or any(k[4] for k in kids)
-        out[code] = (enrolled, enrolled_prev, target, report_date, reported)
+        amount = mine[2] if mine else total(k[5] for k in kids)
+        out[code] = (enrolled, enrolled_prev, target, report_date, reported, amount)
         return out[code]
 
     root = next(c for c, p in parent.items() if p is None)
@@ -75,6 +76,10 @@ def _model(parent, children, reports, tasks, campaign, as_of):
 
 def _value(x):
     return None if x is None or pd.isna(x) else x
+
+
+def _amount(x):
+    return None if x is None or pd.isna(x) else round(float(x), 2)
 
 
 @st.composite
@@ -91,7 +96,8 @@ def scenarios(draw, codes):
             revisions = draw(st.lists(st.one_of(st.none(), st.integers(0, 300000)),
                                       min_size=1, max_size=3))
             for revision, enrolled in enumerate(revisions, start=1):
-                reports.append((code, day, revision, enrolled, None if enrolled is None else 1.5))
+                amount = None if enrolled is None else draw(st.sampled_from([None, 1.5, 20.25]))
+                reports.append((code, day, revision, enrolled, amount))
     task_units = draw(st.lists(st.sampled_from(pool), max_size=20, unique=True))
     tasks = {code: draw(st.integers(1, 400000)) for code in task_units}
     return reports, tasks
@@ -107,7 +113,7 @@ def _check(con, campaign, parent, children, reports, tasks, days, root=None):
         for r in got.itertuples():
             want = expected[r.code]
             have = (_value(r.enrolled), _value(r.enrolled_prev), _value(r.target),
-                    _value(r.report_date), bool(r.reported_week))
+                    _value(r.report_date), bool(r.reported_week), _amount(r.amount))
             if have[3] is not None:
                 have = have[:3] + (pd.Timestamp(have[3]).date(),) + have[4:]
             assert have == want, (r.code, as_of, have, want)
@@ -125,10 +131,11 @@ def _check_series(con, campaign, parent, children, reports, tasks, days, code):
     assert list(frame["code"]) == [code] * len(days)
     for r in frame.itertuples():
         want = _model(parent, children, reports, tasks, campaign, r.as_of)[code]
-        have = (_value(r.enrolled), _value(r.target), _value(r.report_date), bool(r.reported_week))
+        have = (_value(r.enrolled), _value(r.target), _value(r.report_date), bool(r.reported_week),
+                _amount(r.amount))
         if have[2] is not None:
-            have = (have[0], have[1], pd.Timestamp(have[2]).date(), have[3])
-        assert have == (want[0], want[2], want[3], want[4]), (code, r.as_of, have, want)
+            have = (have[0], have[1], pd.Timestamp(have[2]).date(), have[3], have[4])
+        assert have == (want[0], want[2], want[3], want[4], want[5]), (code, r.as_of, have, want)
 
 
 def _run(store, reports, tasks, body):
@@ -196,8 +203,8 @@ def test_a_units_series_agrees_with_the_model(store):
 
     # A township reports, then its county takes over with a figure of its own: the county's
     # series is the township's until then, the county's own after.
-    taking_over = ([("140525100", FRIDAYS[1], 1, 100, None), ("140525101", FRIDAYS[4], 1, 7, None),
-                    ("140525", FRIDAYS[3], 1, 1000, None)], {"140525100": 50, "140525": 900})
+    taking_over = ([("140525100", FRIDAYS[1], 1, 100, 3.5), ("140525101", FRIDAYS[4], 1, 7, None),
+                    ("140525", FRIDAYS[3], 1, 1000, 12.25)], {"140525100": 50, "140525": 900})
 
     @PROFILE
     @example(taking_over, "140525")
