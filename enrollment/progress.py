@@ -75,12 +75,12 @@ _DATES = """
                unnest($after_end) AS after_end, unnest($weeks_left) AS weeks_left)"""
 
 
-def _valid_sql(units: str | None) -> str:
-    """CTEs `rows`, `corrected` and `valid`: each unit's figure per date (of the units in the
-    relation `units`, if given) up to the last date."""
+def _valid_sql(units: str | None, prefix: str = "") -> str:
+    """CTEs `rows`, `corrected` and `valid` (names with `prefix`): each unit's figure per date
+    (of the units in the relation `units`, if given) up to the last date."""
     within = f"AND unit_code IN (SELECT code FROM {units})" if units else ""
     return f"""
-    rows AS NOT MATERIALIZED (
+    {prefix}rows AS NOT MATERIALIZED (
         SELECT unit_code, report_date, revision, enrolled, amount, low_income_enrolled
         FROM reports
         WHERE campaign_id = $campaign AND source = $source
@@ -88,18 +88,19 @@ def _valid_sql(units: str | None) -> str:
     -- Revisions count 1, 2, 3 … per unit and date (every write appends max + 1), so a figure
     -- was corrected or withdrawn exactly when a revision above 1 exists. Those few go through
     -- arg_max; every other row is its unit's only revision for that date and counts as it is.
-    corrected AS (SELECT DISTINCT unit_code, report_date FROM rows WHERE revision <> 1),
-    valid AS (   -- the latest revision of each unit and date, where it is a figure
-        SELECT unit_code, report_date, enrolled, amount, low_income_enrolled FROM rows r
+    {prefix}corrected AS (SELECT DISTINCT unit_code, report_date FROM {prefix}rows
+                          WHERE revision <> 1),
+    {prefix}valid AS (   -- the latest revision of each unit and date, where it is a figure
+        SELECT unit_code, report_date, enrolled, amount, low_income_enrolled FROM {prefix}rows r
         WHERE revision = 1 AND enrolled IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM corrected c
+            SELECT 1 FROM {prefix}corrected c
             WHERE c.unit_code = r.unit_code AND c.report_date = r.report_date)
         UNION ALL
         SELECT unit_code, report_date, last.enrolled, last.amount, last.low_income_enrolled
         FROM (SELECT r.unit_code, r.report_date,
                      arg_max({{'enrolled': r.enrolled, 'amount': r.amount,
                               'low_income_enrolled': r.low_income_enrolled}}, r.revision) AS last
-              FROM rows r JOIN corrected c
+              FROM {prefix}rows r JOIN {prefix}corrected c
                 ON c.unit_code = r.unit_code AND c.report_date = r.report_date
               GROUP BY r.unit_code, r.report_date)
         WHERE last.enrolled IS NOT NULL)"""
@@ -172,7 +173,7 @@ def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) ->
         LEFT JOIN tgt ON tgt.unit_code = u.code)"""
 
 
-def _unit_sql() -> str:
+def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
     """One unit ($root) at every date, without computing every unit below it at every date.
 
     A parent without a figure of its own takes the sum of its children's, level by level; so
@@ -186,25 +187,41 @@ def _unit_sql() -> str:
     The units that always count (all of them, unless parents report too) are summed by their
     changes: each report adds its difference from the unit's previous one from its date on,
     so the sums at every date come from one pass in date order per unit, with no as-of join.
-    The few blocked units take the as-of join, up to their blocking date.
+    The few blocked units take the as-of join, up to their blocking date. Without `blocking`
+    (no unit with units below it has a report: see _parents_report) that part is left out;
+    with `whole` ($root is the campaign's top unit) every report is below it.
     """
-    return f"""{_DATES},
-    sub AS (
-        SELECT code, parent_code FROM units WHERE campaign_id = $campaign AND code = $root
-        UNION ALL
-        SELECT x.code, x.parent_code FROM units x JOIN sub ON x.parent_code = sub.code
-        WHERE x.campaign_id = $campaign),{_valid_sql("sub")},
-    firsts AS (SELECT unit_code, min(report_date) AS first FROM valid GROUP BY unit_code),
-    below AS (   -- units under a reporting unit, with the date its own figure takes over
-        SELECT c.code, f.first AS since FROM firsts f JOIN sub c ON c.parent_code = f.unit_code
+    if blocking:
+        parents = """
+    parents AS (   -- units with a figure of their own and units below them: first report
+        SELECT * FROM (SELECT unit_code, min(report_date) AS first FROM valid GROUP BY unit_code)
+        WHERE unit_code IN (SELECT parent_code FROM sub)),
+    below AS (   -- units under such a unit, with the date its own figure takes over
+        SELECT c.code, p.first AS since FROM parents p JOIN sub c ON c.parent_code = p.unit_code
         UNION ALL
         SELECT c.code, b.since FROM below b JOIN sub c ON c.parent_code = b.code),
     blocked AS (SELECT code, min(since) AS since FROM below GROUP BY code),
+    blocked_valid AS (SELECT * FROM valid WHERE unit_code IN (SELECT code FROM blocked)),"""
+        free = "valid WHERE unit_code NOT IN (SELECT code FROM blocked)"
+    else:
+        parents = """
+    blocked AS (SELECT NULL::VARCHAR AS code, NULL::DATE AS since WHERE false),
+    blocked_valid AS (SELECT * FROM valid WHERE false),"""
+        free = "valid"
+    sub = "SELECT code, parent_code FROM units WHERE campaign_id = $campaign"
+    if not whole:
+        sub = f"""{sub} AND code = $root
+        UNION ALL
+        SELECT x.code, x.parent_code FROM units x JOIN sub ON x.parent_code = sub.code
+        WHERE x.campaign_id = $campaign"""
+    return f"""{_DATES},
+    sub AS (
+        {sub}),{_valid_sql(None if whole else "sub")},{parents}
     free AS (   -- every report of a unit that always counts, beside the unit's previous one
         SELECT report_date, enrolled, amount, low_income_enrolled,
                lag(enrolled) OVER w AS enrolled_before, lag(amount) OVER w AS amount_before,
                lag(low_income_enrolled) OVER w AS low_before
-        FROM valid WHERE unit_code NOT IN (SELECT code FROM blocked)
+        FROM {free}
         WINDOW w AS (PARTITION BY unit_code ORDER BY report_date)),
     changes AS (   -- how the sums change on each report date
         SELECT report_date,
@@ -225,11 +242,15 @@ def _unit_sql() -> str:
         SELECT g.as_of, count(*) AS units, sum(v.enrolled) AS enrolled, sum(v.amount) AS amount,
                count(v.amount) AS amounts, sum(v.low_income_enrolled) AS low,
                count(v.low_income_enrolled) AS lows, max(v.report_date) AS report_date
-        FROM (SELECT f.unit_code, d.as_of FROM firsts f JOIN blocked b ON b.code = f.unit_code
+        FROM (SELECT f.unit_code, d.as_of
+              FROM (SELECT unit_code, min(report_date) AS first FROM blocked_valid
+                    GROUP BY unit_code) f
+              JOIN blocked b ON b.code = f.unit_code
               JOIN dates d ON f.first <= d.as_of AND d.as_of < b.since) g
-        ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
+        ASOF JOIN blocked_valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
         GROUP BY g.as_of),
-    report_dates AS (SELECT DISTINCT report_date FROM valid),
+    report_dates AS (
+        SELECT report_date FROM changes UNION SELECT report_date FROM blocked_valid),
     figures AS (
         SELECT d.as_of,
                CASE WHEN coalesce(f.units, 0) + coalesce(b.units, 0) > 0
@@ -247,7 +268,9 @@ def _unit_sql() -> str:
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = $campaign AND unit_code IN (SELECT code FROM sub)),
     under_task AS (   -- units under a unit that has a task of its own
-        SELECT c.code FROM tasks t JOIN sub c ON c.parent_code = t.unit_code
+        SELECT c.code FROM sub c
+        WHERE c.parent_code IN (SELECT unit_code FROM tasks
+                                WHERE unit_code IN (SELECT parent_code FROM sub))
         UNION
         SELECT c.code FROM under_task x JOIN sub c ON c.parent_code = x.code),
     task AS (
@@ -327,6 +350,15 @@ _INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
                 "low_income_target", "low_income_enrolled")
 
 
+def _parents_report(con: duckdb.DuckDBPyConnection, campaign_id: str, source: str) -> bool:
+    """Whether any unit with units below it has a report of its own (withdrawn ones too)."""
+    return con.execute("""
+        SELECT EXISTS (
+            SELECT 1 FROM reports WHERE campaign_id = $c AND source = $s AND unit_code IN (
+                SELECT parent_code FROM units WHERE campaign_id = $c AND parent_code IS NOT NULL))""",
+        {"c": campaign_id, "s": source}).fetchone()[0]
+
+
 def max_depth(con: duckdb.DuckDBPyConnection, campaign_id: str) -> int:
     return con.execute("SELECT coalesce(max(depth), 0) FROM units WHERE campaign_id = ?",
                        [campaign_id]).fetchone()[0]
@@ -368,7 +400,10 @@ def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[
         raise ValueError("no dates")
     if only is not None and only == root and not with_prev:
         # One unit's series (a trend): summed from the reporting units below it.
-        sql = "WITH RECURSIVE " + _unit_sql() + _FINAL.format(union="SELECT * FROM one", where="")
+        whole = con.execute("SELECT parent_code IS NULL FROM units WHERE campaign_id = ? "
+                            "AND code = ?", [campaign.id, root]).fetchone() == (True,)
+        sql = ("WITH RECURSIVE " + _unit_sql(_parents_report(con, campaign.id, source), whole)
+               + _FINAL.format(union="SELECT * FROM one", where=""))
     else:
         deepest = max_depth(con, campaign.id)
         # One or two dates: an aggregate per unit and date is cheaper than an as-of join's sort.
