@@ -79,8 +79,10 @@ def _valid_sql(units: str | None, prefix: str = "") -> str:
     """CTEs `rows`, `corrected` and `valid` (names with `prefix`): each unit's figure per date
     (of the units in the relation `units`, if given) up to the last date."""
     within = f"AND unit_code IN (SELECT code FROM {units})" if units else ""
+    # A subtree's rows are few: read once. A whole campaign's are many: read where used.
+    keep = "MATERIALIZED" if units else "NOT MATERIALIZED"
     return f"""
-    {prefix}rows AS NOT MATERIALIZED (
+    {prefix}rows AS {keep} (
         SELECT unit_code, report_date, revision, enrolled, amount, low_income_enrolled
         FROM reports
         WHERE campaign_id = $campaign AND source = $source
