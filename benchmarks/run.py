@@ -260,8 +260,40 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     entry = _entry("ingest_commit", size, commit, base, "pandas + calamine read of the same file")
     entry.update(rows=rows)
     measures.append(entry)
+
+    log("backup")
+    measures.append(_backup(store, work, size, repeat))
     out["seconds"] = time.perf_counter() - began
     return out
+
+
+def _backup(store, work: Path, size: str, repeat: int) -> dict:
+    """`backup` (checkpoint, copy the file while holding it, check the copy) against copying
+    the file alone; also how long the database is held, and how long DuckDB's own
+    COPY FROM DATABASE into an attached file would hold it."""
+    from enrollment import backup
+
+    ours, base, held = Timed(), Timed(), []
+    for n in range(repeat):
+        target = work / f"{size}.backup{n}.duckdb"
+        result = ours.run(lambda: backup.backup(store, target))
+        held.append(result.locked_seconds)
+        base.run(lambda: shutil.copyfile(store.path, work / "plain-copy.duckdb"))
+        target.unlink()
+    (work / "plain-copy.duckdb").unlink()
+    attached = work / f"{size}.attached.duckdb"
+    attached.unlink(missing_ok=True)
+    with store.read() as con:
+        started = time.perf_counter()
+        con.execute(f"ATTACH '{attached}' AS copy")
+        con.execute(f"COPY FROM DATABASE {con.execute('SELECT current_database()').fetchone()[0]} TO copy")
+        con.execute("DETACH copy")
+        copy_from = time.perf_counter() - started
+    attached.unlink()
+    entry = _entry("backup", size, ours, base, "copying the file (cp)")
+    entry.update(held_seconds=_median(held), held_runs=held, copy_from_database_seconds=copy_from,
+                 bytes=store.path.stat().st_size)
+    return entry
 
 
 def growth(results: list[dict]) -> list[dict]:
@@ -317,6 +349,12 @@ def table(results: list[dict], grow: list[dict]) -> str:
                 f"{fmt(base) if base is not None else '':>10} "
                 f"{f'{ratio:.2f}×' if ratio is not None else '':>7}  {m.get('target', ''):>9}  "
                 f"{'' if 'met' not in m else ('yes' if m['met'] else 'NO')}")
+    for r in results:
+        for m in r["measures"]:
+            if m["measure"] == "backup":
+                lines.append(f"{r['size']:9} backup held the database {m['held_seconds']:.3f} s "
+                             f"({m['bytes'] / 1048576:,.0f} MB); COPY FROM DATABASE would hold it "
+                             f"{m['copy_from_database_seconds']:.3f} s")
     lines.append("")
     lines.append(f"{'growth':16} {'size':9} {'units':>9} {'seconds':>9} {'µs/unit':>9} "
                  f"{'× smallest':>10}")
