@@ -201,7 +201,7 @@ def test_a_crash_just_before_or_after_the_commit_point(store, point):
             dying = Store(store.path)
             connect = dying._connect
             dying._connect = lambda: Dying(connect())
-            ingest.commit(dying, CAMPAIGN, "单位,累计参保人数\r\n城区,77\r\n".encode(),
+            ingest.commit(dying, CAMPAIGN, "单位代码,累计参保人数\r\n140502,77\r\n".encode(),
                           "x.csv", report_date=FRIDAYS[0], uploader="x", today=TODAY)
         finally:
             os._exit(1)
