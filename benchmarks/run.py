@@ -224,7 +224,9 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
                 ratio=warm["value"] / cold["value"])
     measures.append(warm)
 
-    if browser:
+    if browser and not memory_available():
+        log("peak RSS skipped: needs Playwright and /usr/bin/chromium (./scripts/test.sh installs them)")
+    elif browser:
         log("peak RSS (streamlit run + Chromium)")
         from benchmarks import memory
 
@@ -294,6 +296,14 @@ def _backup(store, work: Path, size: str, repeat: int) -> dict:
     entry.update(held_seconds=_median(held), held_runs=held, copy_from_database_seconds=copy_from,
                  bytes=store.path.stat().st_size)
     return entry
+
+
+def memory_available() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return Path("/usr/bin/chromium").exists()
 
 
 def growth(results: list[dict]) -> list[dict]:

@@ -23,6 +23,8 @@ from .fixtures import csv_bytes
 from .server import streamlit_server
 from .streamlit_client import Session
 
+pytestmark = pytest.mark.browser
+
 CAMPAIGN = "jincheng-2022-residents"
 CLERKS = 10
 LEADERS = 20
@@ -125,5 +127,3 @@ def test_ten_uploads_at_once_while_twenty_sessions_browse(store, capsys, record_
     assert len(stored) == len(expected) and {rev for *_, rev in stored} == {1}
     assert all(len(v) for v in outcome["latencies"].values())
 
-
-pytestmark = pytest.mark.browser
