@@ -11,16 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xlsxwriter
 
 from enrollment import bootstrap, campaigns
 from enrollment.campaigns import Campaign
 from enrollment.storage import Store
 
 SIZES = {"city": "1405", "province": "14", "nation": "CN"}
+# The region whose Friday file the ingest benchmark reads: every village of Shanxi (Jincheng's for
+# the city size), about 22,000 rows at the province and nation sizes.
+FILE_REGIONS = {"city": "1405", "province": "14", "nation": "14"}
 LEVELS = {"city": ["county", "township", "community"],
           "province": ["city", "county", "township", "community"],
           "nation": ["province", "city", "county", "township", "community"]}
@@ -88,3 +93,50 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         units = con.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
                             [campaign.id]).fetchone()[0]
     return Built(store, campaign, units, len(codes) * WEEKS, time.perf_counter() - started)
+
+
+def friday_xlsx(store: Store, campaign: Campaign, region: str, day: dt.date,
+                seed: int = 20211231) -> tuple[bytes, int]:
+    """A Friday report as a county office fills in the template: title, 填报单位 line, header,
+    then one row per community under `region` (code as text, name, parent, task, last figure,
+    this week's cumulative count). Returns (content, rows)."""
+    with store.read() as con:
+        rows = con.execute("""
+            WITH RECURSIVE sub(code) AS (
+                SELECT code FROM units WHERE campaign_id = $c AND code = $r
+                UNION ALL
+                SELECT u.code FROM units u JOIN sub ON u.parent_code = sub.code
+                WHERE u.campaign_id = $c),
+            last AS (
+                SELECT unit_code, arg_max(enrolled, (report_date, revision)) AS enrolled
+                FROM reports WHERE campaign_id = $c AND source = 'upload' AND report_date < $d
+                GROUP BY unit_code)
+            SELECT u.code, u.name, p.name, t.task, l.enrolled
+            FROM units u JOIN sub ON sub.code = u.code
+            LEFT JOIN units p ON p.campaign_id = $c AND p.code = u.parent_code
+            LEFT JOIN current_targets t ON t.campaign_id = $c AND t.unit_code = u.code
+            LEFT JOIN last l ON l.unit_code = u.code
+            WHERE u.campaign_id = $c AND u.level = 'community'
+            ORDER BY u.code""", {"c": campaign.id, "r": region, "d": day}).fetchall()
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("上报表")
+    sheet.merge_range(0, 0, 0, 6, f"{campaign.name} 参保进度上报表")
+    sheet.write_row(1, 0, ["填报单位：基准测试", "", "", "", f"填报日期：{day:%Y年%m月%d日}"])
+    sheet.write_row(2, 0, ["序号", "单位代码", "单位名称", "上级单位", "任务数", "上次上报数",
+                           "累计参保人数"])
+    text = book.add_format({"num_format": "@"})
+    for i, (code, name, parent, task, last) in enumerate(rows, start=1):
+        r = i + 2
+        sheet.write_number(r, 0, i)
+        sheet.write_string(r, 1, code, text)
+        sheet.write_string(r, 2, name)
+        sheet.write_string(r, 3, parent or "")
+        sheet.write_number(r, 4, int(task or 0))
+        sheet.write_number(r, 5, int(last or 0))
+        # A week's growth, within the over-target margin (no warning to confirm).
+        grown = min(int(last or 0) + int(rng.integers(0, 40)), int((task or 0) * 1.1))
+        sheet.write_number(r, 6, max(grown, int(last or 0)))
+    book.close()
+    return buffer.getvalue(), len(rows)

@@ -331,6 +331,8 @@ def parse_count(value: object) -> int | None:
     """
     if value is None or isinstance(value, bool):
         return None
+    if type(value) in (int, float) and 0 <= value < 1e15 and float(value).is_integer():
+        return int(value)        # the usual cell: a whole number typed into Excel
     if isinstance(value, (dt.date, dt.time, dt.timedelta)):
         raise CellError(f"「{value}」是日期，不是人数", "text", str(value))
     if isinstance(value, (int, float)):
@@ -573,13 +575,18 @@ class Table:
 
 
 def _merged_fill(sheet: Sheet) -> Grid:
-    """A copy of the grid in which every merged area repeats its top-left value."""
-    rows = [list(r) for r in sheet.rows]
+    """The grid in which every merged area repeats its top-left value (rows in a merged area
+    are copies; the others are the sheet's own lists, which are not changed)."""
+    rows = list(sheet.rows)
+    copied: set[int] = set()
     for (r0, c0), (r1, c1) in sheet.merged:
         if r0 >= len(rows) or r1 < r0 or c1 < c0:
             continue
         value = rows[r0][c0] if c0 < len(rows[r0]) else ""
         for r in range(r0, min(r1, len(rows) - 1) + 1):
+            if r not in copied:
+                rows[r] = list(rows[r])
+                copied.add(r)
             for c in range(c0, min(c1, c0 + 200) + 1):
                 while len(rows[r]) <= c:
                     rows[r].append("")
@@ -710,14 +717,14 @@ def _rows(sheet: Sheet, grid: Grid, header_index: int, columns: dict[str, int],
             # A county cell merged down over its townships names the parent of every row.
             filled = grid[i]
             cells[UNIT_PARENT] = filled[parent] if parent < len(filled) else ""
-        texts = [cell_text(v) for v in raw]
+        texts = [cell_text(v) for v in raw]     # once per cell: the rest reads these
         if not any(texts):
             continue
         first = next((t for t in texts if t), "")
-        unit_text = next((cell_text(raw[c]) for c in unit_cols if c < len(raw) and cell_text(raw[c])), "")
+        unit_text = next((texts[c] for c in unit_cols if c < len(texts) and texts[c]), "")
         if parent is not None and not unit_text:
             # 泽州县 | (empty) | 6000 in a 县区 | 乡镇 table: the county's own row.
-            own = cell_text(raw[parent]) if parent < len(raw) else ""
+            own = texts[parent] if parent < len(texts) else ""
             if own and not is_total_label(own) and not is_note(own):
                 cells["unit_name"], cells[UNIT_PARENT], unit_text = raw[parent], "", own
         number = i + 1
@@ -736,7 +743,7 @@ def _rows(sheet: Sheet, grid: Grid, header_index: int, columns: dict[str, int],
         if unit_text.startswith(_DETAIL_START):
             skipped.append((number, "其中"))
             continue
-        if not unit_text and not any(cell_text(raw[c]) for c in value_cols if c < len(raw)):
+        if not unit_text and not any(texts[c] for c in value_cols if c < len(texts)):
             # Text outside the table's columns only: a note line below the table.
             _dates_in(raw, number, dates, month_days)
             skipped.append((number, "说明"))

@@ -50,6 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a login lasts (also across browser refreshes), in hours."),
     Setting("ENROLLMENT_CHROMIUM", "",
             "Chromium that renders exported images and PDFs (default: BROWSER_PATH, else chromium on PATH)."),
+    Setting("ENROLLMENT_DB_MEMORY", "1GB",
+            "Memory the database engine may use in one process before it spills to a temporary "
+            "folder beside the file (DuckDB memory_limit, e.g. 512MB, 2GB)."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -117,3 +120,6 @@ def require_login() -> bool:
 
 def session_hours() -> float:
     return float(get("ENROLLMENT_SESSION_HOURS"))
+
+def db_memory() -> str:
+    return get("ENROLLMENT_DB_MEMORY")

@@ -18,6 +18,7 @@ work:
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -231,7 +232,7 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path))
             except duckdb.IOException as exc:
                 if not _is_lock_conflict(exc):
                     raise StorageError(f"无法打开数据库文件 {self.path}：{exc}") from exc
@@ -239,6 +240,8 @@ class Store:
                     raise DatabaseBusy(
                         f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
                         f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
+            else:
+                return _limit_memory(con)
             # Jitter keeps two waiting processes from retrying in lock-step.
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
@@ -292,6 +295,20 @@ class Store:
     def schema_version(self) -> int:
         with self.read() as con:
             return schema_version(con)
+
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.I)
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Bound the engine's memory (ENROLLMENT_DB_MEMORY): a national query spills to disk
+    instead of taking gigabytes from the server it shares with everything else."""
+    limit = settings.db_memory()
+    if not _MEMORY.match(limit):
+        con.close()
+        raise StorageError(f"ENROLLMENT_DB_MEMORY 的值「{limit}」无效，应为数字加单位，例如 1GB 或 512MB")
+    con.execute(f"SET memory_limit = '{limit}'")
+    return con
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from .divisions import Division
-from .names import UnitIndex, variants
+from .names import UnitIndex, normalize, variants
 from .storage import fetch_dicts
 
 
@@ -65,16 +66,40 @@ def insert_tree(con: duckdb.DuckDBPyConnection, campaign_id: str, tree: Iterable
 
 
 def add_alias(con: duckdb.DuckDBPyConnection, campaign_id: str, alias: str, code: str) -> None:
-    con.execute("INSERT INTO unit_aliases VALUES (?, ?, ?)", [campaign_id, alias, code])
+    """Another name for a unit; stored normalised, like the variants insert_tree stores."""
+    con.execute("INSERT INTO unit_aliases VALUES (?, ?, ?)", [campaign_id, normalize(alias), code])
+
+
+# Built indexes by campaign and content fingerprint: a campaign's units and aliases are written
+# once (campaigns.create), and a province's index takes a tenth of a second to build.
+_indexes: dict[tuple, UnitIndex] = {}
+_indexes_guard = threading.Lock()
 
 
 def index(con: duckdb.DuckDBPyConnection, campaign_id: str) -> UnitIndex:
-    """A name/code resolver for the campaign's units."""
+    """A name/code resolver for the campaign's units, from their stored aliases (shared and
+    reused while the units and aliases are unchanged: treat it as read-only)."""
+    key = (campaign_id, *con.execute("""
+        SELECT (SELECT count(*) FROM units WHERE campaign_id = $c),
+               (SELECT sum(hash(code, name, level, parent_code)) FROM units WHERE campaign_id = $c),
+               (SELECT count(*) FROM unit_aliases WHERE campaign_id = $c),
+               (SELECT sum(hash(alias, code)) FROM unit_aliases WHERE campaign_id = $c)""",
+        {"c": campaign_id}).fetchone())
+    with _indexes_guard:
+        found = _indexes.get(key)
+    if found is not None:
+        return found
     units = con.execute(
         "SELECT code, name, level FROM units WHERE campaign_id = ?", [campaign_id]).fetchall()
     aliases = con.execute(
-        "SELECT alias, code FROM unit_aliases WHERE campaign_id = ?", [campaign_id]).fetchall()
-    return UnitIndex.build(units, aliases)
+        "SELECT alias, list(DISTINCT code) FROM unit_aliases WHERE campaign_id = ? GROUP BY alias",
+        [campaign_id]).fetchall()
+    built = UnitIndex.from_aliases(units, aliases)
+    with _indexes_guard:
+        if len(_indexes) >= 8:
+            _indexes.pop(next(iter(_indexes)))
+        _indexes[key] = built
+    return built
 
 
 def _unit(row: dict) -> Unit:

@@ -129,3 +129,14 @@ def test_waiting_is_bounded_and_says_so_in_chinese(store):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_engine_memory_is_bounded_by_the_setting(store, monkeypatch):
+    monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "256MB")
+    with store.read() as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.replace(" ", "") in ("256.0MB", "244.1MiB", "256MB", "244MiB"), limit
+    monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "lots")
+    with pytest.raises(storage.StorageError, match="ENROLLMENT_DB_MEMORY 的值「lots」无效"):
+        with store.read():
+            pass

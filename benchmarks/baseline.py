@@ -1,0 +1,90 @@
+"""Hand-written DuckDB SQL over the same tables: the floor that our layer's queries are measured
+against.
+
+Each query answers exactly the question one view asks and nothing more, the way an analyst would
+write it for the benchmark's shape: only communities report, at most one revision counts. It
+takes a unit's latest row per date by (report_date, revision) and ignores withdrawals (a revision
+without a figure) and parents' own reports, which the layer handles; on the benchmark data the
+answers are the same, and the benchmark checks that they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+
+def _ancestor_joins(hops: int) -> tuple[str, str]:
+    """Joins from a leaf `leaf` up `hops` levels; returns (SQL, alias of the last ancestor)."""
+    sql, current = "", "leaf"
+    for i in range(hops):
+        sql += (f" JOIN units a{i} ON a{i}.campaign_id = leaf.campaign_id"
+                f" AND a{i}.code = {current}.parent_code")
+        current = f"a{i}"
+    return sql, current
+
+
+_LATEST = """
+    latest AS (
+        SELECT unit_code,
+               arg_max(enrolled, (report_date, revision)) AS enrolled,
+               arg_max(enrolled, (report_date, revision)) FILTER (report_date <= $prev) AS prev
+        FROM reports
+        WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d
+        GROUP BY unit_code)"""
+
+
+def top_level(con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: dt.date,
+              leaf_depth: int) -> list[tuple]:
+    """The units below the top: (code, name, enrolled, enrolled a week before, target)."""
+    joins, top = _ancestor_joins(leaf_depth - 1)
+    return con.execute(f"""
+        WITH {_LATEST}
+        SELECT {top}.code, any_value({top}.name), sum(l.enrolled), sum(l.prev), sum(t.task)
+        FROM units leaf {joins}
+        LEFT JOIN latest l ON l.unit_code = leaf.code
+        LEFT JOIN current_targets t ON t.campaign_id = leaf.campaign_id AND t.unit_code = leaf.code
+        WHERE leaf.campaign_id = $c AND leaf.depth = {leaf_depth}
+        GROUP BY {top}.code ORDER BY {top}.code""",
+        {"c": campaign_id, "d": as_of, "prev": as_of - dt.timedelta(days=7)}).fetchall()
+
+
+def county_communities(con: duckdb.DuckDBPyConnection, campaign_id: str, county: str,
+                       as_of: dt.date) -> list[tuple]:
+    """One county's communities: (code, name, enrolled, enrolled a week before, target)."""
+    return con.execute("""
+        WITH villages AS (
+            SELECT v.code, v.name FROM units v
+            JOIN units t ON t.campaign_id = v.campaign_id AND t.code = v.parent_code
+            WHERE v.campaign_id = $c AND t.parent_code = $county),
+        latest AS (
+            SELECT unit_code,
+                   arg_max(enrolled, (report_date, revision)) AS enrolled,
+                   arg_max(enrolled, (report_date, revision)) FILTER (report_date <= $prev) AS prev
+            FROM reports
+            WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d
+              AND unit_code IN (SELECT code FROM villages)
+            GROUP BY unit_code)
+        SELECT v.code, v.name, l.enrolled, l.prev, t.task
+        FROM villages v LEFT JOIN latest l ON l.unit_code = v.code
+        LEFT JOIN current_targets t ON t.campaign_id = $c AND t.unit_code = v.code
+        ORDER BY v.code""",
+        {"c": campaign_id, "d": as_of, "prev": as_of - dt.timedelta(days=7),
+         "county": county}).fetchall()
+
+
+def root_trend(con: duckdb.DuckDBPyConnection, campaign_id: str,
+               days: list[dt.date]) -> list[tuple]:
+    """The whole campaign week by week: (date, enrolled), the as-of sum over all communities."""
+    return con.execute("""
+        WITH figures AS (
+            SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled
+            FROM reports WHERE campaign_id = $c AND source = 'upload'
+            GROUP BY unit_code, report_date),
+        grid AS (SELECT u.unit_code, d.as_of
+                 FROM (SELECT DISTINCT unit_code FROM figures) u
+                 CROSS JOIN (SELECT unnest($days) AS as_of) d)
+        SELECT g.as_of, sum(f.enrolled) FROM grid g
+        ASOF JOIN figures f ON f.unit_code = g.unit_code AND f.report_date <= g.as_of
+        GROUP BY g.as_of ORDER BY g.as_of""", {"c": campaign_id, "days": days}).fetchall()
