@@ -32,8 +32,7 @@ if viewer.open_mode:
             f'在「账号管理」中创建第一个管理员账号后即启用登录。</div>')
 if viewer.logged_in or viewer.open_mode:
     ui.account_box(store, viewer)
-    ctx = ui.build_context(viewer, version)
-    st.session_state["campaign_obj"] = ctx.campaign
+    ui.build_context(viewer, version)
 else:
     st.session_state[ui.ENTRY_MARK] = True      # the login page ran through this file
 navigation.run()

@@ -20,7 +20,7 @@ import xlsxwriter
 
 from enrollment import bootstrap, campaigns
 from enrollment.campaigns import Campaign
-from enrollment.storage import Store
+from enrollment.storage import Store, registered
 
 SIZES = {"city": "1405", "province": "14", "nation": "CN"}
 # The region whose Friday file the ingest benchmark reads: every village of Shanxi (Jincheng's for
@@ -71,11 +71,10 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         targets = pd.DataFrame({"set_id": set_id, "campaign_id": campaign.id, "unit_code": codes,
                                 "task": tasks, "baseline": None, "registered_population": None,
                                 "resident_population": None, "low_income": None})
-        con.register("bench_targets", targets)
-        con.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
-                    "baseline::BIGINT, registered_population::BIGINT, "
-                    "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
-        con.unregister("bench_targets")
+        with registered(con, bench_targets=targets):
+            con.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
+                        "baseline::BIGINT, registered_population::BIGINT, "
+                        "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
         upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
         con.execute("INSERT INTO uploads (id, campaign_id, kind, source, file_name, uploader, "
                     "uploaded_at, status) VALUES (?, ?, 'report', 'upload', '基准测试数据', "
@@ -86,10 +85,9 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         for week, day in enumerate(days):
             enrolled = np.floor(tasks * final * shares[:, week]).astype(np.int64)
             frame = pd.DataFrame({"unit_code": codes, "enrolled": enrolled})
-            con.register("bench_week", frame)
-            con.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, NULL, "
-                        "NULL, ? FROM bench_week", [campaign.id, day, upload_id])
-            con.unregister("bench_week")
+            with registered(con, bench_week=frame):
+                con.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, "
+                            "NULL, NULL, ? FROM bench_week", [campaign.id, day, upload_id])
         units = con.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
                             [campaign.id]).fetchone()[0]
     return Built(store, campaign, units, len(codes) * WEEKS, time.perf_counter() - started)

@@ -4,11 +4,7 @@ county), read from the kernel's high-water mark (VmHWM in /proc/PID/status)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,31 +22,9 @@ def peak_rss(db: Path, campaign_id: str, as_of: str, county: str,
     """{'idle_mb': RSS after start-up, 'peak_mb': high-water mark after the pages, 'seconds': …}."""
     from playwright.sync_api import sync_playwright
 
-    from tests.server import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_app
+    from tests.server import CHROMIUM, CHROMIUM_ARGS, streamlit_process, wait_for_app
 
-    port = free_port()
-    log = db.with_suffix(".server.log")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "ENROLLMENT_DB": str(db)})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
+    with streamlit_process(db, start_timeout=120) as (url, proc):
         idle = _kib(proc.pid, "VmRSS")
         started = time.perf_counter()
         base = f"{url}/?campaign={campaign_id}&as_of={as_of}"
@@ -66,10 +40,3 @@ def peak_rss(db: Path, campaign_id: str, as_of: str, county: str,
             browser.close()
         return {"idle_mb": idle / 1024, "peak_mb": _kib(proc.pid, "VmHWM") / 1024,
                 "seconds": time.perf_counter() - started}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

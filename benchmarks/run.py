@@ -131,7 +131,6 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     path = work / f"{size}.duckdb"
     for stale in (path, path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    started = time.perf_counter()
     if pristine is not None and pristine.exists():
         shutil.copy(pristine, path)
         store = Store(path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .campaigns import Campaign
-from .storage import Store
+from .storage import Store, registered
 
 DEMO_FILE_NAME = "示例数据（模拟）"
 
@@ -130,12 +130,7 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
             "low_income_enrolled", "upload_id"])
         reports["low_income_enrolled"] = reports["low_income_enrolled"].astype("Int64")
         reports["amount"] = reports["amount"].astype("Float64")
-        con.register("demo_uploads", uploads)
-        con.register("demo_reports", reports)
-        try:
+        with registered(con, demo_uploads=uploads, demo_reports=reports):
             con.execute("INSERT INTO uploads SELECT * FROM demo_uploads")
             con.execute("INSERT INTO reports SELECT * FROM demo_reports")
-        finally:
-            con.unregister("demo_uploads")
-            con.unregister("demo_reports")
     return DemoResult(len(leaves), len(report_rows))

@@ -28,7 +28,7 @@ from .labels import LEVEL_LABELS
 from .names import UnitIndex, variants
 from .problems import ERROR, WARNING, Problem, errors, to_json, warnings
 from .reader import CellError, ReadError
-from .storage import Store
+from .storage import Store, registered
 
 SOURCE = "upload"
 
@@ -730,8 +730,8 @@ def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
     # The file's units as a relation to join (list_contains over a long list is quadratic),
     # and one pass over their figures for the previous, following and same-day ones.
     params = {"c": campaign.id, "d": preview.report_date}
-    con.register("upload_units", pd.DataFrame({"unit_code": [r.code for r in preview.rows]}))
-    try:
+    file_units = pd.DataFrame({"unit_code": [r.code for r in preview.rows]})
+    with registered(con, upload_units=file_units):
         # Revisions count 1, 2, 3 … per unit and date: only pairs with a revision above 1
         # (corrections, withdrawals) need arg_max; any other row is the figure for its date.
         figures = con.execute("""
@@ -760,8 +760,6 @@ def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
         target = dict(con.execute(
             "SELECT unit_code, task FROM current_targets WHERE campaign_id = $c "
             "AND unit_code IN (SELECT unit_code FROM upload_units)", {"c": campaign.id}).fetchall())
-    finally:
-        con.unregister("upload_units")
     previous = {code: (value, day) for code, value, day, *_ in figures if day is not None}
     following = {code: (value, day) for code, _, _, value, day, _ in figures if day is not None}
     same_day = {code: value for code, *_, value in figures if value is not None}
@@ -876,8 +874,7 @@ def _insert_reports(con, campaign_id: str, source: str, report_date: dt.date,
         "amount": pd.array([r.amount for r in rows], dtype="Float64"),
         "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
     })
-    con.register("new_rows", frame)
-    try:
+    with registered(con, new_rows=frame):
         con.execute("""
             INSERT INTO reports
             SELECT $c, $s, n.unit_code, $d, coalesce(r.revision, 0) + 1, n.enrolled,
@@ -887,8 +884,6 @@ def _insert_reports(con, campaign_id: str, source: str, report_date: dt.date,
                 WHERE campaign_id = $c AND source = $s AND report_date = $d
                 GROUP BY unit_code) r ON r.unit_code = n.unit_code""",
             {"c": campaign_id, "s": source, "d": report_date, "u": upload_id})
-    finally:
-        con.unregister("new_rows")
 
 
 # --- withdraw ------------------------------------------------------------------------------
@@ -986,8 +981,7 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                                dtype="Float64"),
             "low": pd.array([v[2] for v in values], dtype="Int64"),
         })
-        con.register("restored_rows", frame)
-        try:
+        with registered(con, restored_rows=frame):
             con.execute("""
                 INSERT INTO reports
                 SELECT $c, 'upload', n.unit_code, n.report_date, r.revision + 1, n.enrolled,
@@ -998,8 +992,6 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                     GROUP BY unit_code, report_date) r
                   ON r.unit_code = n.unit_code AND r.report_date = n.report_date""",
                 {"c": campaign_id, "u": new_id})
-        finally:
-            con.unregister("restored_rows")
         rows = keys
         audit.record(con, uploader, "withdrawal",
                      f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "

@@ -366,6 +366,18 @@ def require_schema(store: Store) -> None:
         migrate(store)
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Data frames visible to SQL under the given names for the block (e.g. to INSERT … SELECT)."""
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        yield con
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str,
                 params: Sequence | dict | None = None) -> list[dict]:
     """Run a query and return its rows as dictionaries."""

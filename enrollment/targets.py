@@ -17,7 +17,7 @@ from . import audit, campaigns, reader, settings, units
 from .labels import LEVEL_LABELS
 from .problems import ERROR, WARNING, Problem, to_json, warnings
 from .reader import CellError, ReadError
-from .storage import Store, fetch_dicts
+from .storage import Store, fetch_dicts, registered
 
 OPTIONAL_COUNTS = ("baseline", "registered_population", "resident_population", "low_income")
 COLUMNS = ("task",) + OPTIONAL_COUNTS
@@ -207,11 +207,8 @@ def save(con: duckdb.DuckDBPyConnection, campaign_id: str, table: TargetTable, *
         columns=["set_id", "campaign_id", "unit_code", "task", "baseline",
                  "registered_population", "resident_population", "low_income"])
     frame = frame.astype({c: "Int64" for c in COLUMNS})
-    con.register("new_targets", frame)
-    try:
+    with registered(con, new_targets=frame):
         con.execute("INSERT INTO targets SELECT * FROM new_targets")
-    finally:
-        con.unregister("new_targets")
     return set_id
 
 
@@ -247,8 +244,7 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, campaign_id: str, table: Tar
         return
     new = pd.DataFrame({"code": [r.code for r in table.rows], "task": [r.task for r in table.rows],
                         "row": [r.row for r in table.rows]})
-    con.register("new_tasks", new)
-    try:
+    with registered(con, new_tasks=new):
         # The parent of the new rows (their scope) against the new sum.
         above = con.execute("""
             SELECT u.name, c.task, (SELECT sum(task) FROM new_tasks) AS total
@@ -265,8 +261,6 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, campaign_id: str, table: Tar
             JOIN units p ON p.campaign_id = $c AND p.code = n.code
             GROUP BY n.row, p.name, n.task HAVING sum(c.task) <> n.task
             ORDER BY n.row""", {"c": campaign_id}).fetchall()
-    finally:
-        con.unregister("new_tasks")
     level = LEVEL_LABELS.get(table.level, table.level)
     for name, task, total in above:
         if table.scope_code != table.rows[0].code and task != total:

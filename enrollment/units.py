@@ -11,7 +11,7 @@ import pandas as pd
 
 from .divisions import Division
 from .names import UnitIndex, normalize, variants
-from .storage import fetch_dicts
+from .storage import fetch_dicts, registered
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,9 @@ def insert_tree(con: duckdb.DuckDBPyConnection, campaign_id: str, tree: Iterable
     aliases = pd.DataFrame(
         [(campaign_id, v, row[1]) for row in rows for v in variants(row[2])],
         columns=["campaign_id", "alias", "code"])
-    con.register("new_units", frame)
-    con.register("new_aliases", aliases)
-    try:
+    with registered(con, new_units=frame, new_aliases=aliases):
         con.execute("INSERT INTO units SELECT * FROM new_units")
         con.execute("INSERT INTO unit_aliases SELECT * FROM new_aliases")
-    finally:
-        con.unregister("new_units")
-        con.unregister("new_aliases")
     return len(rows)
 
 

@@ -73,3 +73,15 @@ def empty_store(tmp_path, monkeypatch) -> Store:
 @pytest.fixture
 def jincheng(store) -> campaigns.Campaign:
     return campaigns.load(store, "jincheng-2022-residents")
+
+
+@pytest.fixture
+def demo_data(store, jincheng):
+    """Jincheng's demo data gathered for export at Friday 19 November 2021 (week 12)."""
+    import datetime as dt
+
+    from enrollment import demo, exports
+
+    demo.generate(store, jincheng)
+    with store.read() as con:
+        return exports.gather(con, jincheng, dt.date(2021, 11, 19), "demo")

@@ -26,9 +26,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db: Path, env: dict[str, str] | None = None,
-                     log: Path | None = None) -> Iterator[str]:
-    """Serve dashboard.py against the database; yields the base URL; stops the server after."""
+def streamlit_process(db: Path, env: dict[str, str] | None = None, log: Path | None = None,
+                      start_timeout: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve dashboard.py against the database; yields (base URL, process); stops it after."""
     port = free_port()
     log = log or db.with_suffix(".server.log")
     with open(log, "wb") as out:
@@ -41,7 +41,7 @@ def streamlit_server(db: Path, env: dict[str, str] | None = None,
             env={**os.environ, "ENROLLMENT_DB": str(db), **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
@@ -52,7 +52,7 @@ def streamlit_server(db: Path, env: dict[str, str] | None = None,
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -60,6 +60,14 @@ def streamlit_server(db: Path, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def streamlit_server(db: Path, env: dict[str, str] | None = None,
+                     log: Path | None = None) -> Iterator[str]:
+    """Serve dashboard.py against the database; yields the base URL; stops the server after."""
+    with streamlit_process(db, env, log) as (url, _):
+        yield url
 
 
 def wait_for_app(page, timeout: float = 60_000) -> None:

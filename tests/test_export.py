@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from enrollment import bulletin, campaigns, demo, exports, progress, render, reporting, targets, workbook
+from enrollment import bulletin, campaigns, exports, progress, render, reporting, targets, workbook
 from enrollment.cli import cli
 from enrollment.labels import STATUS_LABELS
 from enrollment.targets import TargetRow, TargetTable
@@ -24,14 +24,6 @@ AS_OF = dt.date(2021, 11, 19)
 WANZHOU = "wanzhou-zhoujiaba-2022-residents"
 COMMUNITIES = [f"500101021{i:03d}" for i in range(1, 12)]
 NO_BROWSER = {"ENROLLMENT_CHROMIUM": "/nonexistent/chromium"}
-
-
-@pytest.fixture
-def demo_data(store, jincheng) -> exports.ExportData:
-    """Jincheng's demo data at Friday 19 November 2021 (week 12), county level."""
-    demo.generate(store, jincheng)
-    with store.read() as con:
-        return exports.gather(con, jincheng, AS_OF, "demo")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageChops
 
-from enrollment import boards, charts, demo, exports, render, targets
+from enrollment import boards, charts, exports, render, targets
 from enrollment.cli import cli
 from enrollment.targets import TargetRow, TargetTable
 
@@ -29,13 +29,6 @@ JINCUN = "140525106"      # 金村镇, Zezhou: 61 villages, the most of any Jinc
 def renderer():
     with render.Renderer() as running:
         yield running
-
-
-@pytest.fixture
-def demo_data(store, jincheng) -> exports.ExportData:
-    demo.generate(store, jincheng)
-    with store.read() as con:
-        return exports.gather(con, jincheng, AS_OF, "demo")
 
 
 @pytest.fixture

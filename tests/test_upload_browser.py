@@ -2,7 +2,6 @@
 bookmark, download the template, fill it, upload, confirm, read the receipt, then see the figures
 on 进度总览 — on a desktop and on a phone-width screen. Screenshots go to /tmp/upload-*.png."""
 
-import datetime as dt
 import json
 
 import pytest
