@@ -202,8 +202,8 @@ def descendants(result: progress.Progress, code: str) -> set[str]:
     return out
 
 
-def flags_in_view(flags: pd.DataFrame, result: progress.Progress, code: str) -> pd.DataFrame:
-    inside = descendants(result, code)
+def flags_in_view(flags: pd.DataFrame, inside: set[str] | frozenset[str]) -> pd.DataFrame:
+    """The flags of the units in `inside` (a unit and the units below it), for the table."""
     shown = flags[flags["code"].isin(inside)]
     return pd.DataFrame({
         "单位": shown["name"], "层级": shown["level"].map(LEVEL_LABELS), "问题": shown["flag"],

@@ -49,8 +49,8 @@ class Progress:
 
     @property
     def total(self) -> dict:
-        """The campaign as a whole: its root unit's row."""
-        return self.units[self.units["parent_code"].isna()].iloc[0].to_dict()
+        """The campaign as a whole (its top unit's row); in a view's result, the viewed unit."""
+        return self.units.loc[self.units["depth"].idxmin()].to_dict()
 
     @property
     def targets_missing(self) -> bool:
@@ -388,13 +388,15 @@ def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
 
 def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[dt.date],
                  source: str = "upload", root: str | None = None,
-                 only: str | None = None, with_prev: bool = True) -> pd.DataFrame:
+                 only: str | None = None, with_prev: bool = True,
+                 view: str | None = None) -> pd.DataFrame:
     """Metrics of every unit (of the subtree under `root`, if given) at each of the dates.
 
     One query for all dates: the frame has an `as_of` column. Units outside the subtree are
     left out, which is exact because a unit's figures depend only on its descendants. `only`
-    keeps one unit's rows; without `with_prev` the week's change is not computed (a trend
-    takes it from consecutive rows instead). With `only == root` and without `with_prev` (a
+    keeps one unit's rows, `view` that unit and its children (what a page shows);
+    without `with_prev` the week's change is not computed (a trend takes it from consecutive
+    rows instead). With `only == root` and without `with_prev` (a
     trend) the unit's rows are summed from the reporting units below it (_unit_sql) instead of
     rolling up every unit at every date: the same rows, far less work.
     """
@@ -414,7 +416,9 @@ def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[
         parts = [_source_sql(root is not None, with_prev, by_date=len(days) <= 2)]
         parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
         union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
-        where = "WHERE r.code = $only" if only is not None else ""
+        where = ("WHERE r.code = $only" if only is not None else
+                 "WHERE r.code = $view OR r.parent_code = $view"
+                 if view is not None else "")
         sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
     params = {"campaign": campaign.id, "source": source,
               "goal_bp": campaign.goal_basis_points(), "window_days": campaign.window_days,
@@ -423,6 +427,8 @@ def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[
         params["root"] = root
     if only is not None and "$only" in sql:
         params["only"] = only
+    if view is not None and "$view" in sql:
+        params["view"] = view
     frame = con.execute(sql, params).df()
     for column in _INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
@@ -432,10 +438,16 @@ def compute_many(con: duckdb.DuckDBPyConnection, campaign: Campaign, days: list[
 
 
 def compute(con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: dt.date,
-            source: str = "upload") -> Progress:
-    """Metrics of every unit of the campaign as of the date, from one data source."""
-    frame = compute_many(con, campaign, [as_of], source).drop(columns="as_of")
-    return Progress(campaign, as_of, source, frame)
+            source: str = "upload", view: str | None = None) -> Progress:
+    """Metrics of every unit of the campaign as of the date, from one data source.
+
+    With `view` (a unit code) the result holds only what a page shows of it, the unit and its
+    children: the roll-up runs over the unit's subtree only, and a campaign of 665,277 units
+    does not become a frame of 665,277 rows. Its `total` is then the viewed unit.
+    """
+    root = None if view in (None, campaign.region_code) else view
+    frame = compute_many(con, campaign, [as_of], source, root=root, view=view)
+    return Progress(campaign, as_of, source, frame.drop(columns="as_of"))
 
 
 def trend(con: duckdb.DuckDBPyConnection, campaign: Campaign, code: str,

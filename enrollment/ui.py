@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from . import bootstrap, campaigns, progress, quality, reporting, units
+from . import bootstrap, campaigns, progress, quality, reporting, targets, units
 from .campaigns import Campaign
 from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
 from .access import Viewer
@@ -167,12 +167,13 @@ TRENDS = Newest(entries=128)
 
 
 def _progress(path: str, version: int, campaign: Campaign, as_of: dt.date,
-              source: str) -> progress.Progress:
+              source: str, view: str | None) -> progress.Progress:
     def compute() -> progress.Progress:
         with Store(path).read() as con:
-            return progress.compute(con, campaign, as_of, source)
+            return progress.compute(con, campaign, as_of, source, view)
 
-    return PROGRESS.get((path, campaign, as_of, source), version, compute, "正在计算进度……")
+    return PROGRESS.get((path, campaign, as_of, source, view), version, compute,
+                        "正在计算进度……")
 
 
 def _trend(path: str, version: int, campaign: Campaign, code: str, source: str) -> pd.DataFrame:
@@ -203,8 +204,31 @@ def _path(path: str, version: int, campaign_id: str, code: str) -> list[units.Un
         return units.ancestors(con, campaign_id, code)
 
 
-def load_progress(ctx: Context, as_of: dt.date) -> progress.Progress:
-    return _progress(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source)
+@st.cache_data(max_entries=64, show_spinner=False)
+def _subtree(path: str, version: int, campaign_id: str, code: str) -> frozenset[str]:
+    with Store(path).read() as con:
+        return frozenset(units.descendants(con, campaign_id, code))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _has_targets(path: str, version: int, campaign_id: str) -> bool:
+    with Store(path).read() as con:
+        return targets.has_targets(con, campaign_id)
+
+
+def has_targets(ctx: Context) -> bool:
+    """Whether any task of the campaign has been loaded (a view's own unit may still lack one)."""
+    return _has_targets(ctx.path, ctx.version, ctx.campaign.id)
+
+
+def subtree(ctx: Context, code: str) -> frozenset[str]:
+    """The unit and every unit below it."""
+    return _subtree(ctx.path, ctx.version, ctx.campaign.id, code)
+
+
+def load_progress(ctx: Context, as_of: dt.date, view: str | None = None) -> progress.Progress:
+    """Every unit's progress, or with `view` only the top unit, that unit and its children."""
+    return _progress(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source, view)
 
 
 def load_trend(ctx: Context, code: str) -> pd.DataFrame:

@@ -130,6 +130,18 @@ def ancestors(con: duckdb.DuckDBPyConnection, campaign_id: str, code: str) -> li
     return list(reversed(path))
 
 
+def descendants(con: duckdb.DuckDBPyConnection, campaign_id: str, code: str) -> list[str]:
+    """The unit and every unit below it."""
+    rows = con.execute("""
+        WITH RECURSIVE sub(code) AS (
+            SELECT code FROM units WHERE campaign_id = $c AND code = $code
+            UNION ALL
+            SELECT u.code FROM units u JOIN sub ON u.parent_code = sub.code
+            WHERE u.campaign_id = $c)
+        SELECT code FROM sub""", {"c": campaign_id, "code": code}).fetchall()
+    return [r[0] for r in rows]
+
+
 def level_counts(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, int]:
     rows = con.execute("SELECT level, count(*) FROM units WHERE campaign_id = ? GROUP BY level "
                        "ORDER BY min(depth)", [campaign_id]).fetchall()

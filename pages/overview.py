@@ -11,8 +11,12 @@ if campaign is None:
     st.stop()
 
 as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of")
-result = ui.load_progress(ctx, as_of)
-view = overview.View.at(result, st.query_params.get("unit"))
+# Only the shown unit and its children are computed (the roll-up runs over the unit's subtree);
+# an unknown code in the URL shows the top unit.
+wanted = st.query_params.get("unit")
+path = (ui.unit_path(ctx, wanted) if wanted else []) or ui.unit_path(ctx, campaign.region_code)
+result = ui.load_progress(ctx, as_of, view=path[-1].code)
+view = overview.View.at(result, path[-1].code)
 if st.query_params.get("unit") != view.code:
     st.query_params["unit"] = view.code
 
@@ -33,14 +37,13 @@ def drill() -> None:
 st.subheader(f"进度总览 · {view.unit['name']}", anchor=False)
 st.caption(overview.caption(ctx, result))
 ui.demo_banner(ctx)
-path = ui.unit_path(ctx, view.code)
 if len(path) > 1:
     with st.container(horizontal=True, gap="small"):
         for unit in path[:-1]:
             st.button(unit.name, key=f"crumb:{unit.code}", on_click=go_to, args=(unit.code,),
                       icon=":material/arrow_upward:", type="tertiary")
         st.markdown(f"**{path[-1].name}**")
-if result.targets_missing:
+if not ui.has_targets(ctx):
     st.error(f"{TARGETS_MISSING}：本活动还没有各单位的任务数，无法计算完成率和进度状态。"
              "请管理员在「目标任务」中载入或测算任务分解表。", icon=":material/assignment_late:")
 
@@ -128,7 +131,7 @@ def show_low_income() -> None:
 
 
 def show_quality() -> None:
-    flags = overview.flags_in_view(ui.load_flags(ctx, as_of), result, view.code)
+    flags = overview.flags_in_view(ui.load_flags(ctx, as_of), ui.subtree(ctx, view.code))
     if flags.empty:
         st.success("未发现异常：没有累计数下降、单周增幅异常、超过任务数或与下级合计不符的情况。")
         return
@@ -140,7 +143,8 @@ def show_comparison() -> None:
     days = [d for d in progress.report_days(campaign) if d < as_of] or [as_of]
     other = st.selectbox("与哪一周比较", days[::-1], key="overview:compare",
                          format_func=lambda d: ui.week_label(campaign, d))
-    compared = overview.compare_weeks(result, ui.load_progress(ctx, other), view.code)
+    compared = overview.compare_weeks(result, ui.load_progress(ctx, other, view=view.code),
+                                      view.code)
     st.dataframe(compared, hide_index=True, width="stretch",
                  column_config=ui.column_config(compared))
 

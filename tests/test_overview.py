@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from enrollment import overview, progress, quality, reporting
+from enrollment import overview, progress, quality, reporting, units
 
 from .fixtures import record
 
@@ -127,9 +127,30 @@ def test_quality_flags(store, jincheng):
     assert found[("140522", quality.MISMATCH)] == "11月19日上报 5,000，下级合计 3,000（2 个单位）"
     assert len(found) == 4
     with store.read() as con:
+        subtree = set(units.descendants(con, jincheng.id, "140522"))
         result = progress.compute(con, jincheng, AS_OF)
-    inside = overview.flags_in_view(flags, result, "140522")
+    assert subtree == overview.descendants(result, "140522") and len(subtree) == 1 + 15 + 341
+    inside = overview.flags_in_view(flags, subtree)
     assert list(inside["问题"]) == [quality.MISMATCH]
+
+
+def test_a_view_holds_the_totals_the_unit_and_its_children_as_in_the_whole(store, jincheng):
+    a, b = _children(store, jincheng.id, "140522")[:2]
+    record(store, jincheng.id, AS_OF, {"140525": 270000, a: 1000, b: 2500})
+    with store.read() as con:
+        whole = progress.compute(con, jincheng, AS_OF)
+        view = progress.compute(con, jincheng, AS_OF, view="140522")
+    assert set(view.units["code"]) == {"140522"} | set(whole.children("140522")["code"])
+    columns = ["code", "target", "enrolled", "completion", "status", "week_delta"]
+    expected = whole.units[whole.units["code"].isin(view.units["code"])][columns]
+    pd.testing.assert_frame_equal(view.units[columns].sort_values("code").reset_index(drop=True),
+                                  expected.sort_values("code").reset_index(drop=True))
+    county = whole.units[whole.units["code"] == "140522"].iloc[0].to_dict()
+    pd.testing.assert_series_equal(pd.Series(view.total), pd.Series(county))
+    with store.read() as con:
+        top = progress.compute(con, jincheng, AS_OF, view="1405")
+    assert set(top.units["code"]) == {"1405"} | set(whole.children("1405")["code"])
+    pd.testing.assert_series_equal(pd.Series(top.total), pd.Series(whole.total))
 
 
 def test_low_income_rows_against_100_percent(store):
