@@ -90,3 +90,11 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
 def assert_no_exception(page) -> None:
     errors = page.locator("[data-testid=stException]")
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def settle(page, text: str | None = None) -> None:
+    """Until `text` (if given) shows and the run is over; then no exception may be on the page."""
+    if text:
+        page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_no_exception(page)

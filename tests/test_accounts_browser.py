@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from enrollment import accounts, audit
 
 from .fixtures import csv_bytes
-from .server import CHROMIUM, CHROMIUM_ARGS, assert_no_exception, streamlit_server, wait_for_app
+from .server import CHROMIUM, CHROMIUM_ARGS, settle, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,6 @@ CAMPAIGN = "jincheng-2022-residents"
 SHOTS = "/tmp/accounts-{}.png"
 PASSWORDS = {"admin": "admin-pass-12", "zezhou": "zezhou-pass-1", "boss": "leader-pass-1"}
 COOKIE = "enrollment_session"
-
-
-def settle(page, text: str | None = None) -> None:
-    if text:
-        page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
-    wait_for_app(page)
-    assert_no_exception(page)
 
 
 def log_in(page, url: str, name: str) -> None:

@@ -10,7 +10,7 @@ from playwright.sync_api import sync_playwright
 
 from enrollment.cli import cli
 
-from .server import CHROMIUM, CHROMIUM_ARGS, assert_no_exception, streamlit_server, wait_for_app
+from .server import CHROMIUM, CHROMIUM_ARGS, settle, streamlit_server
 from .test_template import fill
 
 pytestmark = pytest.mark.browser
@@ -20,13 +20,6 @@ FIGURES = {"140502": 182360, "140521": 150000, "140522": 280000, "140524": 20000
            "140525": 270000, "140581": 360000}
 TOTAL = sum(FIGURES.values())
 SHOTS = "/tmp/upload-{}.png"
-
-
-def settle(page, text: str | None = None) -> None:
-    if text:
-        page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
-    wait_for_app(page)
-    assert_no_exception(page)
 
 
 def cells(page, index: int = 0) -> list[str]:
