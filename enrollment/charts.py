@@ -169,11 +169,19 @@ def trend_chart(series: pd.DataFrame, campaign: Campaign, *, title: str | None =
                 mode="lines", name="按近期进度预计", line=dict(color="#56B4E9", dash="dot", width=2),
                 hovertemplate="预计期末 %{y:,.0f}<extra></extra>"))
     ticks = days if len(days) <= 10 else days[:: max(1, len(days) // 9)]
-    fig.update_xaxes(tickvals=ticks, ticktext=[week_tick(campaign, d) for d in ticks],
+    # A date axis even when no trace holds a date (no report, no task yet).
+    fig.update_xaxes(type="date", tickvals=ticks, ticktext=[week_tick(campaign, d) for d in ticks],
                      range=[campaign.start - dt.timedelta(days=2), campaign.end + dt.timedelta(days=2)],
                      showgrid=True, gridcolor="#EEEEEE")
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(tickformat=",d", rangemode="tozero", showgrid=True, gridcolor="#EEEEEE",
                      automargin=True)
+    highest = max([target or 0, projection or 0] + [int(v) for v in known["enrolled"]])
+    if highest < 10:
+        # Plotly would tick 0, 0.5, 1 … and print them as 0, 0, 1 …: whole people only.
+        fig.update_yaxes(dtick=1, range=[0, max(highest, 1) * 1.1])
+    if known.empty:
+        fig.add_annotation(text="暂无上报数据", xref="paper", yref="paper", x=0.5, y=0.5,
+                           showarrow=False, font=dict(size=16, color="#777777"))
     _layout(fig, title, height, source_note, legend_y=-0.2)
     return fig

@@ -91,9 +91,12 @@ def show_trend() -> None:
     names = {view.code: view.unit["name"], **dict(zip(children["code"], children["name"]))}
     chosen = st.selectbox("单位", options, format_func=names.get, key="overview:trend_unit")
     series = trend if chosen == view.code else ui.load_trend(ctx, chosen)
+    shown = series[series["as_of"] <= as_of]
+    if shown["enrolled"].isna().all():
+        st.info(f"{names[chosen]}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
+                icon=":material/info:")
     projected = overview.projected_enrolled(series, campaign, as_of)
-    st.plotly_chart(charts.trend_chart(series[series["as_of"] <= as_of], campaign,
-                                       projection=projected),
+    st.plotly_chart(charts.trend_chart(shown, campaign, projection=projected),
                     key="overview:trend", theme=None, config={"displayModeBar": False})
 
 

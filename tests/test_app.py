@@ -1,6 +1,7 @@
 """The app through streamlit.testing: 进度总览 on temporary databases, every widget path."""
 
 import datetime as dt
+import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -83,6 +84,16 @@ def test_wanzhou_says_targets_are_missing(store):
     assert any("目标任务未录入" in e.value for e in at.error)
     assert len(table(at)) == 11
     assert any("无法按完成率排名" in i.value for i in at.info)
+
+
+def test_a_trend_without_any_report_says_so(store):
+    at = app(campaign="wanzhou-zhoujiaba-2022-residents")
+    assert not at.exception
+    assert any("周家坝街道截至2022年02月28日还没有上报数据" in i.value for i in at.info)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["暂无上报数据"]
+    assert figure["layout"]["yaxis"]["dtick"] == 1          # no 0, 0, 1, 1 … ticks
+    assert figure["layout"]["xaxis"]["type"] == "date"      # week ticks without any dated trace
 
 
 def test_week_picker_goes_to_a_past_week(uploaded):
