@@ -20,6 +20,10 @@ pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(sp
 # Logged out, other pages' addresses (bookmarks) show the login form instead of "Page not found".
 pages += [st.Page(specs[0].path, title=specs[0].title, icon=specs[0].icon, url_path=address)
           for address in access.stand_ins(viewer)]
+# Logged in, the addresses of pages this role lacks say so in Chinese (not "Page not found").
+pages += [st.Page(ui.refusal_page, title=p.title, icon=":material/block:",
+                  url_path=access.url_path(p), visibility="hidden")
+          for p in access.refused(viewer)]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
 navigation = st.navigation(pages, position="hidden" if len(specs) == 1 else "sidebar")

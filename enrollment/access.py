@@ -106,6 +106,18 @@ def stand_ins(viewer: Viewer) -> list[str]:
     return [url_path(p) for p in PAGES if not p.default and p.path != only[0].path]
 
 
+def refused(viewer: Viewer) -> list[PageSpec]:
+    """The pages a logged-in viewer's role does not have.
+
+    Their addresses (a bookmark, a link a colleague sent) answer with a Chinese refusal instead
+    of Streamlit's English "Page not found"; the page itself never runs.
+    """
+    if not viewer.logged_in or viewer.open_mode or len(pages_for(viewer)) == 1:
+        return []
+    mine = {p.path for p in pages_for(viewer)}
+    return [p for p in PAGES if p.path not in mine]
+
+
 def pages_for(viewer: Viewer) -> list[PageSpec]:
     """The pages this viewer sees, in menu order (the login page alone when logged out)."""
     if viewer.open_mode:

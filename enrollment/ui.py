@@ -360,6 +360,13 @@ def require_entry() -> None:
     st.rerun()
 
 
+def refusal_page() -> None:
+    """What a page the viewer's role lacks shows at its address."""
+    st.error("您的账号没有使用本页面的权限。如需使用，请联系管理员调整账号的角色。",
+             icon=":material/block:")
+    st.page_link("pages/overview.py", label="返回进度总览", icon=":material/monitoring:")
+
+
 def account_box(store: Store, viewer: Viewer) -> None:
     """The sidebar's who-am-I line and logout button (after st.navigation, see dashboard.py)."""
     if not viewer.logged_in:

@@ -94,6 +94,17 @@ def test_each_role_sees_only_its_pages(store):
     assert reachable(app(reporter)) == ["pages/overview.py", "pages/upload.py", "pages/account.py"]
 
 
+def test_pages_a_role_lacks_answer_with_a_refusal_at_their_address(store):
+    session(store, "boss", "leader")
+    with store.read() as con:
+        leader = access.Viewer(accounts.require(con, "boss"), open_mode=False)
+    assert [access.url_path(p) for p in access.refused(leader)] == [
+        "upload", "targets", "campaign_setup", "users", "audit"]
+    assert access.refused(access.Viewer(None, open_mode=True)) == []    # no accounts yet
+    assert access.refused(access.Viewer(None, open_mode=False)) == []   # logged out: login form
+    # The browser test opens /upload as 领导 and /users as 填报员 and sees the refusal.
+
+
 def test_login_form_logs_in_and_wrong_password_says_so(store):
     session(store, "zezhou", "reporter", ["140525"], password="zezhou-pass-1")
     at = app()
