@@ -25,13 +25,15 @@ def _ancestor_joins(hops: int) -> tuple[str, str]:
     return sql, current
 
 
-_LATEST = """
+def _latest(within: str = "") -> str:
+    """CTE `latest`: each unit's newest figure by $d and by $prev (of the units `within`, SQL)."""
+    return f"""
     latest AS (
         SELECT unit_code,
                arg_max(enrolled, (report_date, revision)) AS enrolled,
                arg_max(enrolled, (report_date, revision)) FILTER (report_date <= $prev) AS prev
         FROM reports
-        WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d
+        WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d {within}
         GROUP BY unit_code)"""
 
 
@@ -40,7 +42,7 @@ def top_level(con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: dt.date,
     """The units below the top: (code, name, enrolled, enrolled a week before, target)."""
     joins, top = _ancestor_joins(leaf_depth - 1)
     return con.execute(f"""
-        WITH {_LATEST}
+        WITH {_latest()}
         SELECT {top}.code, any_value({top}.name), sum(l.enrolled), sum(l.prev), sum(t.task)
         FROM units leaf {joins}
         LEFT JOIN latest l ON l.unit_code = leaf.code
@@ -53,19 +55,12 @@ def top_level(con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: dt.date,
 def county_communities(con: duckdb.DuckDBPyConnection, campaign_id: str, county: str,
                        as_of: dt.date) -> list[tuple]:
     """One county's communities: (code, name, enrolled, enrolled a week before, target)."""
-    return con.execute("""
+    return con.execute(f"""
         WITH villages AS (
             SELECT v.code, v.name FROM units v
             JOIN units t ON t.campaign_id = v.campaign_id AND t.code = v.parent_code
             WHERE v.campaign_id = $c AND t.parent_code = $county),
-        latest AS (
-            SELECT unit_code,
-                   arg_max(enrolled, (report_date, revision)) AS enrolled,
-                   arg_max(enrolled, (report_date, revision)) FILTER (report_date <= $prev) AS prev
-            FROM reports
-            WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d
-              AND unit_code IN (SELECT code FROM villages)
-            GROUP BY unit_code)
+        {_latest("AND unit_code IN (SELECT code FROM villages)")}
         SELECT v.code, v.name, l.enrolled, l.prev, t.task
         FROM villages v LEFT JOIN latest l ON l.unit_code = v.code
         LEFT JOIN current_targets t ON t.campaign_id = $c AND t.unit_code = v.code
