@@ -776,11 +776,7 @@ def users_list(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def users_disable(ctx: click.Context, name: str) -> None:
     """Disable an account (it cannot log in; its sessions end)."""
-    store = _ready(ctx)
-    try:
-        accounts.set_active(store, name, False, actor=cli_actor(), address=cli_address())
-    except (accounts.AccountError, StorageError) as exc:
-        fail(str(exc))
+    _set_active(ctx, name, False)
     click.echo(f"账号「{name}」已停用，已登录的会话已失效。")
 
 
@@ -789,12 +785,16 @@ def users_disable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_enable(ctx: click.Context, name: str) -> None:
     """Enable a disabled account again."""
+    _set_active(ctx, name, True)
+    click.echo(f"账号「{name}」已启用。")
+
+
+def _set_active(ctx: click.Context, name: str, active: bool) -> None:
     store = _ready(ctx)
     try:
-        accounts.set_active(store, name, True, actor=cli_actor(), address=cli_address())
+        accounts.set_active(store, name, active, actor=cli_actor(), address=cli_address())
     except (accounts.AccountError, StorageError) as exc:
         fail(str(exc))
-    click.echo(f"账号「{name}」已启用。")
 
 
 @users_group.command("reset")
