@@ -67,20 +67,26 @@ def test_a_bad_table_on_the_page_shows_row_messages_and_cannot_be_saved(store):
     assert dump(store) == before
 
 
-def yangcheng_baselines(store, campaign_id: str) -> tuple[list, bytes]:
+def yangcheng_baselines(store, campaign_id: str) -> bytes:
     """A base-data file for 阳城县's townships (made-up baselines, for the test only)."""
     with store.read() as con:
         towns = units.children(con, campaign_id, "140522")
     base = [17000 + 300 * i for i in range(len(towns))]      # 286,500 in all
-    return towns, csv_bytes([["乡镇", "2021年参保人数"], *([t.name, b] for t, b in zip(towns, base))])
+    return csv_bytes([["乡镇", "2021年参保人数"], *([t.name, b] for t, b in zip(towns, base))])
 
 
-def test_allocating_a_county_task_over_its_townships_on_the_page(store):
+def allocating_yangcheng(store) -> AppTest:
+    """目标任务 with 阳城县's townships and their baselines loaded into the allocation form."""
     at = page("pages/targets.py", JINCHENG)
     at.selectbox(key="targets:scope").set_value("140522").run()
     at.radio(key="targets:source").set_value("上传文件").run()
-    towns, content = yangcheng_baselines(store, JINCHENG)
+    content = yangcheng_baselines(store, JINCHENG)
     at.file_uploader(key="targets:base:0").upload("阳城基数.csv", content).run()
+    return at
+
+
+def test_allocating_a_county_task_over_its_townships_on_the_page(store):
+    at = allocating_yangcheng(store)
     assert not at.exception and not at.error and not at.warning
     assert at.number_input(key="targets:total:140522").value == 292300    # 阳城县's task
     result = next(d.value for d in at.dataframe if "增加人数" in d.value.columns)
@@ -99,11 +105,7 @@ def test_allocating_a_county_task_over_its_townships_on_the_page(store):
 
 
 def test_allocation_problems_are_shown_not_raised(store):
-    at = page("pages/targets.py", JINCHENG)
-    at.selectbox(key="targets:scope").set_value("140522").run()
-    at.radio(key="targets:source").set_value("上传文件").run()
-    _, content = yangcheng_baselines(store, JINCHENG)
-    at.file_uploader(key="targets:base:0").upload("阳城基数.csv", content).run()
+    at = allocating_yangcheng(store)
     at.number_input(key="targets:total:140522").set_value(292305).run()
     assert not at.exception
     assert "不是取整单位 10 的整数倍" in texts(at.error)
