@@ -427,15 +427,7 @@ def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[st
     """The allowed units and all their descendants; None means no restriction."""
     if allowed_units is None:
         return None
-    codes = list(allowed_units)
-    rows = con.execute("""
-        WITH RECURSIVE scope(code) AS (
-            SELECT code FROM units WHERE campaign_id = $c AND list_contains($codes, code)
-            UNION
-            SELECT u.code FROM units u JOIN scope s ON u.parent_code = s.code
-            WHERE u.campaign_id = $c)
-        SELECT code FROM scope""", {"c": campaign_id, "codes": codes}).fetchall()
-    return {r[0] for r in rows}
+    return units.descendants(con, campaign_id, allowed_units)
 
 
 # --- units ---------------------------------------------------------------------------------

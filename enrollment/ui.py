@@ -207,7 +207,7 @@ def _path(path: str, version: int, campaign_id: str, code: str) -> list[units.Un
 @st.cache_data(max_entries=64, show_spinner=False)
 def _subtree(path: str, version: int, campaign_id: str, code: str) -> frozenset[str]:
     with Store(path).read() as con:
-        return frozenset(units.descendants(con, campaign_id, code))
+        return frozenset(units.descendants(con, campaign_id, [code]))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -130,16 +130,17 @@ def ancestors(con: duckdb.DuckDBPyConnection, campaign_id: str, code: str) -> li
     return list(reversed(path))
 
 
-def descendants(con: duckdb.DuckDBPyConnection, campaign_id: str, code: str) -> list[str]:
-    """The unit and every unit below it."""
+def descendants(con: duckdb.DuckDBPyConnection, campaign_id: str,
+                codes: Iterable[str]) -> set[str]:
+    """The units and every unit below them."""
     rows = con.execute("""
         WITH RECURSIVE sub(code) AS (
-            SELECT code FROM units WHERE campaign_id = $c AND code = $code
-            UNION ALL
+            SELECT code FROM units WHERE campaign_id = $c AND list_contains($codes, code)
+            UNION
             SELECT u.code FROM units u JOIN sub ON u.parent_code = sub.code
             WHERE u.campaign_id = $c)
-        SELECT code FROM sub""", {"c": campaign_id, "code": code}).fetchall()
-    return [r[0] for r in rows]
+        SELECT code FROM sub""", {"c": campaign_id, "codes": list(codes)}).fetchall()
+    return {r[0] for r in rows}
 
 
 def level_counts(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, int]:

@@ -127,7 +127,7 @@ def test_quality_flags(store, jincheng):
     assert found[("140522", quality.MISMATCH)] == "11月19日上报 5,000，下级合计 3,000（2 个单位）"
     assert len(found) == 4
     with store.read() as con:
-        subtree = set(units.descendants(con, jincheng.id, "140522"))
+        subtree = units.descendants(con, jincheng.id, ["140522"])
         result = progress.compute(con, jincheng, AS_OF)
     assert subtree == overview.descendants(result, "140522") and len(subtree) == 1 + 15 + 341
     inside = overview.flags_in_view(flags, subtree)
