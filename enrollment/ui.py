@@ -327,14 +327,6 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
     return day
 
 
-def percent(value: object, digits: int = 2) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:.{digits}%}"
-
-
-def count(value: object) -> str:
-    return "—" if value is None or pd.isna(value) else f"{int(value):,}"
-
-
 def store() -> Store:
     """The database of this server (ENROLLMENT_DB), ready for use."""
     current = Store()
