@@ -60,10 +60,6 @@ def _na(value) -> bool:
     return value is None or pd.isna(value)
 
 
-def projected_enrolled(series: pd.DataFrame, campaign: Campaign, as_of: dt.date) -> float | None:
-    return progress.projection(series, campaign, as_of)
-
-
 def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Headline:
     """The big numbers for one unit, formatted."""
     c = result.campaign

@@ -95,7 +95,7 @@ def show_trend() -> None:
     if shown["enrolled"].isna().all():
         st.info(f"{names[chosen]}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
                 icon=":material/info:")
-    projected = overview.projected_enrolled(series, campaign, as_of)
+    projected = progress.projection(series, campaign, as_of)
     st.plotly_chart(charts.trend_chart(shown, campaign, projection=projected),
                     key="overview:trend", theme=None, config={"displayModeBar": False})
 
