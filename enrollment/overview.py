@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import progress, reporting, settings
 from .campaigns import Campaign
-from .labels import COLUMN_LABELS, LEVEL_LABELS, SOURCE_LABELS, STATUS_LABELS
+from .labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS
 
 MAX_BARS = 60
 STATUS_MARKDOWN_COLORS = {"behind": "red", "not_reported": "gray", "on_track": "blue",
@@ -224,7 +224,3 @@ def compare_weeks(now: progress.Progress, before: progress.Progress, code: str) 
         f"状态（{label_now}）": a["status"].map(STATUS_LABELS).values,
     })
     return out.sort_values("完成率变化（百分点）", na_position="first")
-
-
-def source_label(source: str) -> str:
-    return SOURCE_LABELS.get(source, source)

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from .campaigns import Campaign
-from .labels import LEVEL_LABELS, STATUS_LABELS
+from .labels import STATUS_LABELS
 
 SOURCES = ("upload", "demo")
 # Columns that a parent sums from its children when it has no value of its own.
@@ -479,10 +479,6 @@ def default_source(con: duckdb.DuckDBPyConnection, campaign_id: str) -> str:
     """Real uploads when there are any; demo data only for a campaign with nothing else."""
     sources = available_sources(con, campaign_id)
     return "demo" if sources == ["demo"] else "upload"
-
-
-def level_label(level: str) -> str:
-    return LEVEL_LABELS.get(level, level)
 
 
 def projection(series: pd.DataFrame, campaign: Campaign, as_of: dt.date,

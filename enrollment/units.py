@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from .divisions import Division
-from .names import UnitIndex, normalize, variants
+from .names import UnitIndex, variants
 from .storage import fetch_dicts, registered
 
 
@@ -58,11 +58,6 @@ def insert_tree(con: duckdb.DuckDBPyConnection, campaign_id: str, tree: Iterable
         con.execute("INSERT INTO units SELECT * FROM new_units")
         con.execute("INSERT INTO unit_aliases SELECT * FROM new_aliases")
     return len(rows)
-
-
-def add_alias(con: duckdb.DuckDBPyConnection, campaign_id: str, alias: str, code: str) -> None:
-    """Another name for a unit; stored normalised, like the variants insert_tree stores."""
-    con.execute("INSERT INTO unit_aliases VALUES (?, ?, ?)", [campaign_id, normalize(alias), code])
 
 
 # Built indexes by campaign and content fingerprint: a campaign's units and aliases are written
