@@ -41,7 +41,7 @@ def top_level(con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: dt.date,
               leaf_depth: int) -> list[tuple]:
     """The units below the top: (code, name, enrolled, enrolled a week before, target)."""
     joins, top = _ancestor_joins(leaf_depth - 1)
-    return con.execute(f"""
+    return con.raw.execute(f"""
         WITH {_latest()}
         SELECT {top}.code, any_value({top}.name), sum(l.enrolled), sum(l.prev), sum(t.task)
         FROM units leaf {joins}
@@ -55,7 +55,7 @@ def top_level(con: duckdb.DuckDBPyConnection, campaign_id: str, as_of: dt.date,
 def county_communities(con: duckdb.DuckDBPyConnection, campaign_id: str, county: str,
                        as_of: dt.date) -> list[tuple]:
     """One county's communities: (code, name, enrolled, enrolled a week before, target)."""
-    return con.execute(f"""
+    return con.raw.execute(f"""
         WITH villages AS (
             SELECT v.code, v.name FROM units v
             JOIN units t ON t.campaign_id = v.campaign_id AND t.code = v.parent_code
@@ -72,7 +72,7 @@ def county_communities(con: duckdb.DuckDBPyConnection, campaign_id: str, county:
 def root_trend(con: duckdb.DuckDBPyConnection, campaign_id: str,
                days: list[dt.date]) -> list[tuple]:
     """The whole campaign week by week: (date, enrolled), the as-of sum over all communities."""
-    return con.execute("""
+    return con.raw.execute("""
         WITH figures AS (
             SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled
             FROM reports WHERE campaign_id = $c AND source = 'upload'

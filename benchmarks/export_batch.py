@@ -86,7 +86,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="export-bench-"))
     os.environ["ENROLLMENT_DB"] = str(folder / "bench.duckdb")
     from enrollment import bootstrap, campaigns, demo, exports, render
-    from enrollment.storage import Store
+    from enrollment.db import Store
 
     problem = render.chromium_problem()
     if problem:

@@ -20,7 +20,8 @@ import xlsxwriter
 
 from enrollment import bootstrap, campaigns
 from enrollment.campaigns import Campaign
-from enrollment.storage import Store, registered
+from enrollment.db import Store
+from enrollment.storage import registered
 
 SIZES = {"city": "1405", "province": "14", "nation": "CN"}
 # The region whose Friday file the ingest benchmark reads: every village of Shanxi (Jincheng's for
@@ -59,24 +60,24 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
     campaign = campaign_for(size)
     with store.write() as con:
         campaigns.create(con, campaign)
-        leaves = con.execute("SELECT code FROM units WHERE campaign_id = ? AND level = 'community' "
+        leaves = con.raw.execute("SELECT code FROM units WHERE campaign_id = ? AND level = 'community' "
                              "ORDER BY code", [campaign.id]).fetchall()
         codes = np.array([r[0] for r in leaves])
         rng = np.random.default_rng(seed)
         tasks = rng.integers(300, 3000, size=len(codes)) // 10 * 10
-        set_id = con.execute("SELECT nextval('target_set_ids')").fetchone()[0]
-        con.execute("INSERT INTO target_sets VALUES (?, ?, 'community', ?, 'benchmark', "
+        set_id = con.raw.execute("SELECT nextval('target_set_ids')").fetchone()[0]
+        con.raw.execute("INSERT INTO target_sets VALUES (?, ?, 'community', ?, 'benchmark', "
                     "'基准测试数据', NULL, NULL, NULL, 'benchmark', now()::TIMESTAMP)",
                     [set_id, campaign.id, campaign.region_code])
         targets = pd.DataFrame({"set_id": set_id, "campaign_id": campaign.id, "unit_code": codes,
                                 "task": tasks, "baseline": None, "registered_population": None,
                                 "resident_population": None, "low_income": None})
         with registered(con, bench_targets=targets):
-            con.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
+            con.raw.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
                         "baseline::BIGINT, registered_population::BIGINT, "
                         "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
-        upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
-        con.execute("INSERT INTO uploads (id, campaign_id, kind, source, file_name, uploader, "
+        upload_id = con.raw.execute("SELECT nextval('upload_ids')").fetchone()[0]
+        con.raw.execute("INSERT INTO uploads (id, campaign_id, kind, source, file_name, uploader, "
                     "uploaded_at, status) VALUES (?, ?, 'report', 'upload', '基准测试数据', "
                     "'benchmark', now()::TIMESTAMP, 'accepted')", [upload_id, campaign.id])
         final = rng.uniform(0.85, 1.02, size=len(codes))
@@ -86,9 +87,9 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
             enrolled = np.floor(tasks * final * shares[:, week]).astype(np.int64)
             frame = pd.DataFrame({"unit_code": codes, "enrolled": enrolled})
             with registered(con, bench_week=frame):
-                con.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, "
+                con.raw.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, "
                             "NULL, NULL, ? FROM bench_week", [campaign.id, day, upload_id])
-        units = con.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
+        units = con.raw.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
                             [campaign.id]).fetchone()[0]
     return Built(store, campaign, units, len(codes) * WEEKS, time.perf_counter() - started)
 
@@ -99,7 +100,7 @@ def friday_xlsx(store: Store, campaign: Campaign, region: str, day: dt.date,
     then one row per community under `region` (code as text, name, parent, task, last figure,
     this week's cumulative count). Returns (content, rows)."""
     with store.read() as con:
-        rows = con.execute("""
+        rows = con.raw.execute("""
             WITH RECURSIVE sub(code) AS (
                 SELECT code FROM units WHERE campaign_id = $c AND code = $r
                 UNION ALL

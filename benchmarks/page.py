@@ -35,7 +35,7 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     from enrollment import ingest
-    from enrollment.storage import Store
+    from enrollment.db import Store
 
     # As in tests/conftest.py: keep AppTest out of the legacy pages-folder mode, like a server.
     original = PagesManager.__init__
@@ -68,7 +68,7 @@ def main() -> None:
     first = run()
     cold, warm, cold_cpu, warm_cpu = [], [], [], []
     with store.read() as con:
-        figure = con.execute(
+        figure = con.raw.execute(
             "SELECT arg_max(enrolled, (report_date, revision)) FROM reports WHERE campaign_id = ? "
             "AND unit_code = ? AND report_date <= ?", [args.campaign, args.unit, day]).fetchone()[0]
     for n in range(args.runs):

@@ -44,8 +44,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks import baseline, generate
-from enrollment import ingest, progress
-from enrollment.storage import Store
+from enrollment import db, ingest, progress
+from enrollment.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_DAY = generate.campaign_for("city").week_end_of(generate.WEEKS)   # the 17th Friday
@@ -143,23 +143,23 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
         if pristine is not None:
             shutil.copy(path, pristine)
     with store.read() as con:
-        units = con.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
+        units = con.raw.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
                             [campaign.id]).fetchone()[0]
-        communities, reports = con.execute(
+        communities, reports = con.raw.execute(
             "SELECT count(DISTINCT unit_code), count(*) FROM reports WHERE campaign_id = ?",
             [campaign.id]).fetchone()
-        deepest = progress.max_depth(con, campaign.id)
-        county = con.execute("""
+        deepest = db.rollup.max_depth(con, campaign.id)
+        county = con.raw.execute("""
             SELECT t.parent_code FROM units v JOIN units t
               ON t.campaign_id = v.campaign_id AND t.code = v.parent_code
             WHERE v.campaign_id = ? AND v.level = 'community'
             GROUP BY t.parent_code ORDER BY count(*) DESC, t.parent_code LIMIT 1""",
             [campaign.id]).fetchone()[0]
-        county_size = con.execute("""
+        county_size = con.raw.execute("""
             SELECT count(*) FROM units v JOIN units t
               ON t.campaign_id = v.campaign_id AND t.code = v.parent_code
             WHERE v.campaign_id = ? AND t.parent_code = ?""", [campaign.id, county]).fetchone()[0]
-        village = con.execute("SELECT min(code) FROM units WHERE campaign_id = ? AND level = "
+        village = con.raw.execute("SELECT min(code) FROM units WHERE campaign_id = ? AND level = "
                               "'community'", [campaign.id]).fetchone()[0]
     out = {"size": size, "region": campaign.region_code, "units": units,
            "communities": communities, "reports": reports, "build_seconds": build_seconds,
@@ -287,9 +287,9 @@ def _backup(store, work: Path, size: str, repeat: int) -> dict:
     attached.unlink(missing_ok=True)
     with store.read() as con:
         started = time.perf_counter()
-        con.execute(f"ATTACH '{attached}' AS copy")
-        con.execute(f"COPY FROM DATABASE {con.execute('SELECT current_database()').fetchone()[0]} TO copy")
-        con.execute("DETACH copy")
+        con.raw.execute(f"ATTACH '{attached}' AS copy")
+        con.raw.execute(f"COPY FROM DATABASE {con.raw.execute('SELECT current_database()').fetchone()[0]} TO copy")
+        con.raw.execute("DETACH copy")
         copy_from = time.perf_counter() - started
     attached.unlink()
     entry = _entry("backup", size, ours, base, "copying the file (cp)")

@@ -154,7 +154,7 @@ def _user(row: dict) -> User:
 
 def any_account(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether login is on: some account exists (active or not)."""
-    return con.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+    return con.raw.execute("SELECT count(*) FROM users").fetchone()[0] > 0
 
 
 def get(con: duckdb.DuckDBPyConnection, name: str) -> User | None:
@@ -175,7 +175,7 @@ def list_users(con: duckdb.DuckDBPyConnection) -> list[User]:
 
 def unit_names(con: duckdb.DuckDBPyConnection, codes: Iterable[str]) -> dict[str, str]:
     """Names of unit codes, from any campaign (the first by campaign id)."""
-    rows = con.execute(
+    rows = con.raw.execute(
         "SELECT code, arg_min(name, campaign_id) FROM units WHERE list_contains(?, code) "
         "GROUP BY code", [list(codes)]).fetchall()
     return dict(rows)
@@ -187,7 +187,7 @@ def resolve_units(con: duckdb.DuckDBPyConnection, items: Iterable[str]) -> list[
     for item in (i.strip() for i in items):
         if not item:
             continue
-        found = [r[0] for r in con.execute(
+        found = [r[0] for r in con.raw.execute(
             "SELECT DISTINCT code FROM units WHERE code = $x OR name = $x "
             "UNION SELECT DISTINCT code FROM unit_aliases WHERE alias = $x ORDER BY 1",
             {"x": item}).fetchall()]
@@ -218,7 +218,7 @@ def create(store: Store, name: str, role: str, password: str, *, units: Sequence
         if get(con, name) is not None:
             raise AccountError(f"账号「{name}」已存在。")
         codes = _check_units(con, role, units)
-        con.execute("INSERT INTO users VALUES (?, ?, ?, ?, TRUE, ?, 0, NULL, ?, ?, NULL, NULL)",
+        con.raw.execute("INSERT INTO users VALUES (?, ?, ?, ?, TRUE, ?, 0, NULL, ?, ?, NULL, NULL)",
                     [name, full_name, role, hash_password(password), must_change_password, now,
                      actor])
         _set_units(con, name, codes)
@@ -240,7 +240,7 @@ def update(store: Store, name: str, *, role: str | None = None, units: Sequence[
         if user.role == ADMIN and new_role != ADMIN:
             _keep_one_admin(con, name)
         new_full = user.full_name if full_name is None else (audit.clean(full_name, 60) or None)
-        con.execute("UPDATE users SET role = ?, full_name = ?, updated_at = ? WHERE name = ?",
+        con.raw.execute("UPDATE users SET role = ?, full_name = ?, updated_at = ? WHERE name = ?",
                     [new_role, new_full, now, name])
         _set_units(con, name, codes)
         audit.record(con, actor, "user_updated",
@@ -259,7 +259,7 @@ def set_active(store: Store, name: str, active: bool, *, actor: str | None = Non
         user = require(con, name)
         if not active and user.role == ADMIN:
             _keep_one_admin(con, name)
-        con.execute("UPDATE users SET active = ?, updated_at = ? WHERE name = ?", [active, now, name])
+        con.raw.execute("UPDATE users SET active = ?, updated_at = ? WHERE name = ?", [active, now, name])
         if not active:
             _revoke_all(con, name, now)
         audit.record(con, actor, "user_enabled" if active else "user_disabled",
@@ -276,7 +276,7 @@ def reset_password(store: Store, name: str, password: str, *, actor: str | None 
     with store.write() as con:
         user = require(con, name)
         check_password(password, name)
-        con.execute("UPDATE users SET password_hash = ?, must_change_password = ?, failed_logins = 0, "
+        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = ?, failed_logins = 0, "
                     "locked_until = NULL, updated_at = ? WHERE name = ?",
                     [hash_password(password), must_change and actor != name, now, name])
         _revoke_all(con, name, now)
@@ -291,7 +291,7 @@ def unlock(store: Store, name: str, *, actor: str | None = None, address: str | 
     now = now or now_utc()
     with store.write() as con:
         require(con, name)
-        con.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?", [name])
+        con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?", [name])
         audit.record(con, actor, "user_unlocked", f"解除账号「{name}」的登录锁定", address,
                      role=actor_role, now=now)
         return get(con, name)
@@ -302,17 +302,17 @@ def change_password(store: Store, name: str, old: str, new: str, *, address: str
     """The user changes their own password (the old one is checked); other sessions end."""
     now = now or now_utc()
     with store.write() as con:
-        row = con.execute("SELECT password_hash, role FROM users WHERE name = ? AND active",
+        row = con.raw.execute("SELECT password_hash, role FROM users WHERE name = ? AND active",
                           [name]).fetchone()
         if row is None or not _verify(row[0], old):
             raise AccountError("原密码不正确。")
         if old == new:
             raise AccountError("新密码不能与原密码相同。")
         check_password(new, name)
-        con.execute("UPDATE users SET password_hash = ?, must_change_password = FALSE, "
+        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = FALSE, "
                     "updated_at = ? WHERE name = ?", [hash_password(new), now, name])
         keep = token_hash(keep_token) if keep_token else None
-        con.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL "
+        con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL "
                     "AND token_hash IS DISTINCT FROM ?", [now, name, keep])
         audit.record(con, name, "password_changed", "修改了自己的密码", address, role=row[1], now=now)
         return get(con, name)
@@ -328,13 +328,13 @@ def _check_units(con, role: str, units: Sequence[str]) -> list[str]:
 
 
 def _set_units(con, name: str, codes: list[str]) -> None:
-    con.execute("DELETE FROM user_units WHERE user_name = ?", [name])
+    con.raw.execute("DELETE FROM user_units WHERE user_name = ?", [name])
     for code in codes:
-        con.execute("INSERT INTO user_units VALUES (?, ?)", [name, code])
+        con.raw.execute("INSERT INTO user_units VALUES (?, ?)", [name, code])
 
 
 def _keep_one_admin(con, name: str) -> None:
-    others = con.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active AND name <> ?",
+    others = con.raw.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active AND name <> ?",
                          [name]).fetchone()[0]
     if not others:
         raise AccountError("这是唯一可用的管理员账号，不能停用或改为其他角色；请先创建另一个管理员。")
@@ -370,7 +370,7 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
     name = unicodedata.normalize("NFC", (name or "").strip())
     # A login changes no figure and no other session: keep the app's caches (no version bump).
     with store.write(bump=False) as con:
-        row = con.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
+        row = con.raw.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
         user = get(con, name) if row else None
         if user is not None and user.locked(now):
             audit.record(con, user.name, "login_failed", "账号锁定期间尝试登录", address,
@@ -389,13 +389,13 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
             failures = user.failed_logins + 1
             if failures >= MAX_FAILED_LOGINS:
                 until = now + LOCKOUT
-                con.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE name = ?",
+                con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE name = ?",
                             [until, user.name])
                 audit.record(con, user.name, "account_locked",
                              f"连续 {failures} 次登录失败，锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟",
                              address, role=user.role, now=now)
                 return LoginResult(None, _locked_message(until))
-            con.execute("UPDATE users SET failed_logins = ? WHERE name = ?", [failures, user.name])
+            con.raw.execute("UPDATE users SET failed_logins = ? WHERE name = ?", [failures, user.name])
             left = MAX_FAILED_LOGINS - failures
             return LoginResult(None, BAD_LOGIN + (f"再错 {left} 次，账号将被锁定 15 分钟。"
                                                   if left <= 2 else ""))
@@ -404,12 +404,12 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
                          now=now)
             return LoginResult(None, "账号已停用，请联系管理员。")
         if _hasher.check_needs_rehash(row[0]):
-            con.execute("UPDATE users SET password_hash = ? WHERE name = ?",
+            con.raw.execute("UPDATE users SET password_hash = ? WHERE name = ?",
                         [hash_password(password), user.name])
-        con.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? "
+        con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? "
                     "WHERE name = ?", [now, user.name])
         token = secrets.token_urlsafe(32)
-        con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
+        con.raw.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
                     [token_hash(token), user.name, now, now + dt.timedelta(hours=session_hours),
                      audit.clean(address)])
         audit.record(con, user.name, "login", "登录成功", address, role=user.role, now=now)
@@ -437,10 +437,10 @@ def open_session(store: Store, name: str, *, address: str | None = None,
     now = now or now_utc()
     token = secrets.token_urlsafe(32)
     with store.write() as con:
-        con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
+        con.raw.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
                     [token_hash(token), name, now, now + dt.timedelta(hours=session_hours),
                      audit.clean(address)])
-        con.execute("UPDATE users SET last_login_at = ? WHERE name = ?", [now, name])
+        con.raw.execute("UPDATE users SET last_login_at = ? WHERE name = ?", [now, name])
     return token
 
 
@@ -448,7 +448,7 @@ def session_user(con: duckdb.DuckDBPyConnection, token: str,
                  now: dt.datetime | None = None) -> User | None:
     """The active user of a live session, or None (unknown, revoked, expired or disabled)."""
     now = now or now_utc()
-    row = con.execute(
+    row = con.raw.execute(
         "SELECT s.user_name FROM sessions s JOIN users u ON u.name = s.user_name "
         "WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.active",
         [token_hash(token), now]).fetchone()
@@ -456,7 +456,7 @@ def session_user(con: duckdb.DuckDBPyConnection, token: str,
 
 
 def session_expires(con: duckdb.DuckDBPyConnection, token: str) -> dt.datetime | None:
-    row = con.execute("SELECT expires_at FROM sessions WHERE token_hash = ?",
+    row = con.raw.execute("SELECT expires_at FROM sessions WHERE token_hash = ?",
                       [token_hash(token)]).fetchone()
     return row[0] if row else None
 
@@ -466,17 +466,17 @@ def logout(store: Store, token: str, *, address: str | None = None,
     """End a session (the cookie no longer opens it, even if copied)."""
     now = now or now_utc()
     with store.write() as con:
-        row = con.execute("SELECT s.user_name, u.role FROM sessions s JOIN users u "
+        row = con.raw.execute("SELECT s.user_name, u.role FROM sessions s JOIN users u "
                           "ON u.name = s.user_name WHERE token_hash = ? AND revoked_at IS NULL",
                           [token_hash(token)]).fetchone()
         if row is None:
             return
-        con.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", [now, token_hash(token)])
+        con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", [now, token_hash(token)])
         audit.record(con, row[0], "logout", "退出登录", address, role=row[1], now=now)
 
 
 def _revoke_all(con, name: str, now: dt.datetime) -> None:
-    con.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
+    con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
                 [now, name])
 
 

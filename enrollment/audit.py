@@ -19,12 +19,11 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pandas as pd
 
-from . import settings
+from . import db, settings
+from .db import Session, Store
 from .labels import AUDIT_ACTION_LABELS, AUDIT_COLUMNS, ROLE_LABELS
-from .storage import Store
 
 ACTIONS = tuple(AUDIT_ACTION_LABELS)
 MAX_FIELD = 200           # actor, address
@@ -51,7 +50,7 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def record(con: duckdb.DuckDBPyConnection, actor: str | None, action: str, detail: str = "",
+def record(tx: Session, actor: str | None, action: str, detail: str = "",
            address: str | None = None, *, campaign_id: str | None = None,
            role: str | None = None, now: dt.datetime | None = None) -> int:
     """Append one entry to the audit log (inside the caller's transaction); returns its id.
@@ -61,23 +60,19 @@ def record(con: duckdb.DuckDBPyConnection, actor: str | None, action: str, detai
     """
     if action not in AUDIT_ACTION_LABELS:
         raise ValueError(f"unknown audit action {action!r}")
-    entry_id = con.execute("SELECT nextval('audit_ids')").fetchone()[0]
-    con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [entry_id, now or now_utc(), clean(actor), clean(role), action,
-         clean(detail, MAX_DETAIL), clean(address), clean(campaign_id)])
-    return entry_id
+    return db.audit.insert(tx, now or now_utc(), clean(actor), clean(role), action,
+                           clean(detail, MAX_DETAIL), clean(address), clean(campaign_id))
 
 
 def log(store: Store, actor: str | None, action: str, detail: str = "",
         address: str | None = None, **kwargs) -> int:
     """`record` in a write transaction of its own (for actions that change nothing else, so
     the data version, which keys the app's cached queries, stays as it is)."""
-    with store.write(bump=False) as con:
-        return record(con, actor, action, detail, address, **kwargs)
+    with store.write(bump=False) as tx:
+        return record(tx, actor, action, detail, address, **kwargs)
 
 
-def query(con: duckdb.DuckDBPyConnection, *, actor: str | None = None,
+def query(tx: Session, *, actor: str | None = None,
           actions: list[str] | tuple[str, ...] | None = None, since: dt.date | None = None,
           until: dt.date | None = None, text: str | None = None, campaign_id: str | None = None,
           limit: int | None = None) -> pd.DataFrame:
@@ -86,39 +81,10 @@ def query(con: duckdb.DuckDBPyConnection, *, actor: str | None = None,
     `text` matches the detail, actor or address (case-insensitive, literally: % and _ are not
     wildcards).
     """
-    where, params = ["TRUE"], {}
-    if actor:
-        where.append("actor = $actor")
-        params["actor"] = actor
-    if actions:
-        where.append("list_contains($actions, action)")
-        params["actions"] = list(actions)
-    if since:
-        where.append("logged_at >= $since")
-        params["since"] = _utc_start(since)
-    if until:
-        where.append("logged_at < $until")
-        params["until"] = _utc_start(until + dt.timedelta(days=1))
-    if text:
-        where.append("(contains(lower(coalesce(detail, '')), lower($text)) "
-                     "OR contains(lower(coalesce(actor, '')), lower($text)) "
-                     "OR contains(lower(coalesce(address, '')), lower($text)))")
-        params["text"] = text
-    if campaign_id:
-        where.append("campaign_id = $campaign")
-        params["campaign"] = campaign_id
-    sql = (f"SELECT id, logged_at, actor, role, action, detail, address, campaign_id FROM audit_log "
-           f"WHERE {' AND '.join(where)} ORDER BY id DESC")
-    if limit:
-        sql += " LIMIT $limit"
-        params["limit"] = int(limit)
-    return con.execute(sql, params).df()
-
-
-def actors(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Everyone who appears in the log, for a filter."""
-    return [r[0] for r in con.execute(
-        "SELECT DISTINCT actor FROM audit_log WHERE actor IS NOT NULL ORDER BY actor").fetchall()]
+    return db.audit.entries(
+        tx, actor=actor, actions=actions, since=_utc_start(since) if since else None,
+        until=_utc_start(until + dt.timedelta(days=1)) if until else None, text=text,
+        campaign_id=campaign_id, limit=limit)
 
 
 def _utc_start(day: dt.date) -> dt.datetime:

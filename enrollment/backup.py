@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from . import storage
-from .storage import Store, StorageError
+from .db import Session, Store, StorageError
 
 
 class BackupError(StorageError):
@@ -90,7 +90,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Snapshot:
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in _tables(con)}
-    version = storage.schema_version(con)
+    version = storage.schema_version(Session(con))
     data = -1
     if "meta" in counts:
         row = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
@@ -151,7 +151,7 @@ def backup(store: Store, out: Path) -> BackupResult:
     partial = Path(name)
     try:
         with storage._write_lock(str(store.path)):
-            con = store._connect()
+            con = store.connect()
             locked = time.perf_counter()
             try:
                 con.execute("CHECKPOINT")
@@ -177,7 +177,7 @@ def current(store: Store) -> Snapshot | None:
     if not store.path.exists():
         return None
     with store.read() as con:
-        snapshot = _snapshot(con, store.path)
+        snapshot = _snapshot(con.raw, store.path)
     return snapshot if snapshot.schema_version else None
 
 
@@ -214,7 +214,7 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
         with storage._write_lock(str(store.path)):
             if store.path.exists():
                 # Wait until no other process holds the file, and leave no log behind.
-                con = store._connect()
+                con = store.connect()
                 try:
                     con.execute("CHECKPOINT")
                 finally:

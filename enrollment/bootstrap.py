@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import audit, campaigns, settings, storage, targets
-from .storage import Store
+from . import audit, campaigns, db, settings, targets
+from .db import Store
 
 
 class ShippedDataError(Exception):
@@ -38,14 +38,11 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
     Each campaign and target table added is in the audit log under `actor`.
     """
     data_dir = data_dir or settings.data_dir()
-    report = InitReport(migrations=storage.migrate(store))
+    report = InitReport(migrations=db.migrate(store))
     for definition in campaigns.shipped_definitions(data_dir):
-        with store.read() as con:
-            exists = con.execute("SELECT count(*) FROM campaigns WHERE id = ?",
-                                 [definition.id]).fetchone()[0]
-            loaded = {row[0] for row in con.execute(
-                "SELECT sha256 FROM target_sets WHERE campaign_id = ? AND source = 'shipped'",
-                [definition.id]).fetchall()}
+        with store.read() as tx:
+            exists = db.campaigns.exists(tx, definition.id)
+            loaded = db.targets.shipped_checksums(tx, definition.id)
         pending = []
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
@@ -53,23 +50,23 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                 pending.append((spec, content))
         if exists and not pending:
             continue
-        with store.write() as con:
+        with store.write() as tx:
             if not exists:
-                count = campaigns.create(con, definition, data_dir)
+                count = campaigns.create(tx, definition, data_dir)
                 report.campaigns_added.append(definition.id)
-                audit.record(con, actor, "campaign_changed",
+                audit.record(tx, actor, "campaign_changed",
                              f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",
                              address, campaign_id=definition.id)
             for spec, content in pending:
-                table = targets.parse(con, definition.id, content)
+                table = targets.parse(tx, definition.id, content)
                 if not table.ok:
                     problems = "；".join(str(p) for p in table.problems)
                     raise ShippedDataError(f"{spec['file']}: {problems}")
-                set_id = targets.save(con, definition.id, table, source="shipped",
+                set_id = targets.save(tx, definition.id, table, source="shipped",
                                       note=spec.get("note"), file_name=Path(spec["file"]).name,
                                       content=content, created_by="系统内置")
                 report.target_sets_added.append(spec["file"])
-                audit.record(con, actor, "targets_changed",
+                audit.record(tx, actor, "targets_changed",
                              f"载入内置目标任务表「{Path(spec['file']).name}」（第 {set_id} 套），"
                              f"{len(table.rows)} 个单位", address, campaign_id=definition.id)
     return report
@@ -77,10 +74,10 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
 
 def ensure_ready(store: Store) -> None:
     """For the app: initialise a missing database, migrate an old one."""
-    if store.schema_version() < storage.LATEST_VERSION or not _has_campaigns(store):
+    if store.schema_version() < db.LATEST_VERSION or not _has_campaigns(store):
         init(store)
 
 
 def _has_campaigns(store: Store) -> bool:
-    with store.read() as con:
-        return con.execute("SELECT count(*) FROM campaigns").fetchone()[0] > 0
+    with store.read() as tx:
+        return db.campaigns.count(tx) > 0

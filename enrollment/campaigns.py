@@ -10,10 +10,8 @@ from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import duckdb
-
-from . import settings
-from .storage import Store, fetch_dicts
+from . import db, settings
+from .db import Session, Store
 
 FRIDAY = 4
 
@@ -115,11 +113,6 @@ class Campaign:
 
 # --- definitions on disk and in the database -------------------------------------------------
 
-_COLUMNS = ("id", "name", "programme", "year", "region_code", "levels", "start_date", "end_date",
-            "goal", "low_income_goal", "deadline_weekday", "deadline_time", "contribution_yuan",
-            "contribution_note", "notice", "source")
-
-
 def from_toml(path: Path) -> Campaign:
     """A campaign definition file under data/campaigns."""
     with open(path, "rb") as fh:
@@ -152,14 +145,15 @@ def shipped_definitions(data_dir: Path | None = None) -> list[Campaign]:
     return [from_toml(p) for p in sorted(folder.glob("*.toml"))]
 
 
-def insert(con: duckdb.DuckDBPyConnection, c: Campaign) -> None:
+def insert(tx: Session, c: Campaign) -> None:
     validate(c)
-    con.execute(
-        f"INSERT INTO campaigns ({', '.join(_COLUMNS)}, created_at) "
-        f"VALUES ({', '.join('?' * len(_COLUMNS))}, now()::TIMESTAMP)",
-        [c.id, c.name, c.programme, c.year, c.region_code, list(c.levels), c.start, c.end,
-         c.goal, c.low_income_goal, c.deadline_weekday, c.deadline_time, c.contribution_yuan,
-         c.contribution_note, c.notice, c.source])
+    db.campaigns.insert(tx, {
+        "id": c.id, "name": c.name, "programme": c.programme, "year": c.year,
+        "region_code": c.region_code, "levels": list(c.levels), "start_date": c.start,
+        "end_date": c.end, "goal": c.goal, "low_income_goal": c.low_income_goal,
+        "deadline_weekday": c.deadline_weekday, "deadline_time": c.deadline_time,
+        "contribution_yuan": c.contribution_yuan, "contribution_note": c.contribution_note,
+        "notice": c.notice, "source": c.source})
 
 
 def _from_row(row: dict) -> Campaign:
@@ -172,36 +166,31 @@ def _from_row(row: dict) -> Campaign:
         notice=row["notice"], source=row["source"])
 
 
-def list_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
-    # Campaigns with targets first (they have something to show), then the most recent.
-    rows = fetch_dicts(con, f"""
-        SELECT {', '.join(_COLUMNS)} FROM campaigns c
-        ORDER BY NOT EXISTS (SELECT 1 FROM targets t WHERE t.campaign_id = c.id),
-                 start_date DESC, id""")
-    return [_from_row(r) for r in rows]
+def list_campaigns(tx: Session) -> list[Campaign]:
+    """Campaigns with targets first (they have something to show), then the most recent."""
+    return [_from_row(r) for r in db.campaigns.all_rows(tx)]
 
 
-def get(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
-    rows = fetch_dicts(con, f"SELECT {', '.join(_COLUMNS)} FROM campaigns WHERE id = ?",
-                       [campaign_id])
-    if not rows:
-        known = [c.id for c in list_campaigns(con)]
+def get(tx: Session, campaign_id: str) -> Campaign:
+    row = db.campaigns.get(tx, campaign_id)
+    if row is None:
+        known = [c.id for c in list_campaigns(tx)]
         raise CampaignError(
             f"没有编号为「{campaign_id}」的参保活动。现有活动：{'、'.join(known) or '无'}")
-    return _from_row(rows[0])
+    return _from_row(row)
 
 
 def load(store: Store, campaign_id: str) -> Campaign:
-    with store.read() as con:
-        return get(con, campaign_id)
+    with store.read() as tx:
+        return get(tx, campaign_id)
 
 
-def create(con: duckdb.DuckDBPyConnection, c: Campaign, data_dir: Path | None = None) -> int:
+def create(tx: Session, c: Campaign, data_dir: Path | None = None) -> int:
     """Insert a campaign and its units (from the division codes); returns the unit count."""
     from . import divisions, units  # units imports nothing from here; keep the module graph flat
 
-    if con.execute("SELECT count(*) FROM campaigns WHERE id = ?", [c.id]).fetchone()[0]:
+    if db.campaigns.exists(tx, c.id):
         raise CampaignError(f"编号为「{c.id}」的参保活动已存在")
-    insert(con, c)
+    insert(tx, c)
     tree = divisions.region_tree(c.region_code, list(c.levels), data_dir)
-    return units.insert_tree(con, c.id, tree, c.extra.get("extra_units", []))
+    return units.insert_tree(tx, c.id, tree, c.extra.get("extra_units", []))

@@ -11,14 +11,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import accounts, audit, bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
+from . import accounts, audit, bootstrap, campaigns, db, demo, exports, ingest, progress, tables
 from . import allocation, regions, targets
-from . import units
 from . import template as templates
 from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
 from .reader import ReadError
-from .storage import Store, StorageError
+from .db import Store, StorageError
 
 LEVEL_CHOICES = ("city", "county", "township", "community", "village", "all")
 
@@ -54,7 +53,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 def _ready(ctx: click.Context) -> Store:
     store = ctx.obj.store
     try:
-        storage.require_schema(store)
+        db.require_schema(store)
     except StorageError as exc:
         fail(str(exc))
     return store
@@ -388,8 +387,8 @@ def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id
     _campaign(store, campaign_id)
     level = {"village": "community", "all": None}.get(level, level)
     with store.read() as con:
-        frame = (targets.version(con, campaign_id, set_id) if set_id is not None
-                 else targets.current(con, campaign_id, level))
+        frame = (db.targets.version(con, campaign_id, set_id) if set_id is not None
+                 else db.targets.current(con, campaign_id, level))
     if level and set_id is not None:
         frame = frame[frame["level"] == level]
     if frame.empty:
@@ -485,7 +484,7 @@ def targets_template(ctx: click.Context, campaign_id: str, level: str | None,
     store = _ready(ctx)
     _campaign(store, campaign_id)
     with store.read() as con:
-        levels = units.levels_by_depth(con, campaign_id)
+        levels = db.units.levels_by_depth(con, campaign_id)
         level = {"village": "community"}.get(level, level) or (levels[1] if len(levels) > 1
                                                                else levels[0])
         try:

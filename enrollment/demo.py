@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from . import db
 from .campaigns import Campaign
-from .storage import Store, registered
+from .db import Store
 
 DEMO_FILE_NAME = "示例数据（模拟）"
 
@@ -58,30 +59,10 @@ def _curve(rng: random.Random, weeks: int) -> list[float]:
     return values
 
 
-def leaf_targets(con, campaign_id: str) -> pd.DataFrame:
-    """Units with a target of their own and no descendant with one: those that report."""
-    return con.execute("""
-        SELECT t.unit_code, t.task, t.low_income
-        FROM current_targets t JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code
-        WHERE t.campaign_id = $c AND NOT EXISTS (
-            SELECT 1 FROM current_targets ct JOIN units cu
-              ON cu.campaign_id = ct.campaign_id AND cu.code = ct.unit_code
-            WHERE ct.campaign_id = $c AND cu.parent_code = u.code)
-        ORDER BY u.depth, u.position""", {"c": campaign_id}).df()
-
-
 def clear(store: Store, campaign_id: str) -> int:
     """Remove every demo report and demo upload of the campaign; returns the reports removed."""
-    with store.write() as con:
-        return _clear(con, campaign_id)
-
-
-def _clear(con, campaign_id: str) -> int:
-    removed = con.execute("SELECT count(*) FROM reports WHERE campaign_id = ? AND source = 'demo'",
-                          [campaign_id]).fetchone()[0]
-    con.execute("DELETE FROM reports WHERE campaign_id = ? AND source = 'demo'", [campaign_id])
-    con.execute("DELETE FROM uploads WHERE campaign_id = ? AND source = 'demo'", [campaign_id])
-    return removed
+    with store.write() as tx:
+        return db.reports.delete_source(tx, campaign_id, "demo")
 
 
 def generate(store: Store, campaign: Campaign) -> DemoResult:
@@ -91,9 +72,9 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
     if campaign.end not in week_ends:
         week_ends.append(campaign.end)   # the closing figure on the window's last day
     tz = campaign.deadline(campaign.start).tzinfo
-    with store.write() as con:
-        _clear(con, campaign.id)
-        leaves = leaf_targets(con, campaign.id)
+    with store.write() as tx:
+        db.reports.delete_source(tx, campaign.id, "demo")
+        leaves = db.targets.leaf_targets(tx, campaign.id)
         if leaves.empty:
             return DemoResult(0, 0)
         upload_rows, report_rows = [], []
@@ -117,20 +98,13 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
                                     campaign.is_on_time(day, uploaded_at), None])
                 report_rows.append([campaign.id, "demo", unit.unit_code, day, 1, enrolled, None,
                                     low_income])
-        ids = [r[0] for r in con.execute("SELECT nextval('upload_ids') FROM range(?)",
-                                         [len(upload_rows)]).fetchall()]
+        ids = tx.next_ids("upload_ids", len(upload_rows))
         upload_rows = [[i] + row for i, row in zip(ids, upload_rows)]
         report_rows = [row + [i] for i, row in zip(ids, report_rows)]
-        uploads = pd.DataFrame(upload_rows, columns=[
-            "id", "campaign_id", "kind", "source", "file_name", "sha256", "size", "content",
-            "uploader", "uploaded_at", "report_date", "status", "messages", "row_count",
-            "unit_count", "total_enrolled", "on_time", "withdraws"])
-        reports = pd.DataFrame(report_rows, columns=[
-            "campaign_id", "source", "unit_code", "report_date", "revision", "enrolled", "amount",
-            "low_income_enrolled", "upload_id"])
+        uploads = pd.DataFrame(upload_rows, columns=list(db.uploads.COLUMNS))
+        reports = pd.DataFrame(report_rows, columns=list(db.reports.REPORT_COLUMNS))
         reports["low_income_enrolled"] = reports["low_income_enrolled"].astype("Int64")
         reports["amount"] = reports["amount"].astype("Float64")
-        with registered(con, demo_uploads=uploads, demo_reports=reports):
-            con.execute("INSERT INTO uploads SELECT * FROM demo_uploads")
-            con.execute("INSERT INTO reports SELECT * FROM demo_reports")
+        db.uploads.insert_frame(tx, uploads)
+        db.reports.insert_frame(tx, reports)
     return DemoResult(len(leaves), len(report_rows))

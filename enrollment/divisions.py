@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
-from . import settings
+from . import db, settings
 from .labels import LEVEL_CODE_LENGTHS
 
 FILES = {
@@ -48,22 +46,12 @@ def _path(level: str, data_dir: Path | None) -> Path:
     return (data_dir or settings.data_dir()) / "divisions" / FILES[level]
 
 
-def _read(con: duckdb.DuckDBPyConnection, level: str, prefix: str,
-          data_dir: Path | None) -> list[tuple[str, str]]:
-    path = _path(level, data_dir)
-    return con.execute(
-        "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
-        "WHERE starts_with(code, ?) ORDER BY code",
-        [str(path), prefix]).fetchall()
-
-
 def lookup(code: str, data_dir: Path | None = None) -> Division:
     """One division by its code."""
     level = level_of(code)
     if level == "nation":
         return Division(NATION_CODE, NATION_NAME, "nation", None)
-    with duckdb.connect() as con:
-        rows = [r for r in _read(con, level, code, data_dir) if r[0] == code]
+    rows = [r for r in db.divisions.with_prefix([_path(level, data_dir)], code)[0] if r[0] == code]
     if not rows:
         raise DivisionError(f"区划代码 {code} 不存在")
     return Division(code, rows[0][1], level, None)
@@ -71,14 +59,9 @@ def lookup(code: str, data_dir: Path | None = None) -> Division:
 
 def search(text: str, data_dir: Path | None = None, limit: int = 20) -> list[Division]:
     """Divisions down to township level whose name contains the text, for picking a region."""
-    out: list[Division] = []
-    with duckdb.connect() as con:
-        for level in ("province", "city", "county", "township"):
-            rows = con.execute(
-                "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
-                "WHERE contains(name, ?) ORDER BY code LIMIT ?",
-                [str(_path(level, data_dir)), text, limit]).fetchall()
-            out.extend(Division(c, n, level, None) for c, n in rows)
+    levels = ("province", "city", "county", "township")
+    found = db.divisions.named_like([_path(level, data_dir) for level in levels], text, limit)
+    out = [Division(c, n, level, None) for level, rows in zip(levels, found) for c, n in rows]
     return out[:limit]
 
 
@@ -100,12 +83,13 @@ def region_tree(region_code: str, levels: list[str],
     prefix = "" if root_level == "nation" else region_code
     tree = [root]
     present = {root.code}
-    with duckdb.connect() as con:
-        for level in sorted(set(levels), key=order.index):
-            for code, name in _read(con, level, prefix, data_dir):
-                parent = _nearest_ancestor(code, present, root.code)
-                tree.append(Division(code, name, level, parent))
-                present.add(code)
+    wanted = sorted(set(levels), key=order.index)
+    found = db.divisions.with_prefix([_path(level, data_dir) for level in wanted], prefix)
+    for level, rows in zip(wanted, found):
+        for code, name in rows:
+            parent = _nearest_ancestor(code, present, root.code)
+            tree.append(Division(code, name, level, parent))
+            present.add(code)
     return tree
 
 
@@ -120,13 +104,8 @@ def count_below(region_code: str, levels: list[str] | tuple[str, ...],
                 data_dir: Path | None = None) -> dict[str, int]:
     """How many divisions of each level lie in the region (for a set-up preview)."""
     prefix = "" if level_of(region_code) == "nation" else region_code
-    out: dict[str, int] = {}
-    with duckdb.connect() as con:
-        for level in levels:
-            out[level] = con.execute(
-                "SELECT count(*) FROM read_csv(?, header = true, all_varchar = true) "
-                "WHERE starts_with(code, ?)", [str(_path(level, data_dir)), prefix]).fetchone()[0]
-    return out
+    return {level: db.divisions.count_with_prefix(_path(level, data_dir), prefix)
+            for level in levels}
 
 
 def names_of(codes: list[str], data_dir: Path | None = None) -> dict[str, str]:
@@ -140,9 +119,6 @@ def names_of(codes: list[str], data_dir: Path | None = None) -> dict[str, str]:
         if level != "nation":
             by_level.setdefault(level, []).append(code)
     out: dict[str, str] = {}
-    with duckdb.connect() as con:
-        for level, wanted in by_level.items():
-            out.update(con.execute(
-                "SELECT code, name FROM read_csv(?, header = true, all_varchar = true) "
-                "WHERE list_contains(?, code)", [str(_path(level, data_dir)), wanted]).fetchall())
+    for level, wanted in by_level.items():
+        out.update(db.divisions.names(_path(level, data_dir), wanted))
     return out

@@ -19,16 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pandas as pd
 
-from . import audit, campaigns, reader, settings, units
+from . import audit, campaigns, db, reader, settings, units
 from .campaigns import Campaign
 from .labels import LEVEL_LABELS
 from .names import UnitIndex, variants
 from .problems import ERROR, WARNING, Problem, errors, to_json, warnings
 from .reader import CellError, ReadError
-from .storage import Store, registered
+from .db import Session, Store
 
 SOURCE = "upload"
 
@@ -284,7 +283,7 @@ def _without_cycle_collection(function):
 
 
 @_without_cycle_collection
-def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, file_name: str,
+def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
     """Read and check an upload against the campaign; writes nothing.
@@ -314,11 +313,10 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
                   f"工作表「{table.sheet}」。如需上报其他工作表，请分别另存为文件上传", WARNING))
     preview.file_dates = _file_dates(table, campaign, preview.problems)
     _settle_date(preview, campaign, today or local_today(), date_confirmed)
-    index = units.index(con, campaign.id)
-    parents = dict(con.execute("SELECT code, parent_code FROM units WHERE campaign_id = ?",
-                               [campaign.id]).fetchall())
-    allowed = _scope(con, campaign.id, allowed_units)
-    scope_text = _scope_text(con, campaign.id, allowed_units) if allowed is not None else ""
+    index = units.index(tx, campaign.id)
+    parents = db.units.parents(tx, campaign.id)
+    allowed = _scope(tx, campaign.id, allowed_units)
+    scope_text = _scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
     resolved = _resolve_all(index, parents, table, preview)
     seen: dict[str, int] = {}
     for row in table.rows:
@@ -354,8 +352,8 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
     if preview.report_date is not None and preview.rows:
-        _compare_with_history(con, campaign, preview)
-        _check_duplicate_file(con, preview)
+        _compare_with_history(tx, campaign, preview)
+        _check_duplicate_file(tx, preview)
     preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return preview
 
@@ -423,20 +421,19 @@ def _settle_date(preview: Preview, campaign: Campaign, today: dt.date, confirmed
             None, f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"))
 
 
-def _scope(con, campaign_id: str, allowed_units: Iterable[str] | None) -> set[str] | None:
+def _scope(tx: Session, campaign_id: str, allowed_units: Iterable[str] | None) -> set[str] | None:
     """The allowed units and all their descendants; None means no restriction."""
     if allowed_units is None:
         return None
-    return units.descendants(con, campaign_id, allowed_units)
+    return db.units.descendants(tx, campaign_id, allowed_units)
 
 
 # --- units ---------------------------------------------------------------------------------
 
-def _scope_text(con, campaign_id: str, allowed_units: Iterable[str]) -> str:
+def _scope_text(tx: Session, campaign_id: str, allowed_units: Iterable[str]) -> str:
     """您负责：泽州县及其下属单位 — the scope as the uploader knows it."""
     codes = list(allowed_units)
-    names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ? AND list_contains(?, code)",
-                             [campaign_id, codes]).fetchall())
+    names = db.units.names(tx, campaign_id, codes)
     if not names:
         return "您在本活动中没有负责的单位"
     return f"您负责：{'、'.join(names[c] for c in codes if c in names)}及其下属单位"
@@ -718,43 +715,20 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
                     f"相差 {fmt(stated - actual)}；请核对各行数字或{what}"))
 
 
-def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
-    # The file's units as a relation to join (list_contains over a long list is quadratic),
-    # and one pass over their figures for the previous, following and same-day ones.
-    params = {"c": campaign.id, "d": preview.report_date}
+def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> None:
+    """Each row against the unit's figures that count: the previous one, a later one, the one
+    already stored for the same date (a correction), and the task."""
     file_units = pd.DataFrame({"unit_code": [r.code for r in preview.rows]})
-    with registered(con, upload_units=file_units):
-        # Revisions count 1, 2, 3 … per unit and date: only pairs with a revision above 1
-        # (corrections, withdrawals) need arg_max; any other row is the figure for its date.
-        figures = con.execute("""
-            WITH rows AS NOT MATERIALIZED (
-                SELECT unit_code, report_date, revision, enrolled FROM reports
-                WHERE campaign_id = $c AND source = 'upload'
-                  AND unit_code IN (SELECT unit_code FROM upload_units)),
-            corrected AS (SELECT DISTINCT unit_code, report_date FROM rows WHERE revision <> 1),
-            latest AS (
-                SELECT unit_code, report_date, enrolled FROM rows r
-                WHERE revision = 1 AND NOT EXISTS (
-                    SELECT 1 FROM corrected c
-                    WHERE c.unit_code = r.unit_code AND c.report_date = r.report_date)
-                UNION ALL
-                SELECT r.unit_code, r.report_date, arg_max(r.enrolled, r.revision)
-                FROM rows r JOIN corrected c
-                  ON c.unit_code = r.unit_code AND c.report_date = r.report_date
-                GROUP BY r.unit_code, r.report_date)
-            SELECT unit_code,
-                   arg_max(enrolled, report_date) FILTER (report_date < $d),
-                   max(report_date) FILTER (report_date < $d),
-                   arg_min(enrolled, report_date) FILTER (report_date > $d),
-                   min(report_date) FILTER (report_date > $d),
-                   any_value(enrolled) FILTER (report_date = $d)
-            FROM latest WHERE enrolled IS NOT NULL GROUP BY unit_code""", params).fetchall()
-        target = dict(con.execute(
-            "SELECT unit_code, task FROM current_targets WHERE campaign_id = $c "
-            "AND unit_code IN (SELECT unit_code FROM upload_units)", {"c": campaign.id}).fetchall())
-    previous = {code: (value, day) for code, value, day, *_ in figures if day is not None}
-    following = {code: (value, day) for code, _, _, value, day, _ in figures if day is not None}
-    same_day = {code: value for code, *_, value in figures if value is not None}
+    around = db.reports.around(tx, campaign.id, file_units, preview.report_date)
+    target = db.targets.current_tasks(tx, campaign.id)
+    previous, following, same_day = {}, {}, {}
+    for r in around.itertuples():
+        if pd.notna(r.previous):
+            previous[r.unit_code] = (int(r.previous), pd.Timestamp(r.previous_date).date())
+        if pd.notna(r.following):
+            following[r.unit_code] = (int(r.following), pd.Timestamp(r.following_date).date())
+        if pd.notna(r.same_day):
+            same_day[r.unit_code] = int(r.same_day)
     margin = settings.over_target_margin()
     lines = {line.row: line for line in preview.lines}
     for r in preview.rows:
@@ -781,13 +755,8 @@ def _compare_with_history(con, campaign: Campaign, preview: Preview) -> None:
                                  if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
 
 
-def _check_duplicate_file(con, preview: Preview) -> None:
-    rows = con.execute(
-        "SELECT id, uploader, uploaded_at, report_date FROM uploads u WHERE campaign_id = $c "
-        "AND sha256 = $s AND kind = 'report' AND status = 'accepted' AND source = 'upload' "
-        "AND NOT EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = u.id) "
-        "ORDER BY report_date = $d DESC, id",
-        {"c": preview.campaign_id, "s": preview.sha256, "d": preview.report_date}).fetchall()
+def _check_duplicate_file(tx: Session, preview: Preview) -> None:
+    rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
     if not rows:
         return
     upload_id, uploader, uploaded_at, day = rows[0]
@@ -820,30 +789,31 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
-    with store.write() as con:
-        campaign = campaigns.get(con, campaign_id)
-        preview = prepare(con, campaign, content, file_name, report_date, allowed_units, today,
+    with store.write() as tx:
+        campaign = campaigns.get(tx, campaign_id)
+        preview = prepare(tx, campaign, content, file_name, report_date, allowed_units, today,
                           date_confirmed=date_confirmed)
         blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
-        upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
+        upload_id = db.uploads.new_id(tx)
         on_time = (campaign.is_on_time(preview.report_date, now)
                    if preview.report_date and not blocked else None)
         stored = content if len(content) <= settings.max_upload_bytes() else None
-        con.execute(
-            "INSERT INTO uploads VALUES (?, ?, 'report', 'upload', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [upload_id, campaign_id, file_name, preview.sha256, len(content), stored, uploader,
-             now, preview.report_date, "rejected" if blocked else "accepted",
-             to_json(preview.problems), len(preview.rows), preview.units,
-             preview.total_enrolled, on_time])
+        db.uploads.insert(
+            tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
+            file_name=file_name, sha256=preview.sha256, size=len(content), content=stored,
+            uploader=uploader, uploaded_at=now, report_date=preview.report_date,
+            status="rejected" if blocked else "accepted", messages=to_json(preview.problems),
+            row_count=len(preview.rows), unit_count=preview.units,
+            total_enrolled=preview.total_enrolled, on_time=on_time)
         if not blocked:
-            _insert_reports(con, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
-            audit.record(con, uploader, "upload",
+            _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
+            audit.record(tx, uploader, "upload",
                          f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
                          f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
                          address, campaign_id=campaign_id, role=role, now=now)
         else:
             first = (preview.errors or preview.warnings)[0]
-            audit.record(con, uploader, "upload_rejected",
+            audit.record(tx, uploader, "upload_rejected",
                          f"第 {upload_id} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
                          f"{len(preview.warnings)} 条未确认的提醒），未保存任何数字；{first}",
                          address, campaign_id=campaign_id, role=role, now=now)
@@ -857,25 +827,16 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
                    len(preview.warnings))
 
 
-def _insert_reports(con, campaign_id: str, source: str, report_date: dt.date,
+def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.date,
                     rows: list[ReportRow], upload_id: int) -> None:
     """Append each row as the next revision of its unit's figure for that date."""
-    frame = pd.DataFrame({
+    db.reports.append(tx, campaign_id, source, pd.DataFrame({
         "unit_code": [r.code for r in rows],
+        "report_date": [report_date] * len(rows),
         "enrolled": pd.array([r.enrolled for r in rows], dtype="Int64"),
         "amount": pd.array([r.amount for r in rows], dtype="Float64"),
         "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
-    })
-    with registered(con, new_rows=frame):
-        con.execute("""
-            INSERT INTO reports
-            SELECT $c, $s, n.unit_code, $d, coalesce(r.revision, 0) + 1, n.enrolled,
-                   n.amount, n.low_income_enrolled, $u
-            FROM new_rows n LEFT JOIN (
-                SELECT unit_code, max(revision) AS revision FROM reports
-                WHERE campaign_id = $c AND source = $s AND report_date = $d
-                GROUP BY unit_code) r ON r.unit_code = n.unit_code""",
-            {"c": campaign_id, "s": source, "d": report_date, "u": upload_id})
+    }), upload_id)
 
 
 # --- withdraw ------------------------------------------------------------------------------
@@ -901,19 +862,9 @@ class Withdrawal:
                 f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.upload_id} 号，历史数字均保留。")
 
 
-def withdrawable(con: duckdb.DuckDBPyConnection, campaign_id: str,
-                 uploader: str | None) -> dict | None:
+def withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:
     """The uploader's latest accepted upload that has not been withdrawn, or None."""
-    cur = con.execute("""
-        SELECT id, file_name, report_date, uploaded_at, unit_count, total_enrolled FROM uploads u
-        WHERE campaign_id = $c AND kind = 'report' AND source = 'upload' AND status = 'accepted'
-          AND uploader IS NOT DISTINCT FROM $who
-          AND NOT EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = u.id)
-        ORDER BY id DESC LIMIT 1""", {"c": campaign_id, "who": audit.clean(uploader, 100) or None})
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row))
+    return db.uploads.latest_withdrawable(tx, campaign_id, audit.clean(uploader, 100) or None)
 
 
 def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
@@ -928,9 +879,9 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
-    with store.write() as con:
-        campaigns.get(con, campaign_id)
-        target = withdrawable(con, campaign_id, uploader)
+    with store.write() as tx:
+        campaigns.get(tx, campaign_id)
+        target = withdrawable(tx, campaign_id, uploader)
         who = f"「{uploader}」" if uploader else "未署名填报人"
         if target is None:
             raise WithdrawError(f"{who}在本活动中没有可以撤回的上报")
@@ -938,54 +889,41 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
             raise WithdrawError(
                 f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
                 f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
-        touched = _effective(con, campaign_id, target["id"])
-        allowed = _scope(con, campaign_id, allowed_units)
+        touched = _effective(tx, campaign_id, target["id"])
+        allowed = _scope(tx, campaign_id, allowed_units)
         outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
         if outside:
-            names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
-                                     [campaign_id]).fetchall())
+            names = db.units.names(tx, campaign_id)
             raise WithdrawError(
                 f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
                 f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
         changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
         if changed:
-            names = dict(con.execute("SELECT code, name FROM units WHERE campaign_id = ?",
-                                     [campaign_id]).fetchall())
+            names = db.units.names(tx, campaign_id)
             listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
                               for (code, _), top in sorted(changed.items())[:5])
             raise WithdrawError(
                 f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
                 "如需更正，请上传更正后的文件")
-        new_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
+        new_id = db.uploads.new_id(tx)
         keys = sorted(touched)
         values = [touched[k][1] for k in keys]
         restored = sum(1 for v in values if v[0] is not None)
-        con.execute(
-            "INSERT INTO uploads VALUES (?, ?, 'withdrawal', 'upload', ?, NULL, NULL, NULL, ?, ?, ?, "
-            "'accepted', '[]', ?, ?, ?, NULL, ?)",
-            [new_id, campaign_id, target["file_name"], uploader, now, target["report_date"],
-             len(keys), len(keys), None, target["id"]])
-        frame = pd.DataFrame({
+        db.uploads.insert(
+            tx, id=new_id, campaign_id=campaign_id, kind="withdrawal", source="upload",
+            file_name=target["file_name"], uploader=uploader, uploaded_at=now,
+            report_date=target["report_date"], status="accepted", messages="[]",
+            row_count=len(keys), unit_count=len(keys), withdraws=target["id"])
+        db.reports.append(tx, campaign_id, SOURCE, pd.DataFrame({
             "unit_code": [k[0] for k in keys],
             "report_date": [k[1] for k in keys],
             "enrolled": pd.array([v[0] for v in values], dtype="Int64"),
             "amount": pd.array([None if v[1] is None else float(v[1]) for v in values],
                                dtype="Float64"),
-            "low": pd.array([v[2] for v in values], dtype="Int64"),
-        })
-        with registered(con, restored_rows=frame):
-            con.execute("""
-                INSERT INTO reports
-                SELECT $c, 'upload', n.unit_code, n.report_date, r.revision + 1, n.enrolled,
-                       n.amount, n.low, $u
-                FROM restored_rows n JOIN (
-                    SELECT unit_code, report_date, max(revision) AS revision FROM reports
-                    WHERE campaign_id = $c AND source = 'upload'
-                    GROUP BY unit_code, report_date) r
-                  ON r.unit_code = n.unit_code AND r.report_date = n.report_date""",
-                {"c": campaign_id, "u": new_id})
+            "low_income_enrolled": pd.array([v[2] for v in values], dtype="Int64"),
+        }), new_id)
         rows = keys
-        audit.record(con, uploader, "withdrawal",
+        audit.record(tx, uploader, "withdrawal",
                      f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
                      f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_id} 号",
                      address, campaign_id=campaign_id, role=role, now=now)
@@ -993,7 +931,8 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                       restored, len(rows) - restored, now)
 
 
-def _effective(con, campaign_id: str, upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
+def _effective(tx: Session, campaign_id: str,
+               upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
     """For each figure an upload wrote: (the upload whose figure counts now, the figure before
     `upload_id`'s).
 
@@ -1001,15 +940,7 @@ def _effective(con, campaign_id: str, upload_id: int) -> dict[tuple[str, dt.date
     back to (and including) the upload it withdrew. The figure before is the one below
     `upload_id` on the stack, or no figure (None values).
     """
-    rows = con.execute("""
-        SELECT r.unit_code, r.report_date, r.upload_id, u.kind, u.withdraws,
-               r.enrolled, r.amount, r.low_income_enrolled
-        FROM reports r JOIN uploads u ON u.id = r.upload_id
-        WHERE r.campaign_id = $c AND r.source = 'upload' AND (r.unit_code, r.report_date) IN (
-            SELECT (unit_code, report_date) FROM reports
-            WHERE campaign_id = $c AND source = 'upload' AND upload_id = $u)
-        ORDER BY r.unit_code, r.report_date, r.revision""",
-        {"c": campaign_id, "u": upload_id}).fetchall()
+    rows = db.reports.revisions_of_upload(tx, campaign_id, upload_id)
     stacks: dict[tuple[str, dt.date], list[tuple[int, tuple]]] = {}
     for code, day, uid, kind, withdraws, enrolled, amount, low in rows:
         stack = stacks.setdefault((code, day), [])

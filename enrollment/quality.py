@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 
-from . import settings
+from . import db, settings
 from .campaigns import Campaign
+from .db import Session
 
 DECREASE = "累计数下降"
 JUMP = "单周增幅异常"
@@ -22,62 +22,36 @@ ABOVE_TARGET = "超过任务数"
 MISMATCH = "与下级合计不符"
 
 
-def flags(con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: dt.date,
-          source: str) -> pd.DataFrame:
-    """One row per (unit, flag) as of the date: code, name, level, flag, detail."""
+def flags(tx: Session, campaign: Campaign, as_of: dt.date, source: str) -> pd.DataFrame:
+    """One row per (unit, flag) as of the date: code, name, level, flag, detail.
+
+    The facts are the figures that count (a withdrawn figure raises no flag).
+    """
     jump = settings.jump_threshold()
-    frame = con.execute("""
-        WITH latest AS (
-            SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled
-            FROM reports WHERE campaign_id = $c AND source = $s AND report_date <= $as_of
-            GROUP BY unit_code, report_date),
-        valid AS (SELECT * FROM latest WHERE enrolled IS NOT NULL),
-        ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY unit_code ORDER BY report_date DESC) AS k
-            FROM valid),
-        last_two AS (
-            SELECT unit_code,
-                   any_value(enrolled) FILTER (WHERE k = 1) AS now_value,
-                   any_value(report_date) FILTER (WHERE k = 1) AS now_date,
-                   any_value(enrolled) FILTER (WHERE k = 2) AS before_value,
-                   any_value(report_date) FILTER (WHERE k = 2) AS before_date
-            FROM ranked WHERE k <= 2 GROUP BY unit_code),
-        tgt AS (SELECT unit_code, task FROM current_targets WHERE campaign_id = $c),
-        u AS (SELECT code, name, level, parent_code, depth, position FROM units
-              WHERE campaign_id = $c),
-        children_sum AS (   -- per parent and date: the sum of the children's own reports
-            SELECT u.parent_code, v.report_date, sum(v.enrolled) AS total, count(*) AS n
-            FROM valid v JOIN u ON u.code = v.unit_code
-            WHERE u.parent_code IS NOT NULL GROUP BY u.parent_code, v.report_date),
-        found AS (
-            SELECT unit_code, $decrease AS flag,
-                   strftime(before_date, '%m月%d日') || ' ' || format('{:,}', before_value) || ' → '
-                   || strftime(now_date, '%m月%d日') || ' ' || format('{:,}', now_value) AS detail
-            FROM last_two WHERE now_value < before_value
-            UNION ALL
-            SELECT l.unit_code, $jump_flag,
-                   strftime(l.now_date, '%m月%d日') || '较' || strftime(l.before_date, '%m月%d日')
-                   || '增加 ' || format('{:,}', l.now_value - l.before_value) || ' 人，占任务数 '
-                   || printf('%.1f', 100.0 * (l.now_value - l.before_value) / t.task) || '%'
-            FROM last_two l JOIN tgt t ON t.unit_code = l.unit_code
-            WHERE l.now_value - l.before_value > $jump * t.task * greatest(
-                      date_diff('day', l.before_date, l.now_date) / 7.0, 1.0)
-            UNION ALL
-            SELECT l.unit_code, $above,
-                   '累计 ' || format('{:,}', l.now_value) || '，任务数 ' || format('{:,}', t.task)
-            FROM last_two l JOIN tgt t ON t.unit_code = l.unit_code
-            WHERE l.now_value > t.task
-            UNION ALL
-            SELECT l.unit_code, $mismatch,
-                   strftime(l.now_date, '%m月%d日') || '上报 ' || format('{:,}', l.now_value)
-                   || '，下级合计 ' || format('{:,}', c.total) || '（' || c.n || ' 个单位）'
-            FROM last_two l JOIN children_sum c
-              ON c.parent_code = l.unit_code AND c.report_date = l.now_date
-            WHERE c.total <> l.now_value)
-        SELECT u.code, u.name, u.level, f.flag, f.detail
-        FROM found f JOIN u ON u.code = f.unit_code
-        ORDER BY u.depth, u.position, f.flag""",
-        {"c": campaign.id, "s": source, "as_of": as_of, "jump": jump,
-         "decrease": DECREASE, "jump_flag": JUMP, "above": ABOVE_TARGET,
-         "mismatch": MISMATCH}).df()
-    return frame
+    found = []
+    for r in db.reports.last_two(tx, campaign.id, source, as_of).itertuples():
+        now, now_day = int(r.now_value), _day(r.now_date)
+        has_before = pd.notna(r.before_value)
+        before = int(r.before_value) if has_before else None
+        before_day = _day(r.before_date) if has_before else None
+        task = int(r.task) if pd.notna(r.task) else None
+        if has_before and now < before:
+            found.append((r, DECREASE, f"{before_day:%m月%d日} {before:,} → {now_day:%m月%d日} {now:,}"))
+        if has_before and task:
+            weeks = max((now_day - before_day).days / 7.0, 1.0)
+            if now - before > jump * task * weeks:
+                found.append((r, JUMP, f"{now_day:%m月%d日}较{before_day:%m月%d日}增加 {now - before:,} 人，"
+                                       f"占任务数 {100.0 * (now - before) / task:.1f}%"))
+        if task is not None and now > task:
+            found.append((r, ABOVE_TARGET, f"累计 {now:,}，任务数 {task:,}"))
+        if pd.notna(r.children_total) and int(r.children_total) != now:
+            found.append((r, MISMATCH, f"{now_day:%m月%d日}上报 {now:,}，下级合计 "
+                                       f"{int(r.children_total):,}（{int(r.children_count)} 个单位）"))
+    found.sort(key=lambda item: (item[0].depth, item[0].position, item[1]))
+    return pd.DataFrame([{"code": r.code, "name": r.name, "level": r.level, "flag": flag,
+                          "detail": detail} for r, flag, detail in found],
+                        columns=["code", "name", "level", "flag", "detail"])
+
+
+def _day(value) -> dt.date:
+    return pd.Timestamp(value).date()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from . import campaigns, divisions
+from . import campaigns, db, divisions
 from .campaigns import Campaign, CampaignError
 from .divisions import DivisionError
 from .labels import LEVEL_CODE_LENGTHS, LEVEL_LABELS, PROGRAMME_LABELS
-from .storage import Store
+from .db import Store
 
 # What people call the levels; the package's name for the 12-digit level is 'community'.
 LEVEL_ALIASES = {
@@ -143,12 +143,12 @@ def create(store: Store, campaign: Campaign, data_dir: Path | None = None, *,
            actor: str | None = None, address: str | None = None,
            role: str | None = None) -> Created:
     """Store the campaign and its units in one transaction (in the audit log under `actor`)."""
-    from . import audit, units
+    from . import audit
 
     try:
         with store.write() as con:
             count = campaigns.create(con, campaign, data_dir)
-            counts = units.level_counts(con, campaign.id)
+            counts = db.units.level_counts(con, campaign.id)
             audit.record(con, actor, "campaign_changed",
                          f"新建参保活动「{campaign.name}」（{campaign.id}），{count:,} 个单位",
                          address, campaign_id=campaign.id, role=role)

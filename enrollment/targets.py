@@ -9,15 +9,14 @@ import io
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pandas as pd
 import xlsxwriter
 
-from . import audit, campaigns, reader, settings, units
+from . import audit, campaigns, db, reader, settings, units
 from .labels import LEVEL_LABELS
 from .problems import ERROR, WARNING, Problem, to_json, warnings
 from .reader import CellError, ReadError
-from .storage import Store, fetch_dicts, registered
+from .db import Session, Store
 
 OPTIONAL_COUNTS = ("baseline", "registered_population", "resident_population", "low_income")
 COLUMNS = ("task",) + OPTIONAL_COUNTS
@@ -47,7 +46,7 @@ class TargetTable:
         return not any(p.severity == ERROR for p in self.problems)
 
 
-def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> TargetTable:
+def parse(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
     """Read and check a target table against the campaign's units; nothing is stored."""
     out = TargetTable()
     try:
@@ -55,7 +54,7 @@ def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> T
     except ReadError as exc:
         out.problems.append(Problem(None, str(exc)))
         return out
-    index = units.index(con, campaign_id)
+    index = units.index(tx, campaign_id)
     candidates = [_candidates(index, row) for row in table.rows]
     level = _main_level(index, candidates)
     seen: dict[str, int] = {}
@@ -86,7 +85,7 @@ def parse(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> T
         out.problems.append(Problem(None, "表中没有任何单位的任务数"))
     if out.rows:
         # A unit whose row has a bad cell is there (its row says what is wrong), not missing.
-        _check_level_and_scope(con, campaign_id, out, index, present=set(seen))
+        _check_level_and_scope(tx, campaign_id, out, index, present=set(seen))
     _check_totals(table, out)
     return out
 
@@ -127,7 +126,7 @@ def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
     return None
 
 
-def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index,
+def _check_level_and_scope(tx: Session, campaign_id: str, out: TargetTable, index,
                            present: set[str]) -> None:
     levels = {index.levels[r.code] for r in out.rows}
     if len(levels) > 1:
@@ -137,8 +136,7 @@ def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index,
                 out.problems.append(Problem(r.row, f"「{r.name}」与表中其他单位不在同一层级", unit=r.code))
         return
     out.level = levels.pop()
-    parent_of = dict(con.execute("SELECT code, parent_code FROM units WHERE campaign_id = ?",
-                                 [campaign_id]).fetchall())
+    parent_of = db.units.parents(tx, campaign_id)
     parents = {parent_of[r.code] for r in out.rows}
     if parents == {None}:
         # The campaign's own total (the root unit alone): its scope is itself.
@@ -146,11 +144,11 @@ def _check_level_and_scope(con, campaign_id: str, out: TargetTable, index,
         return
     if len(parents) == 1:
         out.scope_code = parents.pop()
-        expected = [u for u in units.children(con, campaign_id, out.scope_code)
+        expected = [u for u in db.units.children(tx, campaign_id, out.scope_code)
                     if u.level == out.level]
     else:
-        out.scope_code = units.root(con, campaign_id).code
-        expected = [units.Unit(c, index.names[c], out.level, None, 0, True)
+        out.scope_code = db.units.root(tx, campaign_id).code
+        expected = [db.units.Unit(c, index.names[c], out.level, None, 0, True)
                     for c, lv in index.levels.items() if lv == out.level]
     missing = [u.name for u in expected if u.code not in present]
     if missing:
@@ -187,7 +185,7 @@ def _check_totals(table: reader.Table, out: TargetTable) -> None:
                     f"相差 {stated - actual:+,}；请核对各行数字或合计行"))
 
 
-def save(con: duckdb.DuckDBPyConnection, campaign_id: str, table: TargetTable, *, source: str,
+def save(tx: Session, campaign_id: str, table: TargetTable, *, source: str,
          note: str | None = None, file_name: str | None = None, content: bytes | None = None,
          upload_id: int | None = None, created_by: str | None = None,
          now: dt.datetime | None = None) -> int:
@@ -195,46 +193,21 @@ def save(con: duckdb.DuckDBPyConnection, campaign_id: str, table: TargetTable, *
     if not table.ok or not table.rows:
         raise ValueError("只能保存通过检查的目标任务表")
     sha = hashlib.sha256(content).hexdigest() if content is not None else None
-    set_id = con.execute("SELECT nextval('target_set_ids')").fetchone()[0]
-    con.execute(
-        "INSERT INTO target_sets (id, campaign_id, level, scope_code, source, note, file_name, "
-        "sha256, upload_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [set_id, campaign_id, table.level, table.scope_code, source, note, file_name, sha,
-         upload_id, created_by, now or utc_now()])
-    frame = pd.DataFrame(
-        [(set_id, campaign_id, r.code, r.task, r.baseline, r.registered_population,
-          r.resident_population, r.low_income) for r in table.rows],
-        columns=["set_id", "campaign_id", "unit_code", "task", "baseline",
-                 "registered_population", "resident_population", "low_income"])
-    frame = frame.astype({c: "Int64" for c in COLUMNS})
-    with registered(con, new_targets=frame):
-        con.execute("INSERT INTO targets SELECT * FROM new_targets")
-    return set_id
+    rows = pd.DataFrame([(r.code, *(getattr(r, c) for c in COLUMNS)) for r in table.rows],
+                        columns=["unit_code", *COLUMNS])
+    return db.targets.insert_set(
+        tx, campaign_id=campaign_id, level=table.level, scope_code=table.scope_code,
+        source=source, note=note, file_name=file_name, sha256=sha, upload_id=upload_id,
+        created_by=created_by, created_at=now or utc_now(), rows=rows)
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def has_targets(con: duckdb.DuckDBPyConnection, campaign_id: str) -> bool:
-    return con.execute("SELECT count(*) FROM targets WHERE campaign_id = ?",
-                       [campaign_id]).fetchone()[0] > 0
-
-
-def current(con: duckdb.DuckDBPyConnection, campaign_id: str,
-            level: str | None = None) -> pd.DataFrame:
-    """Each unit's current target row, with the unit's name and level (of one level, or all)."""
-    return con.execute(
-        "SELECT u.code, u.name, u.level, u.parent_code, t.task, t.baseline, "
-        "t.registered_population, t.resident_population, t.low_income, t.set_id "
-        "FROM current_targets t JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code "
-        "WHERE t.campaign_id = $c AND ($level IS NULL OR u.level = $level) "
-        "ORDER BY u.depth, u.position", {"c": campaign_id, "level": level}).df()
-
-
 # --- consistency with the rest of the hierarchy --------------------------------------------
 
-def check_hierarchy(con: duckdb.DuckDBPyConnection, campaign_id: str, table: TargetTable) -> None:
+def check_hierarchy(tx: Session, campaign_id: str, table: TargetTable) -> None:
     """Warnings where the new table disagrees with current targets one level up or down.
 
     A parent's task that differs from the sum of its children's is allowed (a county may keep a
@@ -244,23 +217,7 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, campaign_id: str, table: Tar
         return
     new = pd.DataFrame({"code": [r.code for r in table.rows], "task": [r.task for r in table.rows],
                         "row": [r.row for r in table.rows]})
-    with registered(con, new_tasks=new):
-        # The parent of the new rows (their scope) against the new sum.
-        above = con.execute("""
-            SELECT u.name, c.task, (SELECT sum(task) FROM new_tasks) AS total
-            FROM current_targets c JOIN units u ON u.campaign_id = c.campaign_id AND u.code = c.unit_code
-            WHERE c.campaign_id = ? AND c.unit_code = ?""",
-            [campaign_id, table.scope_code]).fetchall()
-        # Each new row against the current tasks of its children.
-        below = con.execute("""
-            SELECT n.row, p.name, n.task, sum(c.task) AS children, count(*) AS n,
-                   any_value(k.level) AS level
-            FROM new_tasks n
-            JOIN units k ON k.campaign_id = $c AND k.parent_code = n.code
-            JOIN current_targets c ON c.campaign_id = $c AND c.unit_code = k.code
-            JOIN units p ON p.campaign_id = $c AND p.code = n.code
-            GROUP BY n.row, p.name, n.task HAVING sum(c.task) <> n.task
-            ORDER BY n.row""", {"c": campaign_id}).fetchall()
+    above, below = db.targets.against_hierarchy(tx, campaign_id, table.scope_code, new)
     level = LEVEL_LABELS.get(table.level, table.level)
     for name, task, total in above:
         if table.scope_code != table.rows[0].code and task != total:
@@ -287,24 +244,22 @@ def _row_warnings(table: TargetTable) -> None:
                 WARNING, r.code))
 
 
-def _unchanged_warning(con: duckdb.DuckDBPyConnection, campaign_id: str,
+def _unchanged_warning(tx: Session, campaign_id: str,
                        table: TargetTable) -> None:
     """Loading the table that is already current would only add an identical version."""
-    now = {row[0]: tuple(row[1:]) for row in con.execute(
-        f"SELECT unit_code, {', '.join(COLUMNS)} FROM current_targets WHERE campaign_id = ?",
-        [campaign_id]).fetchall()}
+    now = db.targets.current_values(tx, campaign_id)
     if all(now.get(r.code) == tuple(getattr(r, c) for c in COLUMNS) for r in table.rows):
         table.problems.append(Problem(
             None, "表中各单位的数字与当前任务表完全相同，保存后只会多出一个相同的版本", WARNING))
 
 
-def check(con: duckdb.DuckDBPyConnection, campaign_id: str, content: bytes) -> TargetTable:
+def check(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
     """parse, then the warnings that need the user's confirmation (nothing is stored)."""
-    table = parse(con, campaign_id, content)
+    table = parse(tx, campaign_id, content)
     if table.ok and table.rows:
-        _unchanged_warning(con, campaign_id, table)
+        _unchanged_warning(tx, campaign_id, table)
         _row_warnings(table)
-        check_hierarchy(con, campaign_id, table)
+        check_hierarchy(tx, campaign_id, table)
     return table
 
 
@@ -357,28 +312,25 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     TargetsRejected is raised and the database is left exactly as it was.
     """
     now = now or utc_now()
-    with store.write() as con:
-        campaigns.get(con, campaign_id)
-        table = check(con, campaign_id, content)
+    with store.write() as tx:
+        campaigns.get(tx, campaign_id)
+        table = check(tx, campaign_id, content)
         blocked = not table.ok or (bool(warnings(table.problems)) and not accept_warnings)
         if blocked:
             raise TargetsRejected(table, warnings_only=table.ok)
-        before = dict(con.execute(
-            "SELECT unit_code, task FROM current_targets WHERE campaign_id = ?",
-            [campaign_id]).fetchall())
-        upload_id = con.execute("SELECT nextval('upload_ids')").fetchone()[0]
-        con.execute(
-            "INSERT INTO uploads (id, campaign_id, kind, source, file_name, sha256, size, content, "
-            "uploader, uploaded_at, status, messages, row_count, unit_count) "
-            "VALUES (?, ?, 'targets', 'upload', ?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?)",
-            [upload_id, campaign_id, file_name, hashlib.sha256(content).hexdigest(),
-             len(content), content, created_by, now, to_json(table.problems), len(table.rows),
-             len(table.rows)])
-        set_id = save(con, campaign_id, table, source=source, note=note, file_name=file_name,
+        before = db.targets.current_tasks(tx, campaign_id)
+        upload_id = db.uploads.new_id(tx)
+        db.uploads.insert(
+            tx, id=upload_id, campaign_id=campaign_id, kind="targets", source="upload",
+            file_name=file_name, sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+            content=content, uploader=created_by, uploaded_at=now, status="accepted",
+            messages=to_json(table.problems), row_count=len(table.rows),
+            unit_count=len(table.rows))
+        set_id = save(tx, campaign_id, table, source=source, note=note, file_name=file_name,
                       content=content, upload_id=upload_id, created_by=created_by, now=now)
-        scope = units.get(con, campaign_id, table.scope_code)
+        scope = db.units.get(tx, campaign_id, table.scope_code)
         changed = sum(1 for r in table.rows if before.get(r.code) != r.task)
-        audit.record(con, created_by, "targets_changed",
+        audit.record(tx, created_by, "targets_changed",
                      f"保存目标任务表第 {set_id} 版「{file_name}」：{scope.name if scope else ''} "
                      f"{len(table.rows)} 个单位，任务数合计 {sum(r.task for r in table.rows):,}，"
                      f"{changed} 个单位有变化", address, campaign_id=campaign_id, role=role, now=now)
@@ -393,28 +345,24 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
             role: str | None = None) -> Saved:
     """Make an earlier version current again: its rows become a new set (history is kept)."""
     now = now or utc_now()
-    with store.write() as con:
-        old = fetch_dicts(con, "SELECT * FROM target_sets WHERE campaign_id = ? AND id = ?",
-                          [campaign_id, set_id])
-        if not old:
+    with store.write() as tx:
+        old = db.targets.set_row(tx, campaign_id, set_id)
+        if old is None:
             raise ValueError(f"本活动没有第 {set_id} 版目标任务表")
-        old = old[0]
-        rows = version(con, campaign_id, set_id)
+        rows = db.targets.version(tx, campaign_id, set_id)
         table = TargetTable(
             rows=[TargetRow(0, r["code"], r["name"], int(r["task"]),
                             **{k: (None if pd.isna(r[k]) else int(r[k])) for k in OPTIONAL_COUNTS})
                   for r in rows.to_dict("records")],
             level=old["level"], scope_code=old["scope_code"])
-        before = dict(con.execute(
-            "SELECT unit_code, task FROM current_targets WHERE campaign_id = ?",
-            [campaign_id]).fetchall())
-        new_id = save(con, campaign_id, table, source="restore",
+        before = db.targets.current_tasks(tx, campaign_id)
+        new_id = save(tx, campaign_id, table, source="restore",
                       note=f"恢复第 {set_id} 版" + (f"（{old['note']}）" if old["note"] else ""),
                       file_name=old["file_name"], upload_id=old["upload_id"],
                       created_by=created_by, now=now)
-        con.execute("UPDATE target_sets SET sha256 = ? WHERE id = ?", [old["sha256"], new_id])
-        scope = units.get(con, campaign_id, old["scope_code"])
-        audit.record(con, created_by, "targets_changed",
+        db.targets.set_checksum(tx, new_id, old["sha256"])
+        scope = db.units.get(tx, campaign_id, old["scope_code"])
+        audit.record(tx, created_by, "targets_changed",
                      f"恢复目标任务表第 {set_id} 版为当前版本（第 {new_id} 版），{len(table.rows)} 个单位",
                      address, campaign_id=campaign_id, role=role, now=now)
     return Saved(new_id, old["upload_id"], campaign_id, old["level"], old["scope_code"],
@@ -425,50 +373,18 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
 
 # --- history -------------------------------------------------------------------------------
 
-def history(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+def history(tx: Session, campaign_id: str) -> pd.DataFrame:
     """Every target set of the campaign, newest first, with whether it is still in use.
 
     status: 'current' (every unit's current task comes from it), 'partly' (a newer set replaced
     some of its units), 'replaced' (none).
     """
-    frame = con.execute("""
-        SELECT s.id AS set_id, s.level, s.scope_code, any_value(su.name) AS scope_name,
-               s.source, s.note, s.file_name, s.upload_id, s.created_by, s.created_at,
-               count(t.unit_code) AS units, sum(t.task) AS total_task,
-               count(c.unit_code) AS current_units
-        FROM target_sets s
-        JOIN targets t ON t.set_id = s.id
-        LEFT JOIN current_targets c
-               ON c.campaign_id = s.campaign_id AND c.unit_code = t.unit_code AND c.set_id = s.id
-        LEFT JOIN units su ON su.campaign_id = s.campaign_id AND su.code = s.scope_code
-        WHERE s.campaign_id = ?
-        GROUP BY s.id, s.level, s.scope_code, s.source, s.note, s.file_name, s.upload_id,
-                 s.created_by, s.created_at
-        ORDER BY s.id DESC""", [campaign_id]).df()
+    frame = db.targets.history(tx, campaign_id)
     frame["status"] = [
         "current" if cur == n else ("replaced" if cur == 0 else "partly")
         for cur, n in zip(frame["current_units"], frame["units"])]
     frame["total_task"] = frame["total_task"].astype("Int64")
     return frame
-
-
-def version(con: duckdb.DuckDBPyConnection, campaign_id: str, set_id: int) -> pd.DataFrame:
-    """The rows of one target set, in the order of the units."""
-    return con.execute(
-        "SELECT u.code, u.name, u.level, t.task, t.baseline, t.registered_population, "
-        "t.resident_population, t.low_income FROM targets t "
-        "JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code "
-        "WHERE t.campaign_id = ? AND t.set_id = ? ORDER BY u.depth, u.position",
-        [campaign_id, set_id]).df()
-
-
-def original_file(con: duckdb.DuckDBPyConnection, campaign_id: str,
-                  set_id: int) -> tuple[str, bytes] | None:
-    """The file a set was loaded from (name, bytes), when it was kept."""
-    row = con.execute(
-        "SELECT u.file_name, u.content FROM target_sets s JOIN uploads u ON u.id = s.upload_id "
-        "WHERE s.campaign_id = ? AND s.id = ?", [campaign_id, set_id]).fetchone()
-    return (row[0], bytes(row[1])) if row and row[1] is not None else None
 
 
 # --- templates -----------------------------------------------------------------------------
@@ -487,33 +403,14 @@ TEMPLATE_NOTES = (
 )
 
 
-def template_units(con: duckdb.DuckDBPyConnection, campaign_id: str, level: str,
-                   scope_code: str | None = None) -> pd.DataFrame:
-    """The units of a level (under a scope unit, or all), with their current values."""
-    return con.execute("""
-        WITH RECURSIVE scope(code) AS (
-            SELECT code FROM units WHERE campaign_id = $c
-              AND (($s IS NULL AND parent_code IS NULL) OR code = $s)
-            UNION ALL
-            SELECT u.code FROM units u JOIN scope ON u.parent_code = scope.code
-            WHERE u.campaign_id = $c)
-        SELECT u.code, u.name, t.task, t.baseline, t.registered_population,
-               t.resident_population, t.low_income
-        FROM units u JOIN scope ON scope.code = u.code
-        LEFT JOIN current_targets t ON t.campaign_id = u.campaign_id AND t.unit_code = u.code
-        WHERE u.campaign_id = $c AND u.level = $level
-        ORDER BY u.depth, u.position""",
-        {"c": campaign_id, "s": scope_code, "level": level}).df()
-
-
-def template(con: duckdb.DuckDBPyConnection, campaign_id: str, level: str,
+def template(tx: Session, campaign_id: str, level: str,
              scope_code: str | None = None, fmt: str = "xlsx") -> bytes:
     """A target table to fill in: the units of a level pre-filled, with their current values."""
-    campaign = campaigns.get(con, campaign_id)
-    frame = template_units(con, campaign_id, level, scope_code)
+    campaign = campaigns.get(tx, campaign_id)
+    frame = db.targets.units_with_values(tx, campaign_id, level, scope_code)
     if frame.empty:
         raise ValueError(f"该范围内没有「{LEVEL_LABELS.get(level, level)}」层级的单位")
-    scope = units.get(con, campaign_id, scope_code) if scope_code else None
+    scope = db.units.get(tx, campaign_id, scope_code) if scope_code else None
     title = (f"{campaign.name} {scope.name + ' ' if scope else ''}"
              f"{LEVEL_LABELS.get(level, level)}目标任务分解表")
     headers = list(TEMPLATE_HEADERS.values())
@@ -562,45 +459,10 @@ def _template_xlsx(title: str, headers: list[str], rows: list[list]) -> bytes:
     return buffer.getvalue()
 
 
-# --- what the page needs at a glance -------------------------------------------------------
-
-def coverage(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """Per level, top down: units, units with a task of their own, and the sum of those tasks."""
-    return con.execute("""
-        SELECT u.level, min(u.depth) AS depth, count(*) AS units, count(t.task) AS with_task,
-               sum(t.task) AS total_task, sum(t.low_income) AS low_income,
-               count(t.low_income) AS with_low_income
-        FROM units u LEFT JOIN current_targets t
-          ON t.campaign_id = u.campaign_id AND t.unit_code = u.code
-        WHERE u.campaign_id = ? GROUP BY u.level ORDER BY min(u.depth)""",
-        [campaign_id]).df().astype({"total_task": "Int64", "low_income": "Int64"})
-
-
-def scopes(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """Units that have children (what a task can be split over), top down, with their task:
-    their own current task, or else the sum of their children's."""
-    return con.execute("""
-        SELECT p.code, p.name, p.level, p.depth, any_value(k.level) AS child_level,
-               count(*) AS children, any_value(t.task) AS task, sum(kt.task) AS children_task
-        FROM units p JOIN units k ON k.campaign_id = p.campaign_id AND k.parent_code = p.code
-        LEFT JOIN current_targets t ON t.campaign_id = p.campaign_id AND t.unit_code = p.code
-        LEFT JOIN current_targets kt ON kt.campaign_id = k.campaign_id AND kt.unit_code = k.code
-        WHERE p.campaign_id = ?
-        GROUP BY p.code, p.name, p.level, p.depth, p.position
-        ORDER BY p.depth, p.position""", [campaign_id]).df().astype(
-        {"task": "Int64", "children_task": "Int64"})
-
-
-def base_template(con: duckdb.DuckDBPyConnection, campaign_id: str,
+def base_template(tx: Session, campaign_id: str,
                   scope_code: str) -> pd.DataFrame:
     """The base data of a scope's children for the allocation tool, with the values known now."""
-    frame = con.execute("""
-        SELECT u.code, u.name, t.task AS current_task, t.baseline, t.registered_population,
-               t.resident_population, t.low_income
-        FROM units u LEFT JOIN current_targets t
-          ON t.campaign_id = u.campaign_id AND t.unit_code = u.code
-        WHERE u.campaign_id = ? AND u.parent_code = ? ORDER BY u.position""",
-        [campaign_id, scope_code]).df()
+    frame = db.targets.children_values(tx, campaign_id, scope_code)
     frame = frame.rename(columns={**TEMPLATE_HEADERS, "current_task": CURRENT_TASK_HEADER})
     frame = frame.astype({h: "Int64" for h in frame.columns[2:]})
     # The tasks in force, for comparison (read back as an extra column, never as the task).

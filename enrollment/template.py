@@ -12,11 +12,14 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-import duckdb
+import pandas as pd
+
 import xlsxwriter
 
-from . import units
+from . import db, units
 from .campaigns import Campaign
+from .db import Session
+from .db.units import Unit
 from .labels import LEVEL_LABELS
 
 HEADERS = ("序号", "单位代码", "单位名称", "上级单位", "任务数", "上次上报数", "累计参保人数",
@@ -44,55 +47,45 @@ class Template:
     units: int
 
 
-def report_level(con: duckdb.DuckDBPyConnection, campaign_id: str) -> str:
+def report_level(tx: Session, campaign_id: str) -> str:
     """The level that reports: where the leaf targets are, else the first level below the top."""
-    row = con.execute("""
-        SELECT u.level FROM current_targets t
-        JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code
-        WHERE t.campaign_id = $c AND NOT EXISTS (
-            SELECT 1 FROM current_targets ct JOIN units cu
-              ON cu.campaign_id = ct.campaign_id AND cu.code = ct.unit_code
-            WHERE ct.campaign_id = $c AND cu.parent_code = u.code)
-        GROUP BY u.level ORDER BY count(*) DESC, min(u.depth) LIMIT 1""",
-        {"c": campaign_id}).fetchone()
-    if row:
-        return row[0]
-    levels = units.levels_by_depth(con, campaign_id)
+    leaves = db.targets.leaf_targets(tx, campaign_id)
+    if not leaves.empty:
+        counts = leaves["level"].value_counts()
+        levels = db.units.levels_by_depth(tx, campaign_id)
+        return max(counts.index, key=lambda lv: (counts[lv], -levels.index(lv)))
+    levels = db.units.levels_by_depth(tx, campaign_id)
     return levels[1] if len(levels) > 1 else levels[0]
 
 
-def scopes(con: duckdb.DuckDBPyConnection, campaign_id: str, level: str) -> list[units.Unit]:
+def scopes(tx: Session, campaign_id: str, level: str) -> list[Unit]:
     """Units a template can be made for at a level: the top and every unit above that level."""
-    levels = units.levels_by_depth(con, campaign_id)
+    levels = db.units.levels_by_depth(tx, campaign_id)
     above = levels[: levels.index(level)] if level in levels else levels
-    rows = con.execute(
-        "SELECT code FROM units WHERE campaign_id = ? AND list_contains(?, level) "
-        "ORDER BY depth, parent_code NULLS FIRST, position", [campaign_id, above]).fetchall()
-    out = [units.get(con, campaign_id, r[0]) for r in rows[:2000]]
-    return [u for u in out if u is not None]
+    return db.units.at_levels(tx, campaign_id, above)
 
 
-def resolve_scope(con: duckdb.DuckDBPyConnection, campaign_id: str, text: str | None) -> units.Unit:
+def resolve_scope(tx: Session, campaign_id: str, text: str | None) -> Unit:
     """A scope unit from a code or a name; the campaign's top unit when empty."""
     if not text:
-        return units.root(con, campaign_id)
-    codes = units.index(con, campaign_id).resolve(text)
+        return db.units.root(tx, campaign_id)
+    codes = units.index(tx, campaign_id).resolve(text)
     if len(codes) != 1:
         what = "对应多个单位" if codes else "不是本活动的单位"
         raise TemplateError(f"「{text}」{what}，请填写单位代码")
-    return units.get(con, campaign_id, codes[0])
+    return db.units.get(tx, campaign_id, codes[0])
 
 
-def build(con: duckdb.DuckDBPyConnection, campaign: Campaign, scope: str | None = None,
+def build(tx: Session, campaign: Campaign, scope: str | None = None,
           level: str | None = None, report_date: dt.date | None = None) -> Template:
     """The template for the units of `level` under `scope` (code or name; default: all)."""
-    scope_unit = resolve_scope(con, campaign.id, scope)
-    levels = units.levels_by_depth(con, campaign.id)
-    level = level or report_level(con, campaign.id)
+    scope_unit = resolve_scope(tx, campaign.id, scope)
+    levels = db.units.levels_by_depth(tx, campaign.id)
+    level = level or report_level(tx, campaign.id)
     if level not in levels:
         raise TemplateError(f"该活动没有「{LEVEL_LABELS.get(level, level)}」层级，可选："
                             f"{'、'.join(LEVEL_LABELS.get(lv, lv) for lv in levels)}")
-    rows = _units(con, campaign.id, scope_unit.code, level, report_date)
+    rows = _units(tx, campaign.id, scope_unit.code, level, report_date)
     if not rows:
         raise TemplateError(f"「{scope_unit.name}」下没有「{LEVEL_LABELS.get(level, level)}」层级的单位")
     content = _workbook(campaign, scope_unit, level, rows)
@@ -100,33 +93,18 @@ def build(con: duckdb.DuckDBPyConnection, campaign: Campaign, scope: str | None 
     return Template(content, name, scope_unit.code, scope_unit.name, level, len(rows))
 
 
-def _units(con, campaign_id: str, scope_code: str, level: str,
+def _units(tx: Session, campaign_id: str, scope_code: str, level: str,
            report_date: dt.date | None) -> list[tuple]:
-    """(code, name, parent name, task, last figure) of the level's units under the scope, in order."""
-    return con.execute("""
-        WITH RECURSIVE tree(code, path) AS (
-            SELECT code, [position] FROM units WHERE campaign_id = $c AND code = $s
-            UNION ALL
-            SELECT u.code, list_append(t.path, u.position) FROM units u JOIN tree t
-              ON u.parent_code = t.code WHERE u.campaign_id = $c),
-        latest AS (
-            SELECT unit_code, report_date, arg_max(enrolled, revision) AS enrolled FROM reports
-            WHERE campaign_id = $c AND source = 'upload' AND report_date <= $d
-            GROUP BY unit_code, report_date),
-        last AS (
-            SELECT unit_code, arg_max(enrolled, report_date) AS enrolled FROM latest
-            WHERE enrolled IS NOT NULL GROUP BY unit_code)
-        SELECT u.code, u.name, p.name, t.task, l.enrolled
-        FROM tree JOIN units u ON u.campaign_id = $c AND u.code = tree.code
-        LEFT JOIN units p ON p.campaign_id = $c AND p.code = u.parent_code
-        LEFT JOIN current_targets t ON t.campaign_id = $c AND t.unit_code = u.code
-        LEFT JOIN last l ON l.unit_code = u.code
-        WHERE u.level = $lv ORDER BY tree.path""",
-        {"c": campaign_id, "s": scope_code, "lv": level,
-         "d": report_date or dt.date.max}).fetchall()
+    """(code, name, parent name, task, last figure) of the level's units under the scope, in
+    order; the last figure is the one that counts on or before the report date."""
+    frame = db.units.under(tx, campaign_id, scope_code, level)
+    tasks = db.targets.current_tasks(tx, campaign_id)
+    last = db.reports.last_figures(tx, campaign_id, frame["code"], report_date)
+    return [(r.code, r.name, None if pd.isna(r.parent_name) else r.parent_name, tasks.get(r.code),
+             last[r.code][0] if r.code in last else None) for r in frame.itertuples()]
 
 
-def _workbook(campaign: Campaign, scope: units.Unit, level: str, rows: list[tuple]) -> bytes:
+def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties({"title": f"{campaign.name} 上报模板", "comments": campaign.id})

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from . import bootstrap, campaigns, progress, quality, reporting, targets, units
+from . import bootstrap, campaigns, db, progress, quality, reporting
 from .campaigns import Campaign
 from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
 from .access import Viewer
-from .storage import Store
+from .db import Store
 
 CONTEXT_KEY = "_context"
 OPEN_VIEWER = Viewer(None, open_mode=True)
@@ -199,21 +199,21 @@ def _flags(path: str, version: int, campaign: Campaign, as_of: dt.date,
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _path(path: str, version: int, campaign_id: str, code: str) -> list[units.Unit]:
+def _path(path: str, version: int, campaign_id: str, code: str) -> list[db.units.Unit]:
     with Store(path).read() as con:
-        return units.ancestors(con, campaign_id, code)
+        return db.units.ancestors(con, campaign_id, code)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _subtree(path: str, version: int, campaign_id: str, code: str) -> frozenset[str]:
     with Store(path).read() as con:
-        return frozenset(units.descendants(con, campaign_id, [code]))
+        return frozenset(db.units.descendants(con, campaign_id, [code]))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _has_targets(path: str, version: int, campaign_id: str) -> bool:
     with Store(path).read() as con:
-        return targets.has_targets(con, campaign_id)
+        return db.targets.has_targets(con, campaign_id)
 
 
 def has_targets(ctx: Context) -> bool:
@@ -243,7 +243,7 @@ def load_flags(ctx: Context, as_of: dt.date) -> pd.DataFrame:
     return _flags(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source)
 
 
-def unit_path(ctx: Context, code: str) -> list[units.Unit]:
+def unit_path(ctx: Context, code: str) -> list[db.units.Unit]:
     return _path(ctx.path, ctx.version, ctx.campaign.id, code)
 
 

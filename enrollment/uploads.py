@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pandas as pd
 
-from . import settings
+from . import db, settings
+from .db import Session
 from .labels import UPLOAD_KIND_LABELS, UPLOAD_STATUS_LABELS
 from .problems import Problem, from_json
 
@@ -38,23 +38,13 @@ def _local(frame: pd.DataFrame, column: str) -> None:
                      .dt.tz_localize(None))
 
 
-def history(con: duckdb.DuckDBPyConnection, campaign_id: str, uploader: str | None = None,
+def history(tx: Session, campaign_id: str, uploader: str | None = None,
             limit: int = 200) -> pd.DataFrame:
     """The newest uploads of a campaign (real ones, not demo data), with their outcome.
 
     status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry).
     """
-    frame = con.execute("""
-        SELECT u.id, u.uploaded_at, u.uploader, u.kind, u.file_name, u.report_date,
-               CASE WHEN w.id IS NOT NULL THEN 'withdrawn' ELSE u.status END AS status,
-               u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.messages, u.withdraws,
-               w.id AS withdrawn_by, u.size
-        FROM uploads u
-        LEFT JOIN uploads w ON w.kind = 'withdrawal' AND w.withdraws = u.id
-        WHERE u.campaign_id = $c AND u.source = 'upload' AND u.kind IN ('report', 'withdrawal')
-          AND ($who IS NULL OR u.uploader = $who)
-        ORDER BY u.id DESC LIMIT $n""",
-        {"c": campaign_id, "who": uploader or None, "n": limit}).df()
+    frame = db.uploads.log(tx, campaign_id, uploader, limit)
     _local(frame, "uploaded_at")
     frame["remark"] = [_remark(r) for r in frame.to_dict("records")]
     frame["timing"] = [
@@ -96,45 +86,27 @@ def history_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
 
 
-def problems(con: duckdb.DuckDBPyConnection, upload_id: int) -> list[Problem]:
+def problems(tx: Session, upload_id: int) -> list[Problem]:
     """The messages stored with an upload (the reasons a rejected one was refused)."""
-    row = con.execute("SELECT messages FROM uploads WHERE id = ?", [upload_id]).fetchone()
-    return from_json(row[0]) if row else []
+    stored = db.uploads.messages(tx, upload_id)
+    return from_json(stored) if stored is not None else []
 
 
-def raw_file(con: duckdb.DuckDBPyConnection, campaign_id: str,
-             upload_id: int) -> tuple[str, bytes] | None:
+def raw_file(tx: Session, campaign_id: str, upload_id: int) -> tuple[str, bytes] | None:
     """The file exactly as it was uploaded (None when the upload kept no bytes)."""
-    row = con.execute("SELECT file_name, content FROM uploads WHERE campaign_id = ? AND id = ?",
-                      [campaign_id, upload_id]).fetchone()
-    if row is None or row[1] is None:
+    found = db.uploads.content(tx, campaign_id, upload_id)
+    if found is None or found[1] is None:
         return None
-    return row[0] or f"上报{upload_id}", bytes(row[1])
+    return found[0] or f"上报{upload_id}", found[1]
 
 
-def reported_units(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """Units that have at least one uploaded figure: code, name, level, revisions."""
-    return con.execute("""
-        SELECT u.code, u.name, u.level, count(*) AS revisions, max(r.report_date) AS last_date
-        FROM reports r JOIN units u ON u.campaign_id = r.campaign_id AND u.code = r.unit_code
-        WHERE r.campaign_id = ? AND r.source = 'upload'
-        GROUP BY u.code, u.name, u.level, u.depth, u.position
-        ORDER BY u.depth, u.position, u.code""", [campaign_id]).df()
-
-
-def unit_history(con: duckdb.DuckDBPyConnection, campaign_id: str, code: str) -> pd.DataFrame:
+def unit_history(tx: Session, campaign_id: str, code: str) -> pd.DataFrame:
     """Every revision of a unit's figure, newest date first, each with the upload that made it.
 
     `current` marks the revision that counts for its date; a revision without a figure
     (enrolled NULL) comes from a withdrawal and means "no figure for that date".
     """
-    frame = con.execute("""
-        SELECT r.report_date, r.revision, r.enrolled, r.amount, r.low_income_enrolled,
-               r.upload_id, u.kind, u.file_name, u.uploader, u.uploaded_at, u.withdraws,
-               r.revision = max(r.revision) OVER (PARTITION BY r.report_date) AS current
-        FROM reports r LEFT JOIN uploads u ON u.id = r.upload_id
-        WHERE r.campaign_id = ? AND r.source = 'upload' AND r.unit_code = ?
-        ORDER BY r.report_date DESC, r.revision DESC""", [campaign_id, code]).df()
+    frame = db.reports.unit_revisions(tx, campaign_id, code)
     _local(frame, "uploaded_at")
     for column in ("enrolled", "low_income_enrolled", "upload_id", "withdraws"):
         frame[column] = frame[column].astype("Int64")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from enrollment import accounts, ui, websession
 from enrollment.labels import ROLE_LABELS
-from enrollment.storage import StorageError
+from enrollment.db import StorageError
 
 ctx = ui.context()
 viewer = ctx.viewer

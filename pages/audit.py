@@ -4,9 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, ingest, settings, ui, websession
+from enrollment import audit, db, ingest, settings, ui, websession
 from enrollment.labels import AUDIT_ACTION_LABELS
-from enrollment.storage import Store
+from enrollment.db import Store
 
 ctx = ui.require("view_audit")
 viewer = ctx.viewer
@@ -25,7 +25,7 @@ def load(path: str, version: int, actor, actions, since, until, text):
 
 
 with Store(ctx.path).read() as con:
-    everyone = audit.actors(con)
+    everyone = db.audit.actors(con)
 today = ingest.local_today()
 c1, c2, c3 = st.columns([1, 1, 2])
 actor = c1.selectbox("操作人", everyone, index=None, placeholder="全部", key=P + "actor")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from enrollment import audit, boards, bulletin, exports, render, tables, ui, websession, workbook
 from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
-from enrollment.storage import Store
+from enrollment.db import Store
 
 # Boards take about 0.3 s each (measured: benchmarks/export_batch.py --level township); beyond
 # this many units the page leaves them unselected and says how long they would take.

@@ -4,7 +4,7 @@ import streamlit as st
 
 from enrollment import accounts, ui, websession
 from enrollment.labels import APP_TITLE
-from enrollment.storage import StorageError
+from enrollment.db import StorageError
 
 ui.require_entry()          # a first request on a fresh server runs through dashboard.py
 store = ui.store()

@@ -6,10 +6,10 @@ import io
 import pandas as pd
 import streamlit as st
 
-from enrollment import allocation, tables, targets, ui, websession
+from enrollment import allocation, db, tables, targets, ui, websession
 from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
 from enrollment.problems import errors, warnings
-from enrollment.storage import Store
+from enrollment.db import Store
 
 ctx = ui.require("manage_targets")
 campaign = ctx.campaign
@@ -24,8 +24,8 @@ K = "targets:"                      # session-state prefix of this page
 @st.cache_data(max_entries=32, show_spinner=False)
 def _overview(path: str, version: int, campaign_id: str):
     with Store(path).read() as con:
-        return (targets.coverage(con, campaign_id), targets.current(con, campaign_id),
-                targets.history(con, campaign_id), targets.scopes(con, campaign_id))
+        return (db.targets.coverage(con, campaign_id), db.targets.current(con, campaign_id),
+                targets.history(con, campaign_id), db.targets.scopes(con, campaign_id))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -49,8 +49,8 @@ def _base_template(path: str, version: int, campaign_id: str, scope: str) -> pd.
 @st.cache_data(max_entries=64, show_spinner=False)
 def _version(path: str, version: int, campaign_id: str, set_id: int):
     with Store(path).read() as con:
-        return (targets.version(con, campaign_id, set_id),
-                targets.original_file(con, campaign_id, set_id))
+        return (db.targets.version(con, campaign_id, set_id),
+                db.targets.original_file(con, campaign_id, set_id))
 
 
 def fit(rows: int) -> int:

@@ -4,9 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, campaigns, ingest, settings, template, ui, units, uploads, websession
+from enrollment import audit, campaigns, db, ingest, settings, template, ui, uploads, websession
 from enrollment.labels import LEVEL_LABELS
-from enrollment.storage import Store, StorageError
+from enrollment.db import Store, StorageError
 
 ctx = ui.require("upload")
 campaign = ctx.campaign
@@ -35,7 +35,7 @@ def template_choices(path: str, version: int, campaign_id: str, scope: tuple[str
     """Levels and, per level, the units a template can cover (a reporter: only their own)."""
     with Store(path).read() as con:
         level = template.report_level(con, campaign_id)
-        levels = units.levels_by_depth(con, campaign_id)[1:] or [level]
+        levels = db.units.levels_by_depth(con, campaign_id)[1:] or [level]
         scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv)
                        if scope is None or u.code in scope] for lv in levels}
     if scope is not None:
@@ -46,7 +46,7 @@ def template_choices(path: str, version: int, campaign_id: str, scope: tuple[str
 @st.cache_data(max_entries=16, show_spinner=False)
 def history(path: str, version: int, campaign_id: str, uploader: str | None):
     with Store(path).read() as con:
-        return uploads.history(con, campaign_id, uploader), uploads.reported_units(con, campaign_id)
+        return uploads.history(con, campaign_id, uploader), db.reports.reported_units(con, campaign_id)
 
 
 def show_receipt(receipt: ingest.Receipt) -> None:
@@ -116,9 +116,7 @@ if viewer.logged_in:
         st.markdown(f"填报人：**{viewer.user.display}**")
         if scope is not None:
             with Store(path).read() as con:
-                names = dict(con.execute(
-                    "SELECT code, name FROM units WHERE campaign_id = ? AND list_contains(?, code)",
-                    [campaign.id, list(scope)]).fetchall())
+                names = db.units.names(con, campaign.id, scope)
             st.caption("负责单位：" + ("、".join(names[c] for c in scope if c in names)
                                     or "（本活动中没有您负责的单位）") + "及其下属单位")
 else:

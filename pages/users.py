@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from enrollment import accounts, ui, uploads, websession
+from enrollment import accounts, db, ui, uploads, websession
 from enrollment.labels import LEVEL_LABELS, ROLE_LABELS
-from enrollment.storage import Store, StorageError
+from enrollment.db import Store, StorageError
 
 ctx = ui.context()
 viewer = ctx.viewer
@@ -22,10 +22,9 @@ if flash:
 def unit_choices(path: str, version: int, campaign_id: str | None) -> dict[str, str]:
     """Units a 填报员 can be given, labelled 名称（代码）· 层级, in hierarchy order."""
     with Store(path).read() as con:
-        rows = con.execute(
-            "SELECT code, name, level FROM units WHERE campaign_id = ? ORDER BY depth, position",
-            [campaign_id]).fetchall()
-    return {code: f"{name}（{code}）· {LEVEL_LABELS.get(level, level)}" for code, name, level in rows}
+        rows = db.units.frame(con, campaign_id)
+    return {r.code: f"{r.name}（{r.code}）· {LEVEL_LABELS.get(r.level, r.level)}"
+            for r in rows.itertuples()}
 
 
 def password_pair(prefix: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ os.environ["ENROLLMENT_SECRET"] = "test-secret-" + "0123456789abcdef" * 3
 os.environ.pop("ENROLLMENT_REQUIRE_LOGIN", None)
 
 from enrollment import bootstrap, campaigns  # noqa: E402
-from enrollment.storage import Store  # noqa: E402
+from enrollment.db import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

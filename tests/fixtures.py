@@ -11,7 +11,7 @@ from pathlib import Path
 import xlsxwriter
 
 from enrollment import ingest
-from enrollment.storage import Store
+from enrollment.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2021, 11, 19, 8, 0)    # 16:00 in Shanghai: on time for that Friday
@@ -58,10 +58,10 @@ def dump(store: Store, audit: bool = False) -> dict[str, list[tuple]]:
     `audit` asks for it.
     """
     with store.read() as con:
-        tables = [r[0] for r in con.execute(
+        tables = [r[0] for r in con.raw.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
             "ORDER BY table_name").fetchall()]
         if not audit:
             tables = [t for t in tables if t != "audit_log"]
-        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+        return {t: sorted(con.raw.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
                 for t in tables}

@@ -58,7 +58,7 @@ def test_weak_passwords_are_refused_without_echoing_them(store, password, messag
 def test_password_is_stored_as_an_argon2_hash_only(store):
     add(store)
     with store.read() as con:
-        stored = con.execute("SELECT password_hash FROM users").fetchone()[0]
+        stored = con.raw.execute("SELECT password_hash FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$") and "zezhou-pass-1" not in stored
 
 
@@ -68,7 +68,7 @@ def test_login_opens_a_session_and_wrong_or_unknown_names_get_one_message(store)
     assert ok.user.name == "zezhou" and ok.token
     with store.read() as con:
         assert accounts.session_user(con, ok.token, T0).name == "zezhou"
-        assert con.execute("SELECT count(*) FROM sessions WHERE token_hash = ?",
+        assert con.raw.execute("SELECT count(*) FROM sessions WHERE token_hash = ?",
                            [ok.token]).fetchone()[0] == 0          # only the hash is stored
     assert login(store, password="wrong-pass-1").message == accounts.BAD_LOGIN
     assert login(store, name="nobody").message == accounts.BAD_LOGIN

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from enrollment import backup, demo, ingest, progress, storage
+from enrollment import backup, demo, ingest, progress, db
 from enrollment.cli import cli
-from enrollment.storage import Store
+from enrollment.db import Store
 
 from .fixtures import ROOT, csv_bytes, dump, record
 
@@ -75,7 +75,7 @@ def test_backup_waits_for_another_process_and_copies_one_instant(busy, tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import datetime as dt, sys, time
         from enrollment import ingest
-        from enrollment.storage import Store
+        from enrollment.db import Store
         store = Store({str(busy.path)!r})
         with store.write() as con:
             print("holding", flush=True)
@@ -152,7 +152,7 @@ def test_restore_refuses_to_replace_data_without_confirmation(busy, tmp_path):
     confirmed = run(busy, "restore", str(out), input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     with busy.read() as con:
-        assert con.execute("SELECT count(*) FROM reports WHERE enrolled = 99").fetchone()[0] == 0
+        assert con.raw.execute("SELECT count(*) FROM reports WHERE enrolled = 99").fetchone()[0] == 0
     again = run(busy, "restore", str(out), "--yes")
     assert again.exit_code == 0 and "已被替换" in again.output
 
@@ -169,7 +169,7 @@ def test_restore_checks_the_file_first(store, tmp_path):
     backup.backup(store, newer)
     con = duckdb.connect(str(newer))
     con.execute("INSERT INTO schema_version VALUES (?, 'from the future', now()::TIMESTAMP)",
-                [storage.LATEST_VERSION + 1])
+                [db.LATEST_VERSION + 1])
     con.close()
     for path, message in ((tmp_path / "missing.duckdb", "找不到备份文件"),
                           (text, "不是本系统的数据库备份文件"), (other, "不是本系统的数据库"),
@@ -193,5 +193,5 @@ def test_restore_into_a_new_path_needs_no_confirmation_and_migrates(store, tmp_p
     fresh = Store(tmp_path / "new" / "enrollment.duckdb")
     result = run(fresh, "restore", str(out))
     assert result.exit_code == 0, result.output
-    assert fresh.schema_version() == storage.LATEST_VERSION
+    assert fresh.schema_version() == db.LATEST_VERSION
     assert _without_version(dump(fresh)) == _without_version(dump(store))

@@ -141,7 +141,7 @@ def test_each_board_is_one_a4_page_with_the_units_figures(bundle, demo_data, tmp
 def test_the_largest_township_board_fits_one_page_with_every_village(store, jincheng, renderer,
                                                                        tmp_path):
     with store.read() as con:
-        villages = [r[0] for r in con.execute(
+        villages = [r[0] for r in con.raw.execute(
             "SELECT code FROM units WHERE campaign_id = ? AND parent_code = ? ORDER BY code",
             [jincheng.id, JINCUN]).fetchall()]
     assert len(villages) == 61

@@ -127,7 +127,7 @@ def test_a_file_over_the_size_limit_is_refused_and_archived_without_its_bytes(st
     assert len(content) > 1048
     rejected = assert_rejected_without_change(store, content, [(None, "文件大小 2 KB，超过上限 1 KB")])
     with store.read() as con:
-        stored = con.execute("SELECT content, size FROM uploads WHERE id = ?",
+        stored = con.raw.execute("SELECT content, size FROM uploads WHERE id = ?",
                              [rejected.upload_id]).fetchone()
     assert stored == (None, len(content))
 
@@ -219,7 +219,7 @@ def test_same_file_twice_is_not_counted_twice(store):
     rejected = assert_rejected_without_change(store, content, [(None, "同一文件已于")])
     assert f"第 {first.upload_id} 号上报" in str(rejected)
     with store.read() as con:
-        assert con.execute("SELECT count(*) FROM reports WHERE source = 'upload'").fetchone()[0] == 2
+        assert con.raw.execute("SELECT count(*) FROM reports WHERE source = 'upload'").fetchone()[0] == 2
 
 
 def test_same_file_for_another_date_warns(store):

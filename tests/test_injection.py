@@ -31,7 +31,7 @@ IDS = ["quote-drop", "double-quote", "paren-delete", "dotdot-slash", "dotdot-bac
 
 def tables(store) -> set[str]:
     with store.read() as con:
-        return {r[0] for r in con.execute(
+        return {r[0] for r in con.raw.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
 
 
@@ -61,9 +61,9 @@ def test_hostile_file_names_are_labels_not_paths(store, name, tmp_path, monkeypa
                             uploader="测试", now=NOW, today=TODAY)
     assert os.listdir(work) == []
     with store.read() as con:
-        stored = con.execute("SELECT file_name FROM uploads WHERE id = ?",
+        stored = con.raw.execute("SELECT file_name FROM uploads WHERE id = ?",
                              [receipt.upload_id]).fetchone()[0]
-        assert con.execute("SELECT count(*) FROM reports").fetchone()[0] == 1
+        assert con.raw.execute("SELECT count(*) FROM reports").fetchone()[0] == 1
     assert stored == receipt.file_name
     assert "/" not in stored and "\\" not in stored and len(stored) <= 200
     assert not any(ord(ch) < 32 for ch in stored)

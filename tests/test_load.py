@@ -17,7 +17,7 @@ import statistics
 
 import pytest
 
-from enrollment import uploads, units
+from enrollment import db, uploads
 
 from .fixtures import csv_bytes
 from .server import streamlit_server
@@ -35,7 +35,7 @@ COUNTIES = ["140502", "140521", "140522", "140524", "140525", "140581"]
 def _files(store) -> list[tuple[str, str, bytes, dict[str, int]]]:
     """(uploader, file name, content, figures): each clerk reports a share of the townships."""
     with store.read() as con:
-        towns = [t for county in COUNTIES for t in units.children(con, CAMPAIGN, county)]
+        towns = [t for county in COUNTIES for t in db.units.children(con, CAMPAIGN, county)]
     out = []
     for i in range(CLERKS):
         mine = towns[i::CLERKS]
@@ -114,7 +114,7 @@ def test_ten_uploads_at_once_while_twenty_sessions_browse(store, capsys, record_
     assert len(numbers) == CLERKS
     with store.read() as con:
         log = uploads.history(con, CAMPAIGN)
-        stored = con.execute("""
+        stored = con.raw.execute("""
             SELECT u.uploader, r.unit_code, r.enrolled, r.revision FROM reports r
             JOIN uploads u ON u.id = r.upload_id WHERE r.campaign_id = ? AND r.source = 'upload'""",
             [CAMPAIGN]).fetchall()

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from enrollment import overview, progress, quality, reporting, units
+from enrollment import db, overview, progress, quality, reporting
 
 from .fixtures import record
 
@@ -15,7 +15,7 @@ AS_OF = D(2021, 11, 19)
 
 def _children(store, campaign_id, parent):
     with store.read() as con:
-        return [r[0] for r in con.execute(
+        return [r[0] for r in con.raw.execute(
             "SELECT code FROM units WHERE campaign_id = ? AND parent_code = ? ORDER BY code",
             [campaign_id, parent]).fetchall()]
 
@@ -127,7 +127,7 @@ def test_quality_flags(store, jincheng):
     assert found[("140522", quality.MISMATCH)] == "11月19日上报 5,000，下级合计 3,000（2 个单位）"
     assert len(found) == 4
     with store.read() as con:
-        subtree = units.descendants(con, jincheng.id, ["140522"])
+        subtree = db.units.descendants(con, jincheng.id, ["140522"])
         result = progress.compute(con, jincheng, AS_OF)
     assert subtree == overview.descendants(result, "140522") and len(subtree) == 1 + 15 + 341
     inside = overview.flags_in_view(flags, subtree)

@@ -134,7 +134,7 @@ def test_a_parent_without_a_report_sums_its_reporting_children(store, jincheng):
 
 def row_codes(store, campaign_id, parent):
     with store.read() as con:
-        return [r[0] for r in con.execute(
+        return [r[0] for r in con.raw.execute(
             "SELECT code FROM units WHERE campaign_id = ? AND parent_code = ? ORDER BY code",
             [campaign_id, parent]).fetchall()]
 
@@ -159,7 +159,7 @@ def test_withdrawn_figure_falls_back_to_the_previous_report(store, jincheng):
     record(store, jincheng.id, D(2021, 11, 12), {"140502": 100000})
     receipt = record(store, jincheng.id, AS_OF, {"140502": 120000})
     with store.write() as con:   # a withdrawal revision: NULL means "no figure for that date"
-        con.execute("INSERT INTO reports VALUES (?, 'upload', '140502', ?, 2, NULL, NULL, NULL, ?)",
+        con.raw.execute("INSERT INTO reports VALUES (?, 'upload', '140502', ?, 2, NULL, NULL, NULL, ?)",
                     [jincheng.id, AS_OF, receipt.upload_id])
     with store.read() as con:
         result = progress.compute(con, jincheng, AS_OF)
@@ -192,11 +192,11 @@ def test_demo_only_campaign_defaults_to_demo(store, jincheng):
 def test_demo_is_deterministic_and_monotone(store, jincheng):
     demo.generate(store, jincheng)
     with store.read() as con:
-        first = con.execute("SELECT unit_code, report_date, enrolled FROM reports "
+        first = con.raw.execute("SELECT unit_code, report_date, enrolled FROM reports "
                             "WHERE source = 'demo' ORDER BY ALL").fetchall()
     demo.generate(store, jincheng)
     with store.read() as con:
-        second = con.execute("SELECT unit_code, report_date, enrolled FROM reports "
+        second = con.raw.execute("SELECT unit_code, report_date, enrolled FROM reports "
                              "WHERE source = 'demo' ORDER BY ALL").fetchall()
     assert first == second
     by_unit = {}

@@ -22,7 +22,7 @@ D = dt.date
 
 
 def _tree(con):
-    rows = con.execute("SELECT code, parent_code, depth FROM units WHERE campaign_id = ?",
+    rows = con.raw.execute("SELECT code, parent_code, depth FROM units WHERE campaign_id = ?",
                        [CAMPAIGN]).fetchall()
     parent = {c: p for c, p, _ in rows}
     children: dict[str, list[str]] = {}
@@ -142,19 +142,19 @@ def _run(store, reports, tasks, body):
     with store.read() as con:
         campaign = campaigns.get(con, CAMPAIGN)
         parent, children, _ = _tree(con)
-        con.begin()
+        con.raw.begin()
         try:
-            con.execute("DELETE FROM targets WHERE campaign_id = ?", [CAMPAIGN])
+            con.raw.execute("DELETE FROM targets WHERE campaign_id = ?", [CAMPAIGN])
             if tasks:
-                con.executemany("INSERT INTO targets VALUES (999999, ?, ?, ?, NULL, NULL, NULL, NULL)",
+                con.raw.executemany("INSERT INTO targets VALUES (999999, ?, ?, ?, NULL, NULL, NULL, NULL)",
                                 [(CAMPAIGN, code, task) for code, task in tasks.items()])
             if reports:
-                con.executemany(
+                con.raw.executemany(
                     "INSERT INTO reports VALUES (?, 'upload', ?, ?, ?, ?, ?, NULL, 1)",
                     [(CAMPAIGN, c, d, rev, e, a) for c, d, rev, e, a in reports])
             body(con, campaign, parent, children)
         finally:
-            con.rollback()
+            con.raw.rollback()
 
 
 def _codes(store):

@@ -12,7 +12,7 @@ import pytest
 
 from enrollment import campaigns, ingest, reader
 from enrollment.reader import CellError, ReadError
-from enrollment.storage import Store
+from enrollment.db import Store
 
 from . import files
 

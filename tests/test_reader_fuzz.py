@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enrollment import campaigns, ingest, reader
-from enrollment.storage import Store
+from enrollment.db import Store
 
 from . import files
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from enrollment import campaigns, regions, units
+from enrollment import campaigns, db, regions
 from enrollment.cli import cli
 
 from .fixtures import dump
@@ -27,9 +27,9 @@ def test_create_yangcheng_down_to_its_villages(store):
     assert "共 357 个单位" in result.output and "15 个乡镇（街道）、341 个村（社区）" in result.output
     with store.read() as con:
         campaign = campaigns.get(con, "yangcheng-2022-residents")
-        counts = units.level_counts(con, "yangcheng-2022-residents")
-        root = units.root(con, "yangcheng-2022-residents")
-        towns = units.children(con, "yangcheng-2022-residents", "140522")
+        counts = db.units.level_counts(con, "yangcheng-2022-residents")
+        root = db.units.root(con, "yangcheng-2022-residents")
+        towns = db.units.children(con, "yangcheng-2022-residents", "140522")
     # The county itself is the root; 'village' is the package's 'community'.
     assert campaign.levels == ("township", "community")
     assert (campaign.start, campaign.end, float(campaign.goal)) == (
@@ -51,7 +51,7 @@ def test_a_city_campaign_with_counties_only(store):
     assert result.exit_code == 0, result.output
     with store.read() as con:
         c = campaigns.get(con, "taiyuan-2022")
-        counts = units.level_counts(con, "taiyuan-2022")
+        counts = db.units.level_counts(con, "taiyuan-2022")
     assert counts["city"] == 1 and counts["county"] >= 10
     assert float(c.goal) == 0.97 and float(c.low_income_goal) == 1.0
 

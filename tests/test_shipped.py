@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from enrollment import bootstrap, campaigns, targets, units
-from enrollment.storage import Store
+from enrollment import bootstrap, campaigns, db, units
+from enrollment.db import Store
 
 from .fixtures import dump
 
@@ -18,7 +18,7 @@ EMPLOYEES = {"L140500": (254265, 267300), "140502": (36976, 38900), "140525": (4
 
 def _targets(store, campaign_id):
     with store.read() as con:
-        frame = targets.current(con, campaign_id)
+        frame = db.targets.current(con, campaign_id)
     return {r.code: (r.baseline, r.task) for r in frame.itertuples()}
 
 
@@ -49,9 +49,9 @@ def test_campaign_windows_and_goals(store):
 
 def test_jincheng_hierarchy_from_division_codes(store):
     with store.read() as con:
-        counts = units.level_counts(con, "jincheng-2022-residents")
-        root = units.root(con, "jincheng-2022-residents")
-        names = {u.code: u.name for u in units.children(con, "jincheng-2022-residents", "1405")}
+        counts = db.units.level_counts(con, "jincheng-2022-residents")
+        root = db.units.root(con, "jincheng-2022-residents")
+        names = {u.code: u.name for u in db.units.children(con, "jincheng-2022-residents", "1405")}
     assert counts == {"city": 1, "county": 6, "township": 77, "community": 1729}
     assert (root.code, root.name) == ("1405", "晋城市")
     assert names == {"140502": "城区", "140521": "沁水县", "140522": "阳城县",
@@ -60,8 +60,8 @@ def test_jincheng_hierarchy_from_division_codes(store):
 
 def test_employees_have_shiben_ji_first_and_no_lower_levels(store):
     with store.read() as con:
-        children = units.children(con, "jincheng-2021-employees", "1405")
-        counts = units.level_counts(con, "jincheng-2021-employees")
+        children = db.units.children(con, "jincheng-2021-employees", "1405")
+        counts = db.units.level_counts(con, "jincheng-2021-employees")
     assert [u.name for u in children][0] == "市本级"
     assert not children[0].is_division and children[0].code == "L140500"
     assert counts == {"city": 1, "county": 7}
@@ -69,9 +69,9 @@ def test_employees_have_shiben_ji_first_and_no_lower_levels(store):
 
 def test_zhoujiaba_has_its_eleven_communities_and_no_targets(store):
     with store.read() as con:
-        kids = units.children(con, "wanzhou-zhoujiaba-2022-residents", "500101021")
-        root = units.root(con, "wanzhou-zhoujiaba-2022-residents")
-        has = targets.has_targets(con, "wanzhou-zhoujiaba-2022-residents")
+        kids = db.units.children(con, "wanzhou-zhoujiaba-2022-residents", "500101021")
+        root = db.units.root(con, "wanzhou-zhoujiaba-2022-residents")
+        has = db.targets.has_targets(con, "wanzhou-zhoujiaba-2022-residents")
     assert (root.code, root.name) == ("500101021", "周家坝街道")
     assert [u.name.removesuffix("社区居民委员会") for u in kids] == [
         "天子湖", "天生城", "流水", "周家坝", "救兵城", "天子路", "映水坪", "双堰塘", "长生河", "集中", "狮子"]

@@ -9,60 +9,60 @@ import time
 import duckdb
 import pytest
 
-from enrollment import storage
-from enrollment.storage import DatabaseBusy, Migration, Store
+from enrollment import db
+from enrollment.db import DatabaseBusy, Migration, Store
 
 
 def test_fresh_file_reaches_latest_schema(empty_store):
-    assert storage.migrate(empty_store) == [m.version for m in storage.MIGRATIONS]
-    assert empty_store.schema_version() == storage.LATEST_VERSION
-    assert storage.migrate(empty_store) == []
+    assert db.migrate(empty_store) == [m.version for m in db.MIGRATIONS]
+    assert empty_store.schema_version() == db.LATEST_VERSION
+    assert db.migrate(empty_store) == []
 
 
 def test_later_release_migrates_an_older_file_without_losing_data(empty_store):
-    storage.migrate(empty_store)
+    db.migrate(empty_store)
     with empty_store.write() as con:
-        con.execute("INSERT INTO meta VALUES ('kept', 'yes')")
-    newer = storage.MIGRATIONS + (
-        Migration(storage.LATEST_VERSION + 1, "add a note column",
+        con.raw.execute("INSERT INTO meta VALUES ('kept', 'yes')")
+    newer = db.MIGRATIONS + (
+        Migration(db.LATEST_VERSION + 1, "add a note column",
                   ("ALTER TABLE uploads ADD COLUMN note VARCHAR",)),)
-    assert storage.migrate(empty_store, newer) == [storage.LATEST_VERSION + 1]
+    assert db.migrate(empty_store, newer) == [db.LATEST_VERSION + 1]
     with empty_store.read() as con:
-        assert con.execute("SELECT value FROM meta WHERE key = 'kept'").fetchone() == ("yes",)
-        columns = [r[0] for r in con.execute("DESCRIBE uploads").fetchall()]
+        assert con.raw.execute("SELECT value FROM meta WHERE key = 'kept'").fetchone() == ("yes",)
+        columns = [r[0] for r in con.raw.execute("DESCRIBE uploads").fetchall()]
     assert "note" in columns
 
 
 def test_failed_migration_leaves_the_file_as_it_was(empty_store):
-    storage.migrate(empty_store)
-    broken = storage.MIGRATIONS + (
-        Migration(storage.LATEST_VERSION + 1, "broken",
+    db.migrate(empty_store)
+    broken = db.MIGRATIONS + (
+        Migration(db.LATEST_VERSION + 1, "broken",
                   ("CREATE TABLE extra (a INTEGER)", "SELECT * FROM no_such_table")),)
     with pytest.raises(duckdb.Error):
-        storage.migrate(empty_store, broken)
-    assert empty_store.schema_version() == storage.LATEST_VERSION
+        db.migrate(empty_store, broken)
+    assert empty_store.schema_version() == db.LATEST_VERSION
     with empty_store.read() as con:
-        assert con.execute("SELECT count(*) FROM information_schema.tables "
+        assert con.raw.execute("SELECT count(*) FROM information_schema.tables "
                            "WHERE table_name = 'extra'").fetchone()[0] == 0
 
 
 def test_newer_file_is_refused(empty_store):
-    storage.migrate(empty_store)
+    db.migrate(empty_store)
     with empty_store.write() as con:
-        con.execute("INSERT INTO schema_version VALUES (999, 'future', now()::TIMESTAMP)")
-    with pytest.raises(storage.StorageError, match="高于本程序支持"):
-        storage.migrate(empty_store)
+        con.raw.execute("INSERT INTO schema_version VALUES (999, 'future', now()::TIMESTAMP)")
+    with pytest.raises(db.StorageError, match="高于本程序支持"):
+        db.migrate(empty_store)
 
 
 def test_uninitialised_file_says_run_init(empty_store):
-    with pytest.raises(storage.NotInitialized, match="python -m enrollment init"):
-        storage.require_schema(empty_store)
+    with pytest.raises(db.NotInitialized, match="python -m enrollment init"):
+        db.require_schema(empty_store)
 
 
 def test_every_write_bumps_the_data_version(store):
     before = store.data_version()
     with store.write() as con:
-        con.execute("INSERT INTO meta VALUES ('x', '1')")
+        con.raw.execute("INSERT INTO meta VALUES ('x', '1')")
     assert store.data_version() == before + 1
 
 
@@ -70,20 +70,20 @@ def test_a_failed_write_changes_nothing(store):
     before = store.data_version()
     with pytest.raises(RuntimeError):
         with store.write() as con:
-            con.execute("INSERT INTO meta VALUES ('x', '1')")
+            con.raw.execute("INSERT INTO meta VALUES ('x', '1')")
             raise RuntimeError("crash in the middle")
     assert store.data_version() == before
     with store.read() as con:
-        assert con.execute("SELECT count(*) FROM meta WHERE key = 'x'").fetchone()[0] == 0
+        assert con.raw.execute("SELECT count(*) FROM meta WHERE key = 'x'").fetchone()[0] == 0
 
 
 def test_threads_write_concurrently_without_losing_any(store):
     def work(i):
         for j in range(5):
             with store.write() as con:
-                con.execute("INSERT INTO meta VALUES (?, 'v')", [f"t{i}-{j}"])
+                con.raw.execute("INSERT INTO meta VALUES (?, 'v')", [f"t{i}-{j}"])
             with store.read() as con:
-                con.execute("SELECT count(*) FROM units").fetchone()
+                con.raw.execute("SELECT count(*) FROM units").fetchone()
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
     for t in threads:
@@ -91,7 +91,7 @@ def test_threads_write_concurrently_without_losing_any(store):
     for t in threads:
         t.join()
     with store.read() as con:
-        assert con.execute("SELECT count(*) FROM meta WHERE key LIKE 't%'").fetchone()[0] == 30
+        assert con.raw.execute("SELECT count(*) FROM meta WHERE key LIKE 't%'").fetchone()[0] == 30
 
 
 HOLDER = textwrap.dedent("""
@@ -114,7 +114,7 @@ def test_another_process_holding_the_file_makes_us_wait_then_succeed(store):
     holder = _hold(store.path, 1.5)
     started = time.monotonic()
     with Store(store.path, lock_timeout=30).read() as con:
-        con.execute("SELECT 1").fetchone()
+        con.raw.execute("SELECT 1").fetchone()
     waited = time.monotonic() - started
     holder.wait()
     assert waited >= 0.5
@@ -134,9 +134,9 @@ def test_waiting_is_bounded_and_says_so_in_chinese(store):
 def test_the_engine_memory_is_bounded_by_the_setting(store, monkeypatch):
     monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "256MB")
     with store.read() as con:
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        limit = con.raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert limit.replace(" ", "") in ("256.0MB", "244.1MiB", "256MB", "244MiB"), limit
     monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "lots")
-    with pytest.raises(storage.StorageError, match="ENROLLMENT_DB_MEMORY 的值「lots」无效"):
+    with pytest.raises(db.StorageError, match="ENROLLMENT_DB_MEMORY 的值「lots」无效"):
         with store.read():
             pass

@@ -13,7 +13,7 @@ import python_calamine
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from enrollment import campaigns, ingest, progress, targets
+from enrollment import campaigns, db, ingest, progress, targets
 from enrollment.cli import cli
 
 from .fixtures import ROOT, csv_bytes, dump, xlsx_bytes
@@ -128,11 +128,11 @@ def test_the_file_is_kept_as_an_upload_of_kind_targets(store):
     content = zhoujiaba_table()
     saved = load(store, content)
     with store.read() as con:
-        kind, status, stored, uploader, rows = con.execute(
+        kind, status, stored, uploader, rows = con.raw.execute(
             "SELECT kind, status, content, uploader, row_count FROM uploads WHERE id = ?",
             [saved.upload_id]).fetchone()
-        original = targets.original_file(con, WANZHOU, saved.set_id)
-        sets = con.execute("SELECT upload_id, created_by, file_name FROM target_sets WHERE id = ?",
+        original = db.targets.original_file(con, WANZHOU, saved.set_id)
+        sets = con.raw.execute("SELECT upload_id, created_by, file_name FROM target_sets WHERE id = ?",
                            [saved.set_id]).fetchone()
     assert (kind, status, bytes(stored), uploader, rows) == (
         "targets", "accepted", content, "周家坝街道 张三", 11)
@@ -243,7 +243,7 @@ def test_earlier_versions_are_kept_and_the_current_one_is_marked(store):
     assert second.changed == 11
     with store.read() as con:
         history = targets.history(con, WANZHOU)
-        current = targets.current(con, WANZHOU)
+        current = db.targets.current(con, WANZHOU)
     assert list(history["set_id"]) == [second.set_id, first.set_id]
     assert list(history["status"]) == ["current", "replaced"]
     assert list(history["file_name"]) == ["第二版.xlsx", "第一版.xlsx"]
@@ -252,7 +252,7 @@ def test_earlier_versions_are_kept_and_the_current_one_is_marked(store):
     restored = targets.restore(store, WANZHOU, first.set_id, created_by="李四")
     with store.read() as con:
         history = targets.history(con, WANZHOU)
-        current = targets.current(con, WANZHOU)
+        current = db.targets.current(con, WANZHOU)
     assert list(history["status"]) == ["current", "replaced", "replaced"]
     assert history.iloc[0]["source"] == "restore" and history.iloc[0]["note"].startswith(
         f"恢复第 {first.set_id} 版")
@@ -284,7 +284,7 @@ def test_history_cli_marks_the_current_version(store, tmp_path):
 def test_a_township_table_for_one_county_sits_beside_the_county_table(store):
     # Jincheng: 阳城县's 292,300 split over its 15 townships; the county table stays current.
     with store.read() as con:
-        towns = con.execute("SELECT code, name FROM units WHERE campaign_id = ? AND "
+        towns = con.raw.execute("SELECT code, name FROM units WHERE campaign_id = ? AND "
                             "parent_code = '140522' ORDER BY position", [JINCHENG]).fetchall()
     tasks = [19480 + 10 * i for i in range(len(towns))]
     tasks[-1] += 292300 - sum(tasks)
@@ -302,7 +302,7 @@ def test_a_township_table_for_one_county_sits_beside_the_county_table(store):
 
 def test_a_township_table_that_does_not_add_up_to_the_county_task_warns(store):
     with store.read() as con:
-        towns = [r[0] for r in con.execute("SELECT name FROM units WHERE campaign_id = ? AND "
+        towns = [r[0] for r in con.raw.execute("SELECT name FROM units WHERE campaign_id = ? AND "
                                            "parent_code = '140522'", [JINCHENG]).fetchall()]
     content = csv_bytes([["乡镇", "任务数"], *([n, 1000] for n in towns)])
     with pytest.raises(targets.TargetsRejected) as rejected:
@@ -372,7 +372,7 @@ def test_allocate_with_a_campaign_saves_the_result_as_a_version(store, tmp_path)
                  "--floor", "2021年参保人数", "--campaign", WANZHOU, "--save", "--uploader", "张三")
     assert result.exit_code == 0, result.output
     with store.read() as con:
-        current = targets.current(con, WANZHOU)
+        current = db.targets.current(con, WANZHOU)
         history = targets.history(con, WANZHOU)
     assert current["task"].sum() == 75000 and (current["task"] % 10 == 0).all()
     assert (current["task"] >= current["baseline"]).all()
@@ -395,7 +395,7 @@ def test_header_spellings_of_real_allocation_tables(store, task_header, base_hea
     rows = [[name, 1000 + i, 3000 + i] for i, name in enumerate(COMMUNITIES)]
     saved = load(store, xlsx_bytes([["社区", base_header, task_header], *rows]))
     with store.read() as con:
-        current = targets.current(con, WANZHOU)
+        current = db.targets.current(con, WANZHOU)
     assert saved.units == 11
     assert list(current["task"]) == [3000 + i for i in range(11)]
     assert list(current["baseline"]) == [1000 + i for i in range(11)]

@@ -23,7 +23,7 @@ TOTAL = 292300          # 阳城's 2022 task in 晋市医保发〔2021〕20号, 
 
 def townships(store) -> list[str]:
     with store.read() as con:
-        return [r[0] for r in con.execute(
+        return [r[0] for r in con.raw.execute(
             "SELECT name FROM read_csv(?, header = true, all_varchar = true) "
             "WHERE starts_with(code, '140522') ORDER BY code",
             [str(ROOT / "data" / "divisions" / "china-townships.csv.gz")]).fetchall()]

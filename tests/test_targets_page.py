@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import campaigns, targets, units
+from enrollment import campaigns, db, targets
 
 from .fixtures import ROOT, csv_bytes, dump
 from .test_targets import WANZHOU, community_rows, zhoujiaba_table
@@ -49,7 +49,7 @@ def test_loading_a_table_on_the_page_previews_then_saves(store):
     assert "已保存目标任务表第" in texts(at.success) and "录入人 周家坝街道 张三" in texts(at.success)
     assert "目标任务未录入" not in texts(at.error)
     with store.read() as con:
-        assert len(targets.current(con, WANZHOU)) == 11
+        assert len(db.targets.current(con, WANZHOU)) == 11
 
 
 def test_a_bad_table_on_the_page_shows_row_messages_and_cannot_be_saved(store):
@@ -70,7 +70,7 @@ def test_a_bad_table_on_the_page_shows_row_messages_and_cannot_be_saved(store):
 def yangcheng_baselines(store, campaign_id: str) -> bytes:
     """A base-data file for 阳城县's townships (made-up baselines, for the test only)."""
     with store.read() as con:
-        towns = units.children(con, campaign_id, "140522")
+        towns = db.units.children(con, campaign_id, "140522")
     base = [17000 + 300 * i for i in range(len(towns))]      # 286,500 in all
     return csv_bytes([["乡镇", "2021年参保人数"], *([t.name, b] for t, b in zip(towns, base))])
 
@@ -98,7 +98,7 @@ def test_allocating_a_county_task_over_its_townships_on_the_page(store):
     assert not at.exception
     assert "阳城县下属 15 个乡镇（街道），任务数合计 292,300" in texts(at.success)
     with store.read() as con:
-        current = targets.current(con, JINCHENG, "township")
+        current = db.targets.current(con, JINCHENG, "township")
         history = targets.history(con, JINCHENG)
     assert len(current) == 15 and current["task"].sum() == 292300
     assert history.iloc[0]["source"] == "allocation" and history.iloc[0]["created_by"] == "阳城县医保局"
@@ -129,7 +129,7 @@ def test_history_lists_versions_and_restores_one(store):
     assert not at.exception
     assert "已保存目标任务表第" in texts(at.success)
     with store.read() as con:
-        assert sorted(targets.current(con, WANZHOU)["task"]) == sorted(
+        assert sorted(db.targets.current(con, WANZHOU)["task"]) == sorted(
             r[4] for r in community_rows(0))
 
 
@@ -157,7 +157,7 @@ def test_setting_up_a_campaign_on_the_page(store, search, code):
     assert not at.exception
     with store.read() as con:
         created = campaigns.get(con, "yangcheng-2022-residents")
-        counts = units.level_counts(con, created.id)
+        counts = db.units.level_counts(con, created.id)
     assert counts == {"county": 1, "township": 15, "community": 341}
     assert float(created.low_income_goal) == 1.0
     assert "已创建参保活动 yangcheng-2022-residents" in texts(at.success)

@@ -42,7 +42,7 @@ def test_two_uploads_at_the_same_moment_both_land_once_each(store):
     assert errors == [None, None]
     assert sorted(r.upload_id for r in results) == sorted({r.upload_id for r in results})
     with store.read() as con:
-        rows = con.execute("SELECT unit_code, revision, enrolled, upload_id FROM reports "
+        rows = con.raw.execute("SELECT unit_code, revision, enrolled, upload_id FROM reports "
                            "WHERE source = 'upload' ORDER BY unit_code").fetchall()
         log = uploads.history(con, CAMPAIGN)
     assert [(code, revision, enrolled) for code, revision, enrolled, _ in rows] == [
@@ -69,7 +69,7 @@ def test_the_same_file_sent_twice_at_once_is_counted_once(store):
     rejected = next(e for e in errors if e is not None)
     assert isinstance(rejected, ingest.UploadRejected) and "同一文件已于" in str(rejected)
     with store.read() as con:
-        assert con.execute("SELECT count(*) FROM reports WHERE source = 'upload'").fetchone()[0] == 2
+        assert con.raw.execute("SELECT count(*) FROM reports WHERE source = 'upload'").fetchone()[0] == 2
 
 
 def test_two_cli_processes_ingesting_at_once_both_succeed(store, tmp_path):
@@ -85,6 +85,6 @@ def test_two_cli_processes_ingesting_at_once_both_succeed(store, tmp_path):
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     with store.read() as con:
-        figures = dict(con.execute("SELECT unit_code, enrolled FROM reports WHERE source = 'upload'")
+        figures = dict(con.raw.execute("SELECT unit_code, enrolled FROM reports WHERE source = 'upload'")
                        .fetchall())
     assert figures == {"140522": 100, "140524": 200, "140521": 300}

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from enrollment import ingest, progress, storage, units
-from enrollment.storage import Store
+from enrollment import ingest, progress, db
+from enrollment.db import Store
 
 CAMPAIGN = "jincheng-2022-residents"
 KILLS = int(os.environ.get("CRASH_KILLS", "20"))
@@ -39,8 +39,8 @@ def _writer(path: str, seed: int, out: int) -> None:
     store = Store(path)
     with store.read() as con:
         villages = [v.code for county in ("140525", "140581")
-                    for t in units.children(con, CAMPAIGN, county)
-                    for v in units.children(con, CAMPAIGN, t.code)]
+                    for t in db.units.children(con, CAMPAIGN, county)
+                    for v in db.units.children(con, CAMPAIGN, t.code)]
     rng = random.Random(seed)
     say("ready")
     n = 0
@@ -110,16 +110,16 @@ def _parse(content: bytes) -> dict[str, int]:
 def _check_whole(store: Store, acknowledged: dict[int, str]) -> None:
     """The database after a crash: opens, no half upload, archive agrees with the reports."""
     with store.read() as con:
-        assert storage.schema_version(con) == storage.LATEST_VERSION
-        uploads = {r[0]: r for r in con.execute(
+        assert db.schema_version(con) == db.LATEST_VERSION
+        uploads = {r[0]: r for r in con.raw.execute(
             "SELECT id, kind, status, sha256, size, content, row_count, total_enrolled, withdraws "
             "FROM uploads WHERE campaign_id = ?", [CAMPAIGN]).fetchall()}
         reports: dict[int, list[tuple]] = {}
-        for upload_id, code, day, enrolled in con.execute(
+        for upload_id, code, day, enrolled in con.raw.execute(
                 "SELECT upload_id, unit_code, report_date, enrolled FROM reports "
                 "WHERE campaign_id = ? AND source = 'upload'", [CAMPAIGN]).fetchall():
             reports.setdefault(upload_id, []).append((code, day, enrolled))
-        revisions_ok = con.execute("""
+        revisions_ok = con.raw.execute("""
             SELECT count(*) = 0 FROM (
                 SELECT unit_code, report_date, list(revision ORDER BY revision) AS r FROM reports
                 WHERE campaign_id = ? GROUP BY ALL) WHERE r <> range(1, len(r) + 1)""",
@@ -164,7 +164,7 @@ def test_sigkill_at_random_points_never_leaves_half_an_upload(store):
     assert in_flight >= KILLS // 2, in_flight
     assert len(acknowledged) >= KILLS // 4, acknowledged
     with store.read() as con:
-        kinds = {r[0] for r in con.execute("SELECT DISTINCT kind || status FROM uploads").fetchall()}
+        kinds = {r[0] for r in con.raw.execute("SELECT DISTINCT kind || status FROM uploads").fetchall()}
     assert {"reportaccepted", "reportrejected"} <= kinds
     # The file is still usable: an upload lands and the overview computes.
     receipt = ingest.commit(store, CAMPAIGN, "单位,累计参保人数\r\n城区,5\r\n".encode(), "after.csv",
@@ -199,8 +199,8 @@ def test_a_crash_just_before_or_after_the_commit_point(store, point):
                     os.kill(os.getpid(), signal.SIGKILL)
 
             dying = Store(store.path)
-            connect = dying._connect
-            dying._connect = lambda: Dying(connect())
+            connect = dying.connect
+            dying.connect = lambda: Dying(connect())
             ingest.commit(dying, CAMPAIGN, "单位代码,累计参保人数\r\n140502,77\r\n".encode(),
                           "x.csv", report_date=FRIDAYS[0], uploader="x", today=TODAY)
         finally:
@@ -208,7 +208,7 @@ def test_a_crash_just_before_or_after_the_commit_point(store, point):
     _, status = os.waitpid(pid, 0)
     assert os.WTERMSIG(status) == signal.SIGKILL
     with store.read() as con:
-        count = con.execute("SELECT count(*) FROM uploads").fetchone()[0]
-        figures = con.execute("SELECT enrolled FROM reports WHERE source = 'upload'").fetchall()
+        count = con.raw.execute("SELECT count(*) FROM uploads").fetchone()[0]
+        figures = con.raw.execute("SELECT enrolled FROM reports WHERE source = 'upload'").fetchall()
     assert (count, figures) == ((0, []) if point == "before COMMIT" else (1, [(77,)]))
     _check_whole(store, {})

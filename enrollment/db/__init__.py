@@ -1,0 +1,14 @@
+"""The data layer: the only place that opens connections or holds SQL.
+
+`engine` owns the file, connections, write serialisation and the Session every statement runs
+through; `schema` the tables, views and migrations; every other module one kind of record
+(units, reports, targets, uploads, accounts, audit …), returning dataclasses or frames.
+"""
+
+from . import audit, campaigns, divisions, reports, rollup, targets, units, uploads
+from .engine import DatabaseBusy, NotInitialized, Session, StorageError, Store
+from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
+
+__all__ = ["audit", "campaigns", "divisions", "reports", "rollup", "targets", "units", "uploads",
+           "DatabaseBusy", "LATEST_VERSION", "MIGRATIONS", "Migration", "NotInitialized",
+           "Session", "StorageError", "Store", "migrate", "require_schema", "schema_version"]

@@ -1,0 +1,271 @@
+"""The database file, its connections and the unit of work (Session) that all SQL runs through.
+
+Connection strategy. DuckDB lets one process at a time open a database file (read-write or
+read-only alike), and inside a process every connection to the same path shares one database
+instance. The Streamlit server (one process, one thread per browser session) and the CLI must be
+able to use the same file one after the other, so nobody holds the file longer than one unit of
+work:
+
+* every read and every write opens a connection, does its work and closes it; when the last
+  connection of a process closes, DuckDB releases the file lock;
+* a process that finds the file locked by another process retries with back-off for a bounded time
+  (`ENROLLMENT_LOCK_TIMEOUT`), then raises `DatabaseBusy` with a Chinese message;
+* writes inside one process are serialised by a lock, run in one transaction, bump the data
+  version (which keys every cached query) and end with a CHECKPOINT, so the WAL stays short and a
+  crash loses nothing that was committed.
+
+SQL is written once for every engine: named parameters as `:name` (translated here to the
+engine's own spelling), standard SQL wherever the engines agree. The few constructs that only
+DuckDB has are marked where they are used, with their standard-SQL equivalent.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .. import settings
+
+
+class StorageError(Exception):
+    """A problem with the database file that the user can act on (message in Chinese)."""
+
+
+class DatabaseBusy(StorageError):
+    """Another process held the database file for longer than the lock timeout."""
+
+
+class NotInitialized(StorageError):
+    """The database has no schema yet."""
+
+
+# `:name` parameters, skipping string literals, comments and `::` casts.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@functools.lru_cache(maxsize=2048)
+def _translate(sql: str) -> tuple[str, frozenset[str]]:
+    """The statement in DuckDB's spelling ($name) and the parameter names it uses."""
+    names: set[str] = set()
+
+    def swap(match: re.Match) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        names.add(match.group(1))
+        return "$" + match.group(1)
+
+    return _TOKENS.sub(swap, sql), frozenset(names)
+
+
+class Session:
+    """One connection for one unit of work (a read, or one write transaction).
+
+    Statements take named parameters (`:name`) from a mapping; parameters a statement does not
+    use are ignored, so one mapping can serve several statements.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.raw = con   # the engine's own connection, for the data layer and tests only
+
+    def _execute(self, sql: str, params: Mapping | None):
+        text, names = _translate(sql)
+        values = {k: v for k, v in (params or {}).items() if k in names}
+        missing = names - values.keys()
+        if missing:
+            raise KeyError(f"SQL parameters without a value: {sorted(missing)}")
+        return self.raw.execute(text, values) if names else self.raw.execute(text)
+
+    def run(self, sql: str, params: Mapping | None = None) -> None:
+        """A statement whose result is not needed (INSERT, UPDATE, DDL)."""
+        self._execute(sql, params)
+
+    def tuples(self, sql: str, params: Mapping | None = None) -> list[tuple]:
+        return self._execute(sql, params).fetchall()
+
+    def rows(self, sql: str, params: Mapping | None = None) -> list[dict]:
+        cur = self._execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def row(self, sql: str, params: Mapping | None = None) -> dict | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def value(self, sql: str, params: Mapping | None = None):
+        """The first column of the first row (None when there is no row)."""
+        row = self._execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def column(self, sql: str, params: Mapping | None = None) -> list:
+        return [r[0] for r in self._execute(sql, params).fetchall()]
+
+    def frame(self, sql: str, params: Mapping | None = None) -> pd.DataFrame:
+        return self._execute(sql, params).df()
+
+    def next_ids(self, sequence: str, count: int = 1) -> list[int]:
+        """`count` new numbers from a sequence (upload numbers, audit entries …)."""
+        return self.column(f"SELECT nextval('{sequence}') FROM range(:n)", {"n": count})
+
+    def next_id(self, sequence: str) -> int:
+        return self.value(f"SELECT nextval('{sequence}')")
+
+    @contextmanager
+    def relations(self, **frames: pd.DataFrame) -> Iterator[Session]:
+        """Data frames visible to SQL under the given names for the block (to join or insert).
+
+        DuckDB reads a registered frame in place; the standard equivalent is a temporary table.
+        """
+        for name, frame in frames.items():
+            self.raw.register(name, frame)
+        try:
+            yield self
+        finally:
+            for name in frames:
+                self.raw.unregister(name)
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Append a frame's rows to a table (its columns in the table's order)."""
+        with self.relations(_new_rows=frame):
+            self.run(f"INSERT INTO {table} SELECT * FROM _new_rows")
+
+    def checkpoint(self) -> None:
+        self.run("CHECKPOINT")
+
+
+# One write lock per database path, shared by every thread of this process.
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(path: str) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(path, threading.Lock())
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.I)
+
+
+class Store:
+    """A DuckDB database file, opened briefly for each unit of work."""
+
+    def __init__(self, path: str | Path | None = None, lock_timeout: float | None = None):
+        self.path = Path(path).expanduser().resolve() if path else settings.db_path().resolve()
+        self.lock_timeout = settings.lock_timeout() if lock_timeout is None else lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting (bounded) while another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _is_lock_conflict(exc):
+                    raise StorageError(f"无法打开数据库文件 {self.path}：{exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
+                        f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
+            else:
+                return _limit_memory(con)
+            # Jitter keeps two waiting processes from retrying in lock-step.
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; the file is released when the block ends."""
+        con = self.connect()
+        try:
+            yield Session(con)
+        finally:
+            con.close()
+
+    @contextmanager
+    def write(self, bump: bool = True) -> Iterator[Session]:
+        """One transaction: committed (and the data version bumped) only if the block succeeds.
+
+        `bump=False` for writes that change nothing a cached query shows (a login, an audit
+        entry of an export), so they do not throw the app's caches away.
+        """
+        with write_lock(str(self.path)):
+            con = self.connect()
+            try:
+                con.begin()
+                try:
+                    yield Session(con)
+                    if bump:
+                        con.execute(
+                            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+                            "WHERE key = 'data_version'")
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
+                try:
+                    con.execute("CHECKPOINT")
+                except duckdb.Error:
+                    pass  # another thread's transaction is open; the next commit or close checkpoints
+            finally:
+                con.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Session]:
+        """The file held by this process alone, outside any transaction (migrations, backups)."""
+        with write_lock(str(self.path)):
+            con = self.connect()
+            try:
+                yield Session(con)
+            finally:
+                con.close()
+
+    def data_version(self) -> int:
+        """A number that changes with every committed write; keys cached query results."""
+        with self.read() as tx:
+            try:
+                value = tx.value("SELECT value FROM meta WHERE key = 'data_version'")
+            except duckdb.CatalogException:
+                return -1
+        return int(value) if value is not None else -1
+
+    def schema_version(self) -> int:
+        from .schema import schema_version
+
+        with self.read() as tx:
+            return schema_version(tx)
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Bound the engine's memory (ENROLLMENT_DB_MEMORY): a national query spills to disk
+    instead of taking gigabytes from the server it shares with everything else."""
+    limit = settings.db_memory()
+    if not _MEMORY.match(limit):
+        con.close()
+        raise StorageError(f"ENROLLMENT_DB_MEMORY 的值「{limit}」无效，应为数字加单位，例如 1GB 或 512MB")
+    con.execute(f"SET memory_limit = '{limit}'")
+    return con
+
+
+def sequence_rows(values: Sequence) -> pd.DataFrame:
+    """A one-column frame `value` (to join a list of codes as a relation)."""
+    return pd.DataFrame({"value": list(values)})
