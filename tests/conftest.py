@@ -85,3 +85,34 @@ def demo_data(store, jincheng):
     demo.generate(store, jincheng)
     with store.read() as con:
         return exports.gather(con, jincheng, dt.date(2021, 11, 19), "demo")
+
+
+# --- browser tests: one server and one Chromium per module --------------------------------
+
+@pytest.fixture(scope="module")
+def module_store(initialized_db, tmp_path_factory) -> Store:
+    """A fresh initialised database shared by one test module (for its one server)."""
+    path = tmp_path_factory.mktemp("module") / "enrollment.duckdb"
+    shutil.copy(initialized_db, path)
+    return Store(path)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for a test module; each test opens its own pages (contexts)."""
+    from playwright.sync_api import sync_playwright
+
+    from .server import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go, to be looked at: $ENROLLMENT_SCREENSHOTS or the test's folder."""
+    folder = Path(os.environ.get("ENROLLMENT_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -19,8 +19,9 @@ from enrollment.targets import TargetRow, TargetTable
 
 from .fixtures import record
 
-pytestmark = pytest.mark.skipif(render.chromium_problem() is not None,
-                                reason="needs Chromium (apt-get install chromium fonts-noto-cjk)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(render.chromium_problem() is not None,
+                                 reason="needs Chromium (apt-get install chromium fonts-noto-cjk)")]
 AS_OF = dt.date(2021, 11, 19)
 JINCUN = "140525106"      # 金村镇, Zezhou: 61 villages, the most of any Jincheng township
 

@@ -71,6 +71,7 @@ def test_without_chromium_the_page_says_how_to_install_it_and_exports_excel_and_
     assert not at.error
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(render.chromium_problem() is not None, reason="needs Chromium")
 def test_generating_makes_every_file_with_one_browser(demo_store):
     at = page()

@@ -3,33 +3,26 @@ Wanzhou community, a past week and the data-source switch. Screenshots go to
 $ENROLLMENT_SCREENSHOTS (or the test's temporary folder) to be looked at."""
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from enrollment import campaigns, demo, ingest, targets
 from enrollment.targets import TargetRow, TargetTable
 
-from .server import CHROMIUM, CHROMIUM_ARGS, assert_no_exception, streamlit_server, wait_for_app
+from .server import assert_no_exception, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 WANZHOU = "wanzhou-zhoujiaba-2022-residents"
 COMMUNITIES = [f"500101021{i:03d}" for i in range(1, 12)]
 
 
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ENROLLMENT_SCREENSHOTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def served(store, jincheng):
-    """Jincheng with demo data; Wanzhou with test-made targets and two weeks of uploads."""
-    demo.generate(store, jincheng)
+@pytest.fixture(scope="module")
+def served(module_store, chromium):
+    """Jincheng with demo data; Wanzhou with test-made targets and two weeks of uploads; one
+    server for the module's tests (none of them changes data)."""
+    store = module_store
+    demo.generate(store, campaigns.load(store, "jincheng-2022-residents"))
     wanzhou = campaigns.load(store, WANZHOU)
     table = TargetTable(rows=[TargetRow(0, c, c, 2000 + 100 * i, low_income=40)
                               for i, c in enumerate(COMMUNITIES)],
@@ -42,10 +35,8 @@ def served(store, jincheng):
         ingest.commit(store, WANZHOU, ("区划代码,累计参保人数\r\n" + rows).encode(), f"{day}.csv",
                       report_date=day, uploader="周家坝街道", today=dt.date(2022, 3, 1),
                       now=dt.datetime.combine(day, dt.time(8, 0)))
-    with streamlit_server(store.path) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield url, browser
-        browser.close()
+    with streamlit_server(store.path) as url:
+        yield url, chromium
 
 
 def open_page(browser, url, query, width=1366, height=768):
