@@ -131,7 +131,7 @@ def test_frames_are_neutralised_in_cells_and_headers():
 
 def test_workbooks_write_formula_like_strings_as_text():
     buffer = io.BytesIO()
-    book = xlsx_workbook(buffer)
+    book = text.xlsx_workbook(buffer)
     sheet = book.add_worksheet()
     for row, value in enumerate(FORMULAS + ["http://evil.example/x"]):
         sheet.write(row, 0, value)
