@@ -409,3 +409,18 @@ def test_target_tables_keep_only_a_clean_file_name(store, name):
                            [saved.upload_id]).fetchone()[0]
     assert stored == kept == saved.file_name
     assert not any(ch in stored for ch in "/\\\x07\x1b\u202e") and stored.endswith(".csv")
+
+
+def test_the_targets_page_stores_a_clean_file_name(store):
+    from .test_targets import WANZHOU, zhoujiaba_table
+
+    at = app_as(None, WANZHOU, "pages/targets.py")
+    at.text_input(key="targets:by").input("周家坝街道 张三")
+    at.file_uploader(key="targets:file:0").upload("..\\..\\任务\x07\x1b[31m\u202e.xlsx",
+                                                   zhoujiaba_table()).run()
+    at.button(key="targets:load:save").click().run()
+    assert not at.exception, at.exception
+    with store.read() as con:
+        stored = con.execute("SELECT file_name FROM target_sets WHERE campaign_id = ?",
+                             [WANZHOU]).fetchall()
+    assert stored == [("任务 [31m.xlsx",)]
