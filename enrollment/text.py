@@ -26,6 +26,7 @@ import html
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -146,7 +147,7 @@ def clean_file_name(name: object, limit: int = MAX_FILE_NAME) -> str:
 
 # --- spreadsheets ------------------------------------------------------------------------------
 
-def cell(value):
+def cell(value: object) -> object:
     """A value for a CSV cell: text that a spreadsheet would run as a formula gets a leading
     apostrophe (OWASP); numbers, and text that is a real number, stay as they are."""
     if isinstance(value, str) and value.startswith(FORMULA_START) and not _REAL_NUMBER.match(value):
@@ -154,7 +155,7 @@ def cell(value):
     return value
 
 
-def cells(values) -> list:
+def cells(values: Iterable[object]) -> list[object]:
     """`cell` for each value of a row."""
     return [cell(v) for v in values]
 
