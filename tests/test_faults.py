@@ -182,3 +182,17 @@ def test_a_short_secret_stops_the_app_and_the_login_commands(store, monkeypatch,
     monkeypatch.setenv("ENROLLMENT_SECRET_FILE", str(secret_file))
     result = run(store, "users", "add", "admin", "--role", "admin", input="admin-pass-12\n")
     assert result.exit_code == 1 and f"密钥文件 {secret_file}" in result.output
+
+
+def test_a_damaged_file_is_set_aside_by_restore(store, tmp_path):
+    saved = tmp_path / "backup.duckdb"
+    assert run(store, "backup", "--out", str(saved)).exit_code == 0
+    garbage = os.urandom(64 * 1024)
+    store.path.write_bytes(garbage)
+    result = run(store, "campaigns")
+    assert result.exit_code == 1 and "已损坏" in result.output and "restore" in result.output
+    result = run(store, "restore", str(saved))
+    assert result.exit_code == 0, result.output
+    kept = next(p for p in store.path.parent.iterdir() if ".damaged-" in p.name)
+    assert kept.read_bytes() == garbage
+    assert "jincheng-2022-residents" in run(store, "campaigns").output
