@@ -2,17 +2,28 @@
 
 import streamlit as st
 
-from enrollment import access, ui, websession
+from enrollment import access, settings, ui, websession
 from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
+from enrollment.db import StorageError
+from enrollment.text import md
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
 # Less empty space above the content: leaders look at this on a 768-pixel-high projector.
 st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}</style>")
 
-store = ui.store()
-version = store.data_version()
-viewer = websession.viewer(store, version)
+try:
+    settings.secret()                   # a short secret stops the app here, not after a login
+    store = ui.store()
+    version = store.data_version()
+    viewer = websession.viewer(store, version)
+except (StorageError, settings.SettingError) as exc:
+    # A damaged database, a full disk or a bad setting: its explanation and the way out, as
+    # the command line gives it, on the one page there is (not a traceback).
+    fault = exc
+    st.navigation([st.Page(lambda: ui.fault_page(fault), title=APP_TITLE, icon=":material/error:",
+                           url_path="fault")], position="hidden").run()
+    st.stop()
 # The page list per role is one table (enrollment/access.py: PAGES).
 specs = access.pages_for(viewer)
 pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(specs) == 1)
@@ -34,9 +45,14 @@ if viewer.open_mode:
             f'padding:1px 10px;border-radius:6px;background:#fff4d6;color:#7a4b00;'
             f'font-size:0.85rem;line-height:1.6">{OPEN_MODE_BANNER}。'
             f'在「账号管理」中创建第一个管理员账号后即启用登录。</div>')
-if viewer.logged_in or viewer.open_mode:
-    ui.account_box(store, viewer)
-    ui.build_context(viewer, version)
-else:
-    st.session_state[ui.ENTRY_MARK] = True      # the login page ran through this file
-navigation.run()
+try:
+    if viewer.logged_in or viewer.open_mode:
+        ui.account_box(store, viewer)
+        ui.build_context(viewer, version)
+    else:
+        st.session_state[ui.ENTRY_MARK] = True      # the login page ran through this file
+    navigation.run()
+except StorageError as exc:
+    # The file or the disk failed in the middle of a page (a full disk at a save): the same
+    # explanation as at the start, below what the page showed.
+    st.error(md(exc), icon=":material/error:")

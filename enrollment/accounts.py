@@ -6,9 +6,21 @@ random token: the browser keeps it in a signed cookie (enrollment/websession.py)
 only its SHA-256, so a copy of the database gives no usable session, and logout, disabling a
 user or a password reset revoke sessions on the server.
 
-Lockout: after MAX_FAILED_LOGINS failed logins in a row an account is locked for LOCKOUT; a
-correct password during the lock is refused too. Every function that depends on the time takes
-`now` (UTC, naive), so tests use an injectable clock instead of sleeping.
+Failed logins are answered in two layers (the README's "Login" section has the policy and why),
+both kept in the database so that several app servers share them:
+
+* per address (login_addresses): FREE_FAILURES failures within THROTTLE_WINDOW cost nothing;
+  each further one makes the address wait THROTTLE_BASE, doubling up to THROTTLE_CAP, before
+  it may try again (any name). Attempts during the wait are refused without checking anything;
+* per login name and address (login_locks): MAX_FAILED_LOGINS failures in a row lock that name
+  for LOCKOUT from that address only; a correct password from there is refused too, while the
+  same account logs in from any other address. So nobody can lock an administrator out from
+  their own machine, and `users unlock` on the server's console clears any lock.
+
+Unknown names and wrong passwords take the same path (the name is kept only as a SHA-256, in
+case a password was typed into it), so every message is the same whether the account exists.
+Every function that depends on the time takes `now` (UTC, naive), so tests use an injectable
+clock instead of sleeping.
 """
 
 from __future__ import annotations
@@ -17,26 +29,32 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import argon2
 import duckdb
 
-from . import audit
+from . import audit, text
 from .labels import ROLE_LABELS
 from .storage import Store, fetch_dicts
 
 ADMIN, LEADER, REPORTER = "admin", "leader", "reporter"
 ROLES = (ADMIN, LEADER, REPORTER)
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
+MAX_FAILED_LOGINS = 5                          # in a row, per login name and address
+LOCKOUT = dt.timedelta(minutes=15)             # … then that name is locked from that address
+FREE_FAILURES = 5                              # per address within THROTTLE_WINDOW, no delay
+THROTTLE_WINDOW = dt.timedelta(hours=1)
+THROTTLE_BASE = dt.timedelta(seconds=2)        # the first delay, doubling with each failure
+THROTTLE_CAP = dt.timedelta(minutes=15)
+UNKNOWN_ADDRESS = "未知地址"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 MAX_NAME_LENGTH = 32
-# Letters (Chinese too), digits and . _ - @ ; no spaces, quotes or control characters.
-NAME_PATTERN = re.compile(r"^[\w.@-]+$")
+MAX_FULL_NAME = 60
+# Han characters, ASCII letters and digits, . _ - @ (after NFKC, so full-width ｒｅｐ１ is rep1):
+# no spaces, quotes, control characters, or letters of other scripts that look like Latin ones.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@\-\u3400-\u4dbf\u4e00-\u9fff]+$")
 BAD_LOGIN = "用户名或密码错误。"
 
 _hasher = argon2.PasswordHasher()
@@ -97,15 +115,23 @@ def parse_role(text: str) -> str:
 
 
 def check_name(name: str) -> str:
-    """A valid account name, stripped; AccountError says why not."""
-    value = unicodedata.normalize("NFC", (name or "").strip())
+    """A valid account name (NFKC, stripped); AccountError says why not."""
+    value = text.identity(name)
     if not value:
         raise AccountError("用户名不能为空。")
     if len(value) > MAX_NAME_LENGTH:
         raise AccountError(f"用户名太长（{len(value)} 个字符），最多 {MAX_NAME_LENGTH} 个字符。")
     if not NAME_PATTERN.match(value):
-        raise AccountError("用户名只能包含汉字、字母、数字和 . _ - @，不能有空格、引号、分号、斜杠等符号。")
+        raise AccountError("用户名只能包含汉字、英文字母、数字和 . _ - @，不能有空格、引号、分号、斜杠等符号。")
     return value
+
+
+def check_full_name(full_name: str | None) -> str | None:
+    """The name and office shown with an account, checked like any typed name; None if empty."""
+    try:
+        return text.clean_text(full_name, what="姓名/单位", limit=MAX_FULL_NAME, required=False)
+    except text.TextError as exc:
+        raise AccountError(str(exc)) from exc
 
 
 def check_password(password: str, name: str | None = None) -> None:
@@ -140,8 +166,15 @@ def _verify(password_hash: str | None, password: str) -> bool:
 
 # --- reading -------------------------------------------------------------------------------
 
+# failed_logins and locked_until come from login_locks (per address): the most failures in a
+# row from one address, and the end of the latest lock (users' own columns of the same names
+# are no longer used since schema version 3).
 _USER_SQL = """
-    SELECT name, full_name, role, active, must_change_password, failed_logins, locked_until,
+    SELECT name, full_name, role, active, must_change_password,
+           coalesce((SELECT max(failures) FROM login_locks l
+                     WHERE l.name_hash = sha256(u.name)), 0)::INTEGER AS failed_logins,
+           (SELECT max(locked_until) FROM login_locks l
+            WHERE l.name_hash = sha256(u.name)) AS locked_until,
            created_at, created_by, last_login_at,
            coalesce((SELECT list(unit_code ORDER BY unit_code) FROM user_units
                      WHERE user_name = u.name), []) AS units
@@ -158,7 +191,8 @@ def any_account(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def get(con: duckdb.DuckDBPyConnection, name: str) -> User | None:
-    rows = fetch_dicts(con, _USER_SQL + " WHERE name = ?", [name])
+    """The account of a name as typed (NFKC, stripped: ｒｅｐ１ finds rep1), or None."""
+    rows = fetch_dicts(con, _USER_SQL + " WHERE name = ?", [text.identity(name)])
     return _user(rows[0]) if rows else None
 
 
@@ -212,7 +246,7 @@ def create(store: Store, name: str, role: str, password: str, *, units: Sequence
     name = check_name(name)
     role = parse_role(role)
     check_password(password, name)
-    full_name = audit.clean(full_name, 60) or None
+    full_name = check_full_name(full_name)
     now = now or now_utc()
     with store.write() as con:
         if get(con, name) is not None:
@@ -235,11 +269,12 @@ def update(store: Store, name: str, *, role: str | None = None, units: Sequence[
     now = now or now_utc()
     with store.write() as con:
         user = require(con, name)
+        name = user.name
         new_role = parse_role(role) if role is not None else user.role
         codes = _check_units(con, new_role, user.units if units is None else units)
         if user.role == ADMIN and new_role != ADMIN:
             _keep_one_admin(con, name)
-        new_full = user.full_name if full_name is None else (audit.clean(full_name, 60) or None)
+        new_full = user.full_name if full_name is None else check_full_name(full_name)
         con.raw.execute("UPDATE users SET role = ?, full_name = ?, updated_at = ? WHERE name = ?",
                     [new_role, new_full, now, name])
         _set_units(con, name, codes)
@@ -257,6 +292,7 @@ def set_active(store: Store, name: str, active: bool, *, actor: str | None = Non
     now = now or now_utc()
     with store.write() as con:
         user = require(con, name)
+        name = user.name
         if not active and user.role == ADMIN:
             _keep_one_admin(con, name)
         con.raw.execute("UPDATE users SET active = ?, updated_at = ? WHERE name = ?", [active, now, name])
@@ -275,10 +311,11 @@ def reset_password(store: Store, name: str, password: str, *, actor: str | None 
     now = now or now_utc()
     with store.write() as con:
         user = require(con, name)
+        name = user.name
         check_password(password, name)
-        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = ?, failed_logins = 0, "
-                    "locked_until = NULL, updated_at = ? WHERE name = ?",
-                    [hash_password(password), must_change and actor != name, now, name])
+        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? "
+                    "WHERE name = ?", [hash_password(password), must_change and actor != name, now, name])
+        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ?", [name_hash(name)])
         _revoke_all(con, name, now)
         audit.record(con, actor, "password_reset",
                      f"重置账号「{user.name}」的密码" + ("，下次登录须修改" if must_change else ""),
@@ -288,13 +325,36 @@ def reset_password(store: Store, name: str, password: str, *, actor: str | None 
 
 def unlock(store: Store, name: str, *, actor: str | None = None, address: str | None = None,
            actor_role: str | None = None, now: dt.datetime | None = None) -> User:
+    """End the account's login locks from every address (and its count of failures)."""
     now = now or now_utc()
     with store.write() as con:
-        require(con, name)
-        con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?", [name])
-        audit.record(con, actor, "user_unlocked", f"解除账号「{name}」的登录锁定", address,
-                     role=actor_role, now=now)
+        name = require(con, name).name
+        locked = con.raw.execute("SELECT count(*) FROM login_locks WHERE name_hash = ? AND "
+                             "locked_until > ?", [name_hash(name), now]).fetchone()[0]
+        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ?", [name_hash(name)])
+        audit.record(con, actor, "user_unlocked",
+                     f"解除账号「{name}」的登录锁定（{locked} 个地址）" if locked
+                     else f"清除账号「{name}」的登录失败记录", address, role=actor_role, now=now)
         return get(con, name)
+
+
+def unlock_address(store: Store, client: str, *, actor: str | None = None,
+                   address: str | None = None, actor_role: str | None = None,
+                   now: dt.datetime | None = None) -> int:
+    """End the login delay of an address and every lock from it; returns how many records
+    were cleared (0: the address had none)."""
+    now = now or now_utc()
+    client = audit.clean(client) or ""
+    with store.write() as con:
+        cleared = (con.raw.execute("SELECT count(*) FROM login_addresses WHERE address = ?",
+                               [client]).fetchone()[0]
+                   + con.raw.execute("SELECT count(*) FROM login_locks WHERE address = ?",
+                                 [client]).fetchone()[0])
+        con.raw.execute("DELETE FROM login_addresses WHERE address = ?", [client])
+        con.raw.execute("DELETE FROM login_locks WHERE address = ?", [client])
+        audit.record(con, actor, "user_unlocked", f"解除地址 {client} 的登录限制（{cleared} 条记录）",
+                     address, role=actor_role, now=now)
+    return cleared
 
 
 def change_password(store: Store, name: str, old: str, new: str, *, address: str | None = None,
@@ -358,47 +418,73 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def authenticate(store: Store, name: str, password: str, *, address: str | None = None,
-                 session_hours: float = 12, now: dt.datetime | None = None) -> LoginResult:
-    """Check a login; on success open a session (LoginResult.token). Every attempt is logged.
+def name_hash(name: str) -> str:
+    """How login_locks keeps a login name: the SHA-256 of its NFKC form (DuckDB's sha256 gives
+    the same), so a password typed into the name field is never stored as it was typed."""
+    return hashlib.sha256(text.identity(name).encode("utf-8")).hexdigest()
 
-    Unknown names and wrong passwords get the same message (no account guessing); the fifth
-    failure in a row locks the account for LOCKOUT.
+
+def authenticate(store: Store, name: str, password: str, *, address: str | None = None,
+                 client: str | None = None, session_hours: float = 12,
+                 now: dt.datetime | None = None) -> LoginResult:
+    """Check a login; on success open a session (LoginResult.token). Every checked attempt is
+    logged with `address` (as shown to people); `client` is the address that is throttled and
+    locked (default: `address`).
+
+    Unknown names and wrong passwords get the same messages. An address that failed too often
+    waits (growing delays) before anything is checked; a name that failed MAX_FAILED_LOGINS
+    times in a row from one address is locked for LOCKOUT from that address only.
     """
     now = now or now_utc()
     typed = audit.clean(name, MAX_NAME_LENGTH + 8) or ""
-    name = unicodedata.normalize("NFC", (name or "").strip())
+    name = text.identity(name)
+    key = name_hash(name)
+    client = audit.clean(client or address) or UNKNOWN_ADDRESS
+    # A waiting address costs one read, no write: hammering it fills neither log nor disk.
+    with store.read() as con:
+        waiting = _address_wait(con, client, now)
+    if waiting is not None:
+        return LoginResult(None, _throttled_message(waiting, now))
     # A login changes no figure and no other session: keep the app's caches (no version bump).
     with store.write(bump=False) as con:
+        waiting = _address_wait(con, client, now)       # another thread may have just failed
+        if waiting is not None:
+            return LoginResult(None, _throttled_message(waiting, now))
         row = con.raw.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
         user = get(con, name) if row else None
-        if user is not None and user.locked(now):
-            audit.record(con, user.name, "login_failed", "账号锁定期间尝试登录", address,
-                         role=user.role, now=now)
-            return LoginResult(None, _locked_message(user.locked_until))
+        who = user.name if user else None
+        role = user.role if user else None
+        shown = "" if user else f"用户名「{_mask(typed)}」"
+        locked = con.raw.execute("SELECT locked_until FROM login_locks WHERE name_hash = ? AND "
+                             "address = ? AND locked_until > ?", [key, client, now]).fetchone()
+        if locked is not None:
+            audit.record(con, who, "login_failed", f"{shown}锁定期间尝试登录", address, role=role,
+                         now=now)
+            _address_failed(con, client, now)
+            return LoginResult(None, _locked_message(locked[0]))
         ok = _verify(row[0] if row else None, password or "")
-        if user is None:
+        if user is None or not ok:
             # People type their password into the name field by mistake: an unknown name is
             # logged masked, never whole.
-            audit.record(con, None, "login_failed", f"用户名「{_mask(typed)}」不存在", address,
-                         now=now)
-            return LoginResult(None, BAD_LOGIN)
-        if not ok:
-            audit.record(con, user.name, "login_failed", "密码错误", address, role=user.role,
-                         now=now)
-            failures = user.failed_logins + 1
-            if failures >= MAX_FAILED_LOGINS:
-                until = now + LOCKOUT
-                con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE name = ?",
-                            [until, user.name])
-                audit.record(con, user.name, "account_locked",
-                             f"连续 {failures} 次登录失败，锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟",
-                             address, role=user.role, now=now)
+            audit.record(con, who, "login_failed", f"{shown}不存在" if user is None else "密码错误",
+                         address, role=role, now=now)
+            wait = _address_failed(con, client, now)
+            failures, until = _name_failed(con, key, client, now)
+            if until is not None:
+                if user is not None:
+                    audit.record(con, who, "account_locked",
+                                 f"从 {client} 连续 {failures} 次登录失败，该地址暂停登录此账号 "
+                                 f"{int(LOCKOUT.total_seconds() // 60)} 分钟", address, role=role,
+                                 now=now)
                 return LoginResult(None, _locked_message(until))
-            con.raw.execute("UPDATE users SET failed_logins = ? WHERE name = ?", [failures, user.name])
             left = MAX_FAILED_LOGINS - failures
-            return LoginResult(None, BAD_LOGIN + (f"再错 {left} 次，账号将被锁定 15 分钟。"
-                                                  if left <= 2 else ""))
+            message = BAD_LOGIN
+            if left <= 2:
+                message += (f"再错 {left} 次，本机将暂停用此用户名登录 "
+                            f"{int(LOCKOUT.total_seconds() // 60)} 分钟。")
+            if wait is not None:
+                message += f"为防止猜测密码，本机需等待 {_seconds(wait, now)} 秒后才能再次登录。"
+            return LoginResult(None, message)
         if not user.active:
             audit.record(con, user.name, "login_failed", "账号已停用", address, role=user.role,
                          now=now)
@@ -406,14 +492,74 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
         if _hasher.check_needs_rehash(row[0]):
             con.raw.execute("UPDATE users SET password_hash = ? WHERE name = ?",
                         [hash_password(password), user.name])
-        con.raw.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? "
-                    "WHERE name = ?", [now, user.name])
+        con.raw.execute("UPDATE users SET last_login_at = ? WHERE name = ?", [now, user.name])
+        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ? AND address = ?", [key, client])
         token = secrets.token_urlsafe(32)
         con.raw.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
                     [token_hash(token), user.name, now, now + dt.timedelta(hours=session_hours),
                      audit.clean(address)])
         audit.record(con, user.name, "login", "登录成功", address, role=user.role, now=now)
         return LoginResult(get(con, user.name), "登录成功", token)
+
+
+def _address_wait(con, client: str, now: dt.datetime) -> dt.datetime | None:
+    """Until when the address must wait before its next attempt, or None."""
+    row = con.raw.execute("SELECT blocked_until FROM login_addresses WHERE address = ? AND "
+                      "blocked_until > ?", [client, now]).fetchone()
+    return row[0] if row else None
+
+
+def _address_failed(con, client: str, now: dt.datetime) -> dt.datetime | None:
+    """Count a failure of the address; returns until when it must now wait (None: no wait)."""
+    con.raw.execute("DELETE FROM login_addresses WHERE window_start <= ? AND "
+                "coalesce(blocked_until, window_start) <= ?", [now - THROTTLE_WINDOW, now])
+    row = con.raw.execute("SELECT failures, window_start FROM login_addresses WHERE address = ?",
+                      [client]).fetchone()
+    fresh = row is None or now - row[1] >= THROTTLE_WINDOW
+    failures = 1 if fresh else row[0] + 1
+    wait = None
+    if failures > FREE_FAILURES:
+        # 2 s, 4 s, 8 s … up to the cap; the exponent is bounded before it is raised.
+        wait = now + min(THROTTLE_BASE * 2 ** min(failures - FREE_FAILURES - 1, 20), THROTTLE_CAP)
+    if row is None:
+        con.raw.execute("INSERT INTO login_addresses VALUES (?, ?, ?, ?, ?)",
+                    [client, failures, now, now, wait])
+    else:
+        con.raw.execute("UPDATE login_addresses SET failures = ?, window_start = ?, last_failure = ?, "
+                    "blocked_until = ? WHERE address = ?",
+                    [failures, now if fresh else row[1], now, wait, client])
+    return wait
+
+
+def _name_failed(con, key: str, client: str,
+                 now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """Count a failure of the name from the address: (failures in a row, lock end or None)."""
+    con.raw.execute("DELETE FROM login_locks WHERE last_failure <= ? AND "
+                "coalesce(locked_until, last_failure) <= ?", [now - LOCKOUT, now])
+    row = con.raw.execute("SELECT failures, last_failure FROM login_locks WHERE name_hash = ? AND "
+                      "address = ?", [key, client]).fetchone()
+    # A lock that has ended, or a pause longer than LOCKOUT, starts the count again.
+    failures = 1 if row is None or now - row[1] >= LOCKOUT else row[0] + 1
+    until = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
+    if row is None:
+        con.raw.execute("INSERT INTO login_locks VALUES (?, ?, ?, ?, ?)",
+                    [key, client, failures, now, until])
+    else:
+        con.raw.execute("UPDATE login_locks SET failures = ?, last_failure = ?, locked_until = ? "
+                    "WHERE name_hash = ? AND address = ?",
+                    [0 if until else failures, now, until, key, client])
+    return failures, until
+
+
+def _seconds(until: dt.datetime, now: dt.datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 0.999))
+
+
+def _throttled_message(until: dt.datetime, now: dt.datetime) -> str:
+    from .uploads import local_time
+
+    return (f"登录尝试过于频繁，请于 {local_time(until):%H:%M:%S} 后再试（还需等待 "
+            f"{_seconds(until, now)} 秒）。如急需登录，请管理员在服务器上解除限制。")
 
 
 def _mask(typed: str) -> str:
@@ -426,7 +572,7 @@ def _mask(typed: str) -> str:
 def _locked_message(until: dt.datetime) -> str:
     from .uploads import local_time
 
-    return (f"登录失败次数过多，账号已锁定，请于 {local_time(until):%H:%M} 后再试，"
+    return (f"登录失败次数过多，本机已暂停用此用户名登录，请于 {local_time(until):%H:%M} 后再试，"
             "或请管理员解除锁定。")
 
 

@@ -31,6 +31,7 @@ from . import reader
 from .names import normalize
 from .problems import Problem
 from .reader import CellError, ReadError, Role
+from .text import cells
 
 TASK_HEADER = "任务数"
 INCREASE_HEADER = "增加人数"
@@ -393,10 +394,10 @@ class Allocation:
         frame = self.frame(growth_as_text=True)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(frame.columns)
+        writer.writerow(cells(frame.columns))
         for row in frame.itertuples(index=False):
-            writer.writerow(["" if v is None or v is pd.NA else v for v in row])
-        writer.writerow(self.total_row())
+            writer.writerow(cells("" if v is None or v is pd.NA else v for v in row))
+        writer.writerow(cells(self.total_row()))
         return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
 
 

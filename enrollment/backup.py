@@ -1,7 +1,7 @@
 """Backup and restore of the database file, also while the app is serving.
 
 DuckDB lets one process at a time open the file, and the app opens it only for each unit of
-work (storage.py). A backup therefore takes the file like any writer — the process's write
+work (db/engine.py). A backup therefore takes the file like any writer — the process's write
 lock, then the file lock, waiting a bounded time while someone else holds it — runs CHECKPOINT
 so that every committed write is in the main file and the write-ahead log is empty, and copies
 the file's bytes while it still holds the lock. Nobody can change the file during the copy, so
@@ -15,11 +15,14 @@ Restore checks the file first (a DuckDB database with our schema, not newer than
 every table readable), refuses to replace a database that holds data unless told to, copies the
 file next to the database, raises its data version above the replaced one's (so no cached page
 shows figures of the old file), and moves it into place in one rename. An older schema is
-migrated after the rename.
+migrated after the rename. A current file that cannot be opened at all (a damaged file or
+write-ahead log) is never opened again: it is moved aside under a new name, with its log, and
+kept, and the backup takes its place — restore is the way out of a damaged database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -29,8 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from . import storage
-from .db import Session, Store, StorageError
+from . import db
+from .db import DatabaseDamaged, Session, Store, StorageError
 
 
 class BackupError(StorageError):
@@ -72,11 +75,14 @@ class RestoreResult:
     snapshot: Snapshot
     replaced: Snapshot | None
     migrations: list[int]
+    set_aside: Path | None = None      # where a damaged database file was moved and kept
 
     def summary(self) -> str:
         text = f"已从 {self.snapshot.path} 恢复：{self.snapshot.summary()}"
         if self.replaced is not None:
             text += f"。原数据库（{self.replaced.summary()}）已被替换"
+        if self.set_aside is not None:
+            text += f"。无法打开的原数据库文件已移到 {self.set_aside} 保留"
         if self.migrations:
             text += f"；数据库结构已升级到第 {self.migrations[-1]} 版"
         return text
@@ -90,7 +96,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Snapshot:
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in _tables(con)}
-    version = storage.schema_version(Session(con))
+    version = db.schema_version(Session(con))
     data = -1
     if "meta" in counts:
         row = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
@@ -119,10 +125,10 @@ def inspect(path: Path) -> Snapshot:
         snapshot = _snapshot(con, path)
         if snapshot.schema_version == 0 or "meta" not in snapshot.tables:
             raise BackupError(f"{path} 是 DuckDB 数据库，但不是本系统的数据库（没有结构版本信息）")
-        if snapshot.schema_version > storage.LATEST_VERSION:
+        if snapshot.schema_version > db.LATEST_VERSION:
             raise BackupError(
                 f"{path} 的数据库结构版本为 {snapshot.schema_version}，高于本程序支持的 "
-                f"{storage.LATEST_VERSION}，请升级程序后再恢复")
+                f"{db.LATEST_VERSION}，请升级程序后再恢复")
         missing = {"campaigns", "units", "uploads", "reports", "targets"} - set(snapshot.tables)
         if missing:
             raise BackupError(f"{path} 缺少数据表：{'、'.join(sorted(missing))}，不能用于恢复")
@@ -150,7 +156,7 @@ def backup(store: Store, out: Path) -> BackupResult:
     os.close(fd)
     partial = Path(name)
     try:
-        with storage._write_lock(str(store.path)):
+        with db.engine.write_lock(str(store.path)):
             con = store.connect()
             locked = time.perf_counter()
             try:
@@ -188,7 +194,10 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
     if source == store.path:
         raise BackupError("备份文件就是当前数据库文件本身，无需恢复")
     snapshot = inspect(source)
-    replaced = current(store)
+    try:
+        replaced, damaged = current(store), False
+    except DatabaseDamaged:
+        replaced, damaged = None, True      # nothing can be lost: the file is kept aside
     if replaced is not None and replaced.rows and not replace:
         raise BackupError(
             f"数据库 {store.path} 中已有数据（{replaced.summary()}）。恢复会用备份替换全部数据；"
@@ -203,16 +212,22 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
         con = duckdb.connect(str(staged))
         try:
             # Above both files' versions: no cached query of the old file can be taken for
-            # one of the restored file.
+            # one of the restored file. A damaged file's version is unknown: a clock reading in
+            # milliseconds is above any count of writes it can have had.
             version = max(snapshot.data_version, replaced.data_version if replaced else -1) + 1
+            if damaged:
+                version = max(version, time.time_ns() // 1_000_000)
             con.execute("UPDATE meta SET value = ? WHERE key = 'data_version'", [str(version)])
             con.execute("CHECKPOINT")
         finally:
             con.close()
         Path(f"{staged}.wal").unlink(missing_ok=True)
         _fsync(staged)
-        with storage._write_lock(str(store.path)):
-            if store.path.exists():
+        set_aside = None
+        with db.engine.write_lock(str(store.path)):
+            if damaged:
+                set_aside = _set_aside(store.path)
+            elif store.path.exists():
                 # Wait until no other process holds the file, and leave no log behind.
                 con = store.connect()
                 try:
@@ -224,7 +239,22 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
     finally:
         staged.unlink(missing_ok=True)
         Path(f"{staged}.wal").unlink(missing_ok=True)
-    migrations = storage.migrate(store) if snapshot.schema_version < storage.LATEST_VERSION else []
+    migrations = db.migrate(store) if snapshot.schema_version < db.LATEST_VERSION else []
     restored = current(store)
     restored.path = source
-    return RestoreResult(restored, replaced, migrations)
+    return RestoreResult(restored, replaced, migrations, set_aside)
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a database file that cannot be opened, and its log, to a new name beside it."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    os.replace(path, aside)
+    wal = Path(f"{path}.wal")
+    if wal.exists():
+        os.replace(wal, Path(f"{aside}.wal"))
+    return aside

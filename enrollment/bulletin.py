@@ -25,6 +25,7 @@ from docx.shared import Mm, Pt, RGBColor
 from . import reporting
 from .exports import ExportData, cn_date, cn_short_date, count, percent
 from .labels import BULLETIN_RECIPIENTS, COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
+from .text import md
 
 TITLE_FONT, HEADING_FONT, BODY_FONT, TABLE_FONT = "方正小标宋简体", "黑体", "仿宋", "宋体"
 BODY_SIZE, TABLE_SIZE = Pt(16), Pt(10.5)
@@ -47,12 +48,13 @@ class Draft:
     demo_note: str | None = None
 
     def markdown(self) -> str:
-        lines = [f"**{self.title}**", f"{self.subtitle}", "", self.recipients]
+        """The draft for st.markdown: its own emphasis, every text of it escaped."""
+        lines = [f"**{md(self.title)}**", md(self.subtitle), "", md(self.recipients)]
         if self.demo_note:
-            lines.insert(0, f":red[{self.demo_note}]")
+            lines.insert(0, f":red[{md(self.demo_note)}]")
         for heading, paragraphs in self.sections:
-            lines += ["", f"**{heading}**" if heading else ""] + [f"　　{p}" for p in paragraphs]
-        lines += ["", self.attachment, "", self.date]
+            lines += ["", f"**{md(heading)}**" if heading else ""] + [f"　　{md(p)}" for p in paragraphs]
+        lines += ["", md(self.attachment), "", md(self.date)]
         return "  \n".join(lines)
 
 

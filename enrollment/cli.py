@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import math
 import sys
 from pathlib import Path
 
 import click
+import duckdb
 import pandas as pd
 
-from . import accounts, audit, bootstrap, campaigns, db, demo, exports, ingest, progress, tables
+from . import accounts, audit, bootstrap, campaigns, db, demo, exports, ingest, progress, settings
+from . import tables
 from . import allocation, regions, targets
+from . import text as txt
 from . import template as templates
 from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
@@ -41,7 +45,36 @@ def parse_day(ctx, param, value: str | None) -> dt.date | None:
         raise click.BadParameter(f"日期「{value}」格式不对，应为 YYYY-MM-DD，例如 2021-11-19")
 
 
-@click.group()
+class Commands(click.Group):
+    """The command group: a fault of the database file or the disk ends in its Chinese
+    explanation and exit 1 (db.explain), never in a traceback, whichever command met it."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StorageError as exc:
+            fail(str(exc))
+        except duckdb.Error as exc:
+            explained = db.explain(exc, ctx.obj.store.path if ctx.obj else Path("?"))
+            if explained is None:
+                raise
+            fail(str(explained))
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            fail(f"服务器磁盘已满，无法写入 {exc.filename or ''}：请清理磁盘空间后重试。"
+                 "数据库中已保存的数据不受影响。")
+
+
+def _check_secret() -> None:
+    """Refuse to set up login with an unusable cookie-signing secret (too short)."""
+    try:
+        settings.secret()
+    except settings.SettingError as exc:
+        fail(f"{exc}（请设置 ENROLLMENT_SECRET 或 ENROLLMENT_SECRET_FILE 后重试；未做任何修改。）")
+
+
+@click.group(cls=Commands)
 @click.option("--db", envvar="ENROLLMENT_DB", type=click.Path(dir_okay=False),
               help="DuckDB database file (default: data/enrollment.duckdb).")
 @click.pass_context
@@ -70,6 +103,7 @@ def _campaign(store: Store, campaign_id: str) -> campaigns.Campaign:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create or migrate the schema and load the shipped campaigns (idempotent)."""
+    _check_secret()
     try:
         report = bootstrap.init(ctx.obj.store, actor=cli_actor(), address=cli_address())
     except StorageError as exc:
@@ -101,7 +135,7 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     """Read a progress report (CSV/Excel) and store it; exit 1 on errors, 2 on warnings."""
     store = _ready(ctx)
     campaign = _campaign(store, campaign_id)
-    scope, role = _uploader_scope(store, uploader, "upload")
+    uploader, scope, role = _uploader_scope(store, uploader, "upload")
     content = file.read_bytes()
     if dry_run:
         with store.read() as con:
@@ -153,26 +187,41 @@ def cli_actor() -> str:
     return cli_address().replace("命令行 ", "命令行:").split("@")[0]
 
 
-def _uploader_scope(store: Store, uploader: str | None,
-                    permission: str) -> tuple[tuple[str, ...] | None, str | None]:
-    """(units, role) of an uploader who has an account; (None, None) for a plain name.
+PERMISSION_WORDS = {"upload": "上报或撤回数据", "withdraw": "上报或撤回数据",
+                    "manage_targets": "修改目标任务"}
 
-    An account's scope applies to scripted uploads as it does on the page: a 填报员's rows
-    outside their units are errors; a 领导 or a disabled account cannot upload at all.
+
+def _uploader_scope(store: Store, uploader: str | None, permission: str
+                    ) -> tuple[str | None, tuple[str, ...] | None, str | None]:
+    """(name, units, role) of the person --uploader names, for an action that needs `permission`.
+
+    The name is compared after NFKC (full-width ｒｅｐ１ is rep1) and may not contain control or
+    invisible characters. Once accounts exist it must be an active account whose role has the
+    permission, and the account's scope applies as on the page (access.Viewer decides both): a
+    填报员's rows outside their units are errors. An unknown name is refused, so a look-alike of
+    an account cannot pass as a free-text name. In open mode (no account) any name is recorded.
     """
-    if not uploader:
-        return None, None
-    from .access import PERMISSIONS
+    if uploader is None:
+        return None, None, None
+    from .access import Viewer
 
+    try:
+        name = txt.clean_text(uploader, what="--uploader", limit=ingest.MAX_UPLOADER, fold=True)
+    except txt.TextError as exc:
+        fail(str(exc))
     with store.read() as con:
-        user = accounts.get(con, uploader.strip())
+        if not accounts.any_account(con):
+            return name, None, None
+        user = accounts.get(con, name)
+    what = PERMISSION_WORDS.get(permission, permission)
     if user is None:
-        return None, None
+        fail(f"账号「{name}」不存在。已启用账号后，--uploader 须是账号的用户名（可用 users list 查看）。")
     if not user.active:
-        fail(f"账号「{user.name}」已停用，不能上报或撤回。")
-    if permission not in PERMISSIONS.get(user.role, ()):
-        fail(f"账号「{user.name}」是{user.role_label}，没有上报或撤回数据的权限。")
-    return (user.units if user.role == accounts.REPORTER else None), user.role
+        fail(f"账号「{user.name}」已停用，不能{what}。")
+    viewer = Viewer(user, open_mode=False)
+    if not viewer.can(permission):
+        fail(f"账号「{user.name}」是{user.role_label}，没有{what}的权限。")
+    return user.name, viewer.scope, user.role
 
 
 def _date_hint(preview: ingest.Preview) -> None:
@@ -258,7 +307,7 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
         click.echo(json.dumps(progress_json(result, frame), ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
-        click.echo(frame[list(UNIT_FIELDS)].to_csv(index=False), nl=False)
+        click.echo(txt.csv_text(frame[list(UNIT_FIELDS)]), nl=False)
         return
     total = result.total
     tag = "【示例数据】" if source == "demo" else ""
@@ -399,7 +448,7 @@ def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id
     if fmt == "json":
         click.echo(json.dumps(_records(frame, TARGET_FIELDS), ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        click.echo(frame[[c for c in TARGET_FIELDS if c in frame.columns]].to_csv(index=False),
+        click.echo(txt.csv_text(frame[[c for c in TARGET_FIELDS if c in frame.columns]]),
                    nl=False)
     else:
         click.echo(_target_text(frame))
@@ -418,6 +467,11 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
     """Load a target table (CSV/Excel) as the new current version; exit 1 on errors, 2 on warnings."""
     store = _ready(ctx)
     _campaign(store, campaign_id)
+    uploader, _, role = _uploader_scope(store, uploader, "manage_targets")
+    try:
+        note = txt.clean_text(note, what="--note", limit=targets.MAX_NOTE, required=False)
+    except txt.TextError as exc:
+        fail(str(exc))
     content = file.read_bytes()
     if dry_run:
         with store.read() as con:
@@ -432,7 +486,7 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
     try:
         saved = targets.commit(store, campaign_id, content, file.name,
                                created_by=uploader or cli_actor(), note=note,
-                               accept_warnings=accept_warnings, address=cli_address())
+                               accept_warnings=accept_warnings, address=cli_address(), role=role)
     except targets.TargetsRejected as rejected:
         _print_problems(rejected.table.problems)
         if rejected.warnings_only:
@@ -506,9 +560,10 @@ def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
     """Make an earlier version current again (as a new version; history is kept)."""
     store = _ready(ctx)
     _campaign(store, campaign_id)
+    uploader, _, role = _uploader_scope(store, uploader, "manage_targets")
     try:
         saved = targets.restore(store, campaign_id, set_id, created_by=uploader or cli_actor(),
-                                address=cli_address())
+                                address=cli_address(), role=role)
     except ValueError as exc:
         fail(str(exc))
     click.echo(saved.summary())
@@ -553,6 +608,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
     if campaign_id:
         store = _ready(ctx)
         _campaign(store, campaign_id)
+        uploader, _, role = _uploader_scope(store, uploader if save else None, "manage_targets")
         with store.read() as con:
             table = targets.check(con, campaign_id, content)
         _print_problems(table.problems)
@@ -570,7 +626,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
             saved = targets.commit(store, campaign_id, result.to_csv(), name,
                                    created_by=uploader or cli_actor(), note=result.describe(),
                                    source="allocation", accept_warnings=accept_warnings,
-                                   address=cli_address())
+                                   address=cli_address(), role=role)
         except targets.TargetsRejected as rejected:
             if rejected.warnings_only:
                 fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
@@ -590,11 +646,13 @@ def _echo_frame(frame: pd.DataFrame, fmt: str) -> None:
         records = [{k: value(v) for k, v in row.items()} for row in frame.to_dict("records")]
         click.echo(json.dumps(records, ensure_ascii=False, indent=2, default=str))
     elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(txt.csv_text(frame), nl=False)
     else:
         with pd.option_context("display.unicode.east_asian_width", True,
                                "display.max_rows", None, "display.width", 250):
-            shown = frame.astype(object).where(frame.notna(), "")
+            # Text from files and forms may carry terminal escapes (ESC [31m …): printed as spaces.
+            shown = frame.astype(object).where(frame.notna(), "").map(
+                lambda v: txt.scrub(v, 10_000) if isinstance(v, str) else v)
             click.echo(shown.to_string(index=False))
 
 
@@ -637,7 +695,7 @@ def uploads_command(ctx: click.Context, campaign_id: str, uploader: str | None, 
     store = _ready(ctx)
     _campaign(store, campaign_id)
     with store.read() as con:
-        frame = upload_log.history(con, campaign_id, uploader, limit)
+        frame = upload_log.history(con, campaign_id, txt.identity(uploader) or None, limit)
     if frame.empty:
         click.echo("还没有任何上报记录")
         return
@@ -680,7 +738,7 @@ def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
     """Withdraw an uploader's latest upload: restore the figures it replaced (logged, history kept)."""
     store = _ready(ctx)
     _campaign(store, campaign_id)
-    scope, role = _uploader_scope(store, uploader, "withdraw")
+    uploader, scope, role = _uploader_scope(store, uploader, "withdraw")
     try:
         result = ingest.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
                                  address=cli_address(), role=role)
@@ -723,7 +781,7 @@ def _read_password(prompt: str) -> str:
 
 @cli.group("users")
 def users_group() -> None:
-    """Accounts: add, list, disable, enable, reset a password."""
+    """Accounts: add, list, disable, enable, unlock, reset a password."""
 
 
 @users_group.command("add")
@@ -734,6 +792,7 @@ def users_group() -> None:
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, units: str, full_name: str | None) -> None:
     """Add an account; the password comes from a prompt or stdin."""
+    _check_secret()
     store = _ready(ctx)
     try:
         accounts.check_name(name)
@@ -796,6 +855,28 @@ def _set_active(ctx: click.Context, name: str, active: bool) -> None:
         fail(str(exc))
 
 
+@users_group.command("unlock")
+@click.argument("name", required=False)
+@click.option("--address", help="Also end the login delay of this address (and its locks).")
+@click.pass_context
+def users_unlock(ctx: click.Context, name: str | None, address: str | None) -> None:
+    """End an account's login locks (from every address), or an address's login delay."""
+    if not name and not address:
+        fail("请指定用户名，或用 --address 指定要解除限制的地址。")
+    store = _ready(ctx)
+    try:
+        if name:
+            user = accounts.unlock(store, name, actor=cli_actor(), address=cli_address())
+            click.echo(f"已解除账号「{user.name}」的登录锁定，可以从任何地址登录。")
+        if address:
+            cleared = accounts.unlock_address(store, address, actor=cli_actor(),
+                                              address=cli_address())
+            click.echo(f"已解除地址 {address} 的登录限制（{cleared} 条记录）。" if cleared
+                       else f"地址 {address} 没有登录限制。")
+    except (accounts.AccountError, StorageError) as exc:
+        fail(str(exc))
+
+
 @users_group.command("reset")
 @click.argument("name")
 @click.pass_context
@@ -828,8 +909,8 @@ def audit_command(ctx: click.Context, actor: str | None, actions: tuple[str, ...
     """The audit log (操作日志), newest first."""
     store = _ready(ctx)
     with store.read() as con:
-        frame = audit.query(con, actor=actor, actions=actions, since=since, until=until,
-                            text=text, limit=limit)
+        frame = audit.query(con, actor=txt.identity(actor) or None, actions=actions, since=since,
+                            until=until, text=text, limit=limit)
     if frame.empty:
         click.echo("没有符合条件的操作记录")
         return
@@ -914,7 +995,12 @@ def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
     store = ctx.obj.store
     try:
         snapshot = backup.inspect(file)
-        existing = backup.current(store)
+        try:
+            existing = backup.current(store)
+        except db.DatabaseDamaged as exc:
+            # Never opened again: restore moves it aside (kept) and puts the backup in place.
+            click.echo(f"{exc}\n当前数据库无法打开，将移到旁边保留后用备份恢复。", err=True)
+            existing = None
         if existing is not None and existing.rows and not yes:
             click.echo(f"备份文件：{snapshot.summary()}")
             click.echo(f"当前数据库 {store.path}：{existing.summary()}")

@@ -28,8 +28,10 @@ from .names import UnitIndex, variants
 from .problems import ERROR, WARNING, Problem, errors, to_json, warnings
 from .reader import CellError, ReadError
 from .db import Session, Store
+from .text import clean_file_name  # one cleaner for uploads and target tables
 
 SOURCE = "upload"
+MAX_UPLOADER = 100           # characters of an uploader's name (the page's 填报人 field)
 
 
 @dataclass
@@ -437,13 +439,6 @@ def _scope_text(tx: Session, campaign_id: str, allowed_units: Iterable[str]) -> 
     if not names:
         return "您在本活动中没有负责的单位"
     return f"您负责：{'、'.join(names[c] for c in codes if c in names)}及其下属单位"
-
-
-def clean_file_name(name: str | None) -> str:
-    """The name an upload is stored and shown under: the last path part, no control characters,
-    at most 200 characters. It is only ever a label: nothing opens a path made from it."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return audit.clean(base, 200) or "未命名文件"
 
 
 def _code_candidates(index: UnitIndex, text: str) -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 from . import progress, reporting, settings
 from .campaigns import Campaign
 from .labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS
+from .text import md
 
 MAX_BARS = 60
 STATUS_MARKDOWN_COLORS = {"behind": "red", "not_reported": "gray", "on_track": "blue",
@@ -35,11 +36,12 @@ class View:
 
 
 def caption(ctx, result: progress.Progress) -> str:
+    """The line under the title (Markdown: the campaign name is escaped)."""
     c = result.campaign
     week = result.week
     when = f"截至 {result.as_of:%Y年%m月%d日}" + (f"（第{week}周）" if week else "")
     source = "示例数据（模拟）" if ctx.source == "demo" else "各单位每周上报"
-    return f"{c.name} · {when} · 目标参保率 {c.goal:.0%} · 数据来源：{source}"
+    return f"{md(c.name)} · {when} · 目标参保率 {c.goal:.0%} · 数据来源：{source}"
 
 
 @dataclass

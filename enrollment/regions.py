@@ -17,6 +17,7 @@ from .campaigns import Campaign, CampaignError
 from .divisions import DivisionError
 from .labels import LEVEL_CODE_LENGTHS, LEVEL_LABELS, PROGRAMME_LABELS
 from .db import Store
+from .text import TextError, clean_text
 
 # What people call the levels; the package's name for the 12-digit level is 'community'.
 LEVEL_ALIASES = {
@@ -28,6 +29,7 @@ LEVEL_ALIASES = {
     "community": "community", "village": "community", "村": "community", "社区": "community",
     "村社区": "community",
 }
+MAX_NAME = 100            # characters of a campaign name (shown on every page and export)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 
@@ -95,9 +97,10 @@ def define(*, id: str, name: str, region_code: str, levels: list[str] | str, sta
     if not _ID.match(campaign_id):
         raise SetupError(f"活动编号「{campaign_id}」不合规：只能用小写字母、数字和连字符（-），3 到 64 位，"
                          "例如 yangcheng-2022-residents")
-    name = (name or "").strip()
-    if not name:
-        raise SetupError("请填写活动名称")
+    try:
+        name = clean_text(name, what="活动名称", limit=MAX_NAME)
+    except TextError as exc:
+        raise SetupError(str(exc)) from exc
     if programme not in PROGRAMME_LABELS:
         raise SetupError(f"未知险种「{programme}」，可选：{'、'.join(PROGRAMME_LABELS)}")
     code = (region_code or "").strip()

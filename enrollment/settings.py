@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
             "File holding the cookie-signing secret; scripts/start.sh creates a random one (git-ignored) on first start."),
     Setting("ENROLLMENT_REQUIRE_LOGIN", "false",
             "true: always require login, even before the first account exists."),
+    Setting("ENROLLMENT_TRUSTED_PROXIES", "",
+            "Addresses of reverse proxies (comma-separated) whose X-Forwarded-For names the client "
+            "for login throttling; empty: the connecting address counts."),
     Setting("ENROLLMENT_SESSION_HOURS", "12",
             "How long a login lasts (also across browser refreshes), in hours."),
     Setting("ENROLLMENT_CHROMIUM", "",
@@ -116,6 +119,10 @@ def secret() -> str | None:
 
 def require_login() -> bool:
     return get("ENROLLMENT_REQUIRE_LOGIN").lower() in ("1", "true", "yes", "on")
+
+
+def trusted_proxies() -> frozenset[str]:
+    return frozenset(p.strip() for p in get("ENROLLMENT_TRUSTED_PROXIES").split(",") if p.strip())
 
 
 def session_hours() -> float:

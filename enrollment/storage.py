@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from .db import (LATEST_VERSION, MIGRATIONS, DatabaseBusy, Migration, NotInitialized,  # noqa: F401
-                 StorageError, Store, migrate, require_schema, schema_version)
+from .db import (LATEST_VERSION, MIGRATIONS, DatabaseBusy, DatabaseDamaged,  # noqa: F401
+                 DiskFull, Migration, NotInitialized, StorageError, Store, explain, migrate,
+                 require_schema, schema_version)
 from .db.engine import write_lock as _write_lock  # noqa: F401
 
 

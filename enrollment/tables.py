@@ -11,6 +11,7 @@ from . import settings
 from .labels import COLUMN_LABELS, STATUS_LABELS
 from .labels import (LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGET_SET_STATUS,
                      TARGET_SOURCE_LABELS)
+from .text import XLSX_OPTIONS, csv_bytes
 
 BEHIND_STYLE = "background-color: #fde2e1; color: #8b0000; font-weight: 600"
 NOT_REPORTED_STYLE = "background-color: #eeeeee; color: #555555"
@@ -114,15 +115,16 @@ def highlight_below(table: pd.DataFrame, column: str, threshold: float):
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
-    """CSV that Excel opens with Chinese intact (UTF-8 with BOM)."""
-    return table.to_csv(index=False).encode("utf-8-sig")
+    """CSV that Excel opens with Chinese intact (UTF-8 with BOM); formula-like cells neutralised."""
+    return csv_bytes(table)
 
 
 def to_xlsx_bytes(table: pd.DataFrame, sheet: str = "参保进度") -> bytes:
     """A one-sheet workbook of the table, header bold and frozen, behind rows red."""
     buffer = io.BytesIO()
     sheet = sheet[:31]
-    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+    with pd.ExcelWriter(buffer, engine="xlsxwriter",
+                        engine_kwargs={"options": XLSX_OPTIONS}) as writer:
         table.to_excel(writer, sheet_name=sheet, index=False)
         book, ws = writer.book, writer.sheets[sheet]
         ws.freeze_panes(1, 0)

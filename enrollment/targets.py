@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import xlsxwriter
 
 from . import audit, campaigns, db, reader, settings, units
 from .labels import LEVEL_LABELS
 from .problems import ERROR, WARNING, Problem, to_json, warnings
 from .reader import CellError, ReadError
 from .db import Session, Store
+from .text import cells, clean_file_name, scrub, xlsx_workbook
 
 OPTIONAL_COUNTS = ("baseline", "registered_population", "resident_population", "low_income")
 COLUMNS = ("task",) + OPTIONAL_COUNTS
+MAX_PERSON = 100           # characters of who loaded a table (as for uploaders)
+MAX_NOTE = 500             # characters of the note kept with a version
 
 
 @dataclass
@@ -312,6 +314,9 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     TargetsRejected is raised and the database is left exactly as it was.
     """
     now = now or utc_now()
+    # Entry points validate what people type (text.clean_text); this keeps anything else a label.
+    file_name = clean_file_name(file_name)
+    created_by, note = scrub(created_by, MAX_PERSON), scrub(note, MAX_NOTE)
     with store.write() as tx:
         campaigns.get(tx, campaign_id)
         table = check(tx, campaign_id, content)
@@ -345,6 +350,7 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
             role: str | None = None) -> Saved:
     """Make an earlier version current again: its rows become a new set (history is kept)."""
     now = now or utc_now()
+    created_by = scrub(created_by, MAX_PERSON)
     with store.write() as tx:
         old = db.targets.set_row(tx, campaign_id, set_id)
         if old is None:
@@ -420,15 +426,15 @@ def template(tx: Session, campaign_id: str, level: str,
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        writer.writerow(cells(headers))
+        writer.writerows([cells("" if v is None else v for v in row) for row in rows])
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")
     return _template_xlsx(title, headers, rows)
 
 
 def _template_xlsx(title: str, headers: list[str], rows: list[list]) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsx_workbook(buffer)
     sheet = book.add_worksheet("目标任务")
     bold = book.add_format({"bold": True, "font_size": 14})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-import xlsxwriter
 
 from . import db, units
 from .campaigns import Campaign
 from .db import Session
 from .db.units import Unit
 from .labels import LEVEL_LABELS
+from .text import xlsx_workbook
 
 HEADERS = ("序号", "单位代码", "单位名称", "上级单位", "任务数", "上次上报数", "累计参保人数",
            "缴费金额（元）", "低收入人口参保人数", "备注")
@@ -106,7 +106,7 @@ def _units(tx: Session, campaign_id: str, scope_code: str, level: str,
 
 def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsx_workbook(buffer)
     book.set_properties({"title": f"{campaign.name} 上报模板", "comments": campaign.id})
     font = {"font_name": "宋体", "font_size": 11, "valign": "vcenter"}
     title = book.add_format({**font, "bold": True, "font_size": 16, "align": "center"})

@@ -25,6 +25,7 @@ from .campaigns import Campaign
 from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
 from .access import Viewer
 from .db import Store
+from .text import md
 
 CONTEXT_KEY = "_context"
 OPEN_VIEWER = Viewer(None, open_mode=True)
@@ -352,6 +353,14 @@ def require_entry() -> None:
     st.rerun()
 
 
+def fault_page(exc: BaseException) -> None:
+    """The page shown when the database cannot be used or a setting is wrong: why, and what
+    to do (the same words as the command line's)."""
+    st.title("参保进度看板暂时无法使用")
+    st.error(md(exc), icon=":material/error:")
+    st.caption("请把以上信息告知系统管理员。问题解决后刷新本页即可。")
+
+
 def refusal_page() -> None:
     """What a page the viewer's role lacks shows at its address."""
     st.error("您的账号没有使用本页面的权限。如需使用，请联系管理员调整账号的角色。",
@@ -367,7 +376,7 @@ def account_box(store: Store, viewer: Viewer) -> None:
 
     with st.sidebar:
         text, button = st.columns([3, 2], vertical_alignment="center")
-        text.caption(viewer.label)
+        text.caption(md(viewer.label))
         if button.button("退出", icon=":material/logout:", key="account:logout", help="退出登录"):
             websession.logout(store, viewer)
             st.rerun()

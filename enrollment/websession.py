@@ -129,6 +129,28 @@ def client_address() -> str | None:
     return address
 
 
+def client_key() -> str | None:
+    """The address that login throttling counts: the connecting address, or, when that is a
+    trusted proxy (ENROLLMENT_TRUSTED_PROXIES), the last address in X-Forwarded-For that is not
+    one. A client cannot choose its own key by sending the header to the server directly."""
+    try:
+        ip = st.context.ip_address
+        headers = st.context.headers
+    except Exception:  # noqa: BLE001 - outside a script run (AppTest, bare mode)
+        return None
+    return throttle_key(ip, headers.get("X-Forwarded-For") if headers else None,
+                        settings.trusted_proxies())
+
+
+def throttle_key(ip: str | None, forwarded: str | None, trusted: frozenset[str]) -> str | None:
+    """See client_key (separate so that it can be tested without a browser)."""
+    if ip in trusted and forwarded:
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if hop not in trusted:
+                return audit.clean(hop, 64)
+    return ip
+
+
 def viewer(store: Store, version: int | None = None) -> Viewer:
     """Who is using this session, checked against the database.
 
@@ -188,7 +210,7 @@ def sync_cookie(store: Store, current: Viewer) -> None:
 def login(store: Store, name: str, password: str) -> accounts.LoginResult:
     """Check a login from the form; on success this session is logged in (rerun to show it)."""
     result = accounts.authenticate(store, name, password, address=client_address(),
-                                   session_hours=settings.session_hours())
+                                   client=client_key(), session_hours=settings.session_hours())
     if result.token:
         st.session_state[STATE] = {"token": result.token}
     return result

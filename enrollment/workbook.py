@@ -21,6 +21,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from . import reporting
 from .exports import ExportData, cn_date, percent
 from .labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
+from .text import xlsx_workbook
 
 BEHIND_FILL, BEHIND_FONT = "#FDE2E1", "#8B0000"
 MISSING_FILL, MISSING_FONT = "#EEEEEE", "#555555"
@@ -336,7 +337,7 @@ def _low_income_sheet(book, fmts: _Formats, data: ExportData) -> bool:
 def build(data: ExportData) -> bytes:
     """The 通报表 workbook of the export."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsx_workbook(buffer)
     book.set_properties({"title": _title(data, LEVEL_LABELS.get(data.level, data.level)),
                          "subject": data.when, "comments": data.source_note})
     fmts = _Formats(book)

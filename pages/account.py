@@ -5,6 +5,7 @@ import streamlit as st
 from enrollment import accounts, ui, websession
 from enrollment.labels import ROLE_LABELS
 from enrollment.db import StorageError
+from enrollment.text import md
 
 ctx = ui.context()
 viewer = ctx.viewer
@@ -28,7 +29,7 @@ facts = [("用户名", user.name), ("姓名/单位", user.full_name or "—"),
 if user.role == accounts.REPORTER:
     facts.append(("负责单位", "、".join(f"{names.get(c, c)}（{c}）" for c in user.units)
                   + "（含下属单位）"))
-st.markdown("\n".join(f"- {label}：**{value}**" for label, value in facts))
+st.markdown("\n".join(f"- {label}：**{md(value)}**" for label, value in facts))
 what = {accounts.ADMIN: "可以查看全部数据、上报、导出，管理账号、参保活动和目标任务，查看操作日志。",
         accounts.LEADER: "可以查看全部数据和导出，不能上报或修改数据。",
         accounts.REPORTER: "可以查看全部数据，只能为负责的单位及其下属单位上报和撤回数字。"}
@@ -50,7 +51,7 @@ if submitted:
             accounts.change_password(store, user.name, old, new,
                                      address=websession.client_address(), keep_token=viewer.token)
         except (accounts.AccountError, StorageError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state["account:flash"] = "密码已修改；其他设备上的登录已失效。"
             st.rerun()

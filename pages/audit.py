@@ -7,6 +7,7 @@ import streamlit as st
 from enrollment import audit, db, ingest, settings, ui, websession
 from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.db import Store
+from enrollment.text import csv_bytes
 
 ctx = ui.require("view_audit")
 viewer = ctx.viewer
@@ -49,7 +50,7 @@ def record_export() -> None:
               websession.client_address(), role=viewer.role)
 
 
-st.download_button("下载筛选结果（CSV）", shown.to_csv(index=False).encode("utf-8-sig"),
+st.download_button("下载筛选结果（CSV）", csv_bytes(shown),
                    file_name=f"操作日志_{today:%Y%m%d}.csv", mime="text/csv",
                    icon=":material/download:", key=P + "download", on_click=record_export,
                    disabled=shown.empty)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from enrollment import regions, ui, websession
 from enrollment.labels import LEVEL_LABELS, PROGRAMME_LABELS
+from enrollment.text import md
 
 K = "setup:"
 ctx = ui.require("manage_campaigns")
@@ -26,7 +27,7 @@ def _plan(code: str, levels: tuple[str, ...]) -> regions.RegionPlan:
 
 
 if created := st.session_state.pop(f"{K}created", None):
-    st.success(created, icon=":material/check_circle:")
+    st.success(md(created), icon=":material/check_circle:")
     st.page_link("pages/targets.py", label="下一步：载入或测算目标任务", icon=":material/arrow_forward:")
     st.divider()
 
@@ -35,7 +36,7 @@ region = None
 if text.strip():
     found, names = _search(text.strip())
     if not found:
-        st.warning(f"没有找到名称包含「{text.strip()}」的区划，请换个写法或直接输入区划代码。")
+        st.warning(f"没有找到名称包含「{md(text.strip())}」的区划，请换个写法或直接输入区划代码。")
     else:
         by_code = {d.code: d for d in found}
         code = st.selectbox(
@@ -52,9 +53,9 @@ if region is not None:
     if levels:
         try:
             plan = _plan(region.code, tuple(levels))
-            st.info(f"将建立：{plan.summary()}", icon=":material/account_tree:")
+            st.info(f"将建立：{md(plan.summary())}", icon=":material/account_tree:")
         except regions.SetupError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
     else:
         st.warning("请至少选择一个层级。")
 
@@ -66,7 +67,8 @@ if region is not None:
         c1, c2 = st.columns([1, 2])
         campaign_id = c1.text_input("活动编号", value=f"{region.code}-{year}-{programme}",
                                     help="小写字母、数字和连字符，例如 yangcheng-2022-residents")
-        name = c2.text_input("活动名称", value=f"{region.name}{year}年度{PROGRAMME_LABELS[programme]}参保缴费")
+        name = c2.text_input("活动名称", value=f"{region.name}{year}年度{PROGRAMME_LABELS[programme]}参保缴费",
+                             max_chars=regions.MAX_NAME)
         c3, c4 = st.columns(2)
         start = c3.date_input("集中参保期开始", value=dt.date(today.year, 9, 1), format="YYYY-MM-DD")
         end = c4.date_input("集中参保期结束", value=dt.date(today.year, 12, 31), format="YYYY-MM-DD")
@@ -85,7 +87,7 @@ if region is not None:
             created = regions.create(ctx.store, definition, actor=ctx.viewer.name,
                                      address=websession.client_address(), role=ctx.viewer.role)
         except regions.SetupError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state[f"{K}created"] = created.summary()
             ui.select_campaign(definition.id)        # the sidebar shows the new campaign

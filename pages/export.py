@@ -7,6 +7,7 @@ import streamlit as st
 from enrollment import audit, boards, bulletin, exports, render, tables, ui, websession, workbook
 from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
 from enrollment.db import Store
+from enrollment.text import md
 
 # Boards take about 0.3 s each (measured: benchmarks/export_batch.py --level township); beyond
 # this many units the page leaves them unselected and says how long they would take.
@@ -51,7 +52,7 @@ with st.container(horizontal=True):
     scope = pick("范围", list(scopes["code"]), "scope", "export:scope",
                  dict(zip(scopes["code"], scopes["name"])))
 data = gather(ctx.path, ctx.version, campaign, as_of, ctx.source, level, scope)
-st.caption(f"{data.scope['name']} · 各{LEVEL_LABELS.get(level, level)} {len(data.units)} 个 · "
+st.caption(f"{md(data.scope['name'])} · 各{LEVEL_LABELS.get(level, level)} {len(data.units)} 个 · "
            f"{data.when} · {data.source_note}")
 
 problem = render.chromium_problem()
@@ -90,9 +91,9 @@ if kept and kept[0] == request:
     bundle = kept[1]
     failure = exports.failure_message(bundle)
     if failure:
-        st.error(failure, icon=":material/error:")
+        st.error(md(failure), icon=":material/error:")
     for note in bundle.notes:
-        st.info(note, icon=":material/info:")
+        st.info(md(note), icon=":material/info:")
     if bundle.files:
         st.download_button(f"下载全部（ZIP，{len(bundle.files)} 个文件）", bundle.zip_bytes(),
                            bundle.zip_name, "application/zip", type="primary",
@@ -100,7 +101,7 @@ if kept and kept[0] == request:
         singles = [f for f in bundle.files if f.kind != "board" or "全部" in f.name]
         with st.container(horizontal=True):
             for item in singles:
-                st.download_button(item.label, item.data, item.name.rsplit("/", 1)[-1],
+                st.download_button(md(item.label), item.data, item.name.rsplit("/", 1)[-1],
                                    icon=":material/download:", on_click="ignore",
                                    key=f"export:dl:{item.name}")
         per_unit = [f for f in bundle.of("board") if "全部" not in f.name]

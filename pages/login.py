@@ -5,6 +5,7 @@ import streamlit as st
 from enrollment import accounts, ui, websession
 from enrollment.labels import APP_TITLE
 from enrollment.db import StorageError
+from enrollment.text import md
 
 ui.require_entry()          # a first request on a fresh server runs through dashboard.py
 store = ui.store()
@@ -38,5 +39,6 @@ with middle:
                     st.session_state["login:message"] = result.message
         st.rerun()
     if message:
-        st.error(message, icon=":material/error:")
-    st.caption("忘记密码或账号被锁定时，请联系管理员重置。连续 5 次输错密码，账号将锁定 15 分钟。")
+        st.error(md(message), icon=":material/error:")
+    st.caption("忘记密码或账号被锁定时，请联系管理员重置。同一台电脑连续 5 次输错密码，"
+               "将暂停用该用户名登录 15 分钟；其他电脑不受影响。")

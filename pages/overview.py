@@ -4,6 +4,7 @@ import streamlit as st
 
 from enrollment import charts, overview, progress, tables, ui
 from enrollment.labels import TARGETS_MISSING
+from enrollment.text import md
 
 ctx = ui.context()
 campaign = ctx.campaign
@@ -34,15 +35,15 @@ def drill() -> None:
 
 
 # --- title, breadcrumb, banners ---------------------------------------------------------------
-st.subheader(f"进度总览 · {view.unit['name']}", anchor=False)
+st.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False)
 st.caption(overview.caption(ctx, result))
 ui.demo_banner(ctx)
 if len(path) > 1:
     with st.container(horizontal=True, gap="small"):
         for unit in path[:-1]:
-            st.button(unit.name, key=f"crumb:{unit.code}", on_click=go_to, args=(unit.code,),
+            st.button(md(unit.name), key=f"crumb:{unit.code}", on_click=go_to, args=(unit.code,),
                       icon=":material/arrow_upward:", type="tertiary")
-        st.markdown(f"**{path[-1].name}**")
+        st.markdown(f"**{md(path[-1].name)}**")
 if not ui.has_targets(ctx):
     st.error(f"{TARGETS_MISSING}：本活动还没有各单位的任务数，无法计算完成率和进度状态。"
              "请管理员在「目标任务」中载入或测算任务分解表。", icon=":material/assignment_late:")
@@ -93,7 +94,7 @@ def show_trend() -> None:
     series = trend if chosen == view.code else ui.load_trend(ctx, chosen)
     shown = series[series["as_of"] <= as_of]
     if shown["enrolled"].isna().all():
-        st.info(f"{names[chosen]}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
+        st.info(f"{md(names[chosen])}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
                 icon=":material/info:")
     projected = progress.projection(series, campaign, as_of)
     st.plotly_chart(charts.trend_chart(shown, campaign, projection=projected),

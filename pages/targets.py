@@ -1,7 +1,6 @@
 """目标任务: the current target tables, loading one, splitting a total over units, the versions."""
 
 import datetime as dt
-import io
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +9,7 @@ from enrollment import allocation, db, tables, targets, ui, websession
 from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
 from enrollment.problems import errors, warnings
 from enrollment.db import Store
+from enrollment.text import TextError, clean_file_name, clean_text, csv_bytes, md
 
 ctx = ui.require("manage_targets")
 campaign = ctx.campaign
@@ -77,9 +77,9 @@ def show_targets(rows: pd.DataFrame) -> pd.DataFrame:
 
 def show_problems(problems) -> None:
     for p in errors(problems):
-        st.error(str(p).removeprefix("[错误] "), icon=":material/error:")
+        st.error(md(str(p).removeprefix("[错误] ")), icon=":material/error:")
     for p in warnings(problems):
-        st.warning(str(p).removeprefix("[提醒] "), icon=":material/warning:")
+        st.warning(md(str(p).removeprefix("[提醒] ")), icon=":material/warning:")
 
 
 def preview_frame(table: targets.TargetTable) -> pd.DataFrame:
@@ -119,6 +119,13 @@ def save_controls(table: targets.TargetTable, key: str) -> bool | None:
 def commit(content: bytes, file_name: str, *, by: str | None, note: str | None,
            source: str, accept_warnings: bool) -> None:
     try:
+        by = clean_text(by, what="录入人", limit=targets.MAX_PERSON, required=False, fold=True)
+        if source == "upload":          # typed on this page; an allocation's note is made here
+            note = clean_text(note, what="说明", limit=targets.MAX_NOTE, required=False)
+    except TextError as exc:
+        st.error(md(exc), icon=":material/error:")
+        return
+    try:
         saved = targets.commit(store, campaign.id, content, file_name,
                                created_by=ctx.viewer.name or by or None, note=note, source=source,
                                accept_warnings=accept_warnings,
@@ -135,11 +142,11 @@ def commit(content: bytes, file_name: str, *, by: str | None, note: str | None,
 # --- header ----------------------------------------------------------------------------------
 
 st.title("目标任务")
-st.caption(f"{campaign.name} · 任务分解表：载入、测算、历史版本")
+st.caption(f"{md(campaign.name)} · 任务分解表：载入、测算、历史版本")
 coverage, current, history, scopes = _overview(PATH, VERSION, campaign.id)
 round_ = st.session_state.get(f"{K}round", 0)     # a new round clears the file uploaders
 if saved := st.session_state.pop(f"{K}saved", None):
-    st.success(saved, icon=":material/check_circle:")
+    st.success(md(saved), icon=":material/check_circle:")
 
 root = coverage.iloc[0]
 below = coverage.iloc[1:]
@@ -189,7 +196,7 @@ with tab_current:
         n_units = int(coverage.set_index("level").loc[level, "units"])
         st.caption(f"共 {len(rows)} 个单位（该层级共 {n_units} 个），任务数合计 "
                    f"{int(rows['task'].sum()):,}")
-        st.download_button("下载当前任务表（CSV）", table.to_csv(index=False).encode("utf-8-sig"),
+        st.download_button("下载当前任务表（CSV）", csv_bytes(table),
                            file_name=f"{campaign.id}-{level}-当前任务表.csv", mime="text/csv",
                            icon=":material/download:", key=f"{K}current-csv")
 
@@ -222,7 +229,7 @@ with tab_load:
         if table.rows:
             scope_name = next((n for c, n in zip(scopes["code"], scopes["name"])
                                if c == table.scope_code), "")
-            st.markdown(f"**{upload.name}**：{scope_name} {len(table.rows)} 个"
+            st.markdown(f"**{md(clean_file_name(upload.name))}**：{md(scope_name)} {len(table.rows)} 个"
                         f"{level_name(table.level or '')}，任务数合计 "
                         f"{sum(r.task for r in table.rows):,}")
             preview = preview_frame(table)
@@ -263,9 +270,7 @@ def allocation_tool() -> None:
     base_frame = _base_template(PATH, VERSION, campaign.id, scope)
     base_content = None
     if source == "上传文件":
-        buffer = io.StringIO()
-        base_frame.to_csv(buffer, index=False)
-        st.download_button("下载基础数据模板（CSV）", buffer.getvalue().encode("utf-8-sig"),
+        st.download_button("下载基础数据模板（CSV）", csv_bytes(base_frame),
                            file_name=f"{campaign.id}-{scope}-基础数据.csv", mime="text/csv",
                            icon=":material/download:", key=f"{K}base-template")
         base_file = st.file_uploader("选择基础数据文件（每个单位一行，含上年参保人数、人口等列）",
@@ -288,7 +293,7 @@ def allocation_tool() -> None:
         try:
             base = allocation.read_base(base_content)
         except allocation.ReadError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
     if base is not None:
         numeric = [h for h in base.numeric_headers() if h != base.roles.get("task")]
         if not numeric:
@@ -298,7 +303,7 @@ def allocation_tool() -> None:
                          if not pd.isna(v)), None)
         c1, c2 = st.columns([2, 1])
         total_value = c1.number_input(
-            f"总任务数（{parent['name']}）", min_value=0, step=1,
+            f"总任务数（{md(parent['name'])}）", min_value=0, step=1,
             value=own_task,
             placeholder="请输入要分解的总任务数", key=f"{K}total:{scope}",
             help="默认为该单位当前的任务数（未单独录入时为其下级当前任务数之和）")
@@ -311,7 +316,7 @@ def allocation_tool() -> None:
         for i, header in enumerate(numeric):
             default = 1.0 if header == (baseline_header or numeric[0]) else 0.0
             w = weight_cols[i % len(weight_cols)].number_input(
-                header, min_value=0.0, max_value=100.0, value=default, step=0.1,
+                md(header), min_value=0.0, max_value=100.0, value=default, step=0.1,
                 key=f"{K}w:{header}")
             if w:
                 weights.append(allocation.Weight(header, allocation.parse_number(str(w), "权重")))
@@ -340,7 +345,7 @@ def allocation_tool() -> None:
                 show_problems(exc.problems)
         if result is not None:
             st.subheader("测算结果")
-            st.caption(result.describe())
+            st.caption(md(result.describe()))
             m1, m2, m3 = st.columns(3)
             m1.metric("总任务数", f"{result.total:,}")
             m2.metric("各单位之和", f"{result.sum:,}")
@@ -391,7 +396,7 @@ with tab_history:
         show_targets(rows)
         c1, c2 = st.columns(2)
         if original is not None:
-            c1.download_button(f"下载原始文件：{original[0]}", original[1], file_name=original[0],
+            c1.download_button(f"下载原始文件：{md(original[0])}", original[1], file_name=original[0],
                                icon=":material/download:", key=f"{K}original")
         if info["status"] != "current":
             if c2.button(f"恢复第 {chosen} 版为当前任务表", key=f"{K}restore",

@@ -7,6 +7,7 @@ import streamlit as st
 from enrollment import audit, campaigns, db, ingest, settings, template, ui, uploads, websession
 from enrollment.labels import LEVEL_LABELS
 from enrollment.db import Store, StorageError
+from enrollment.text import TextError, clean_text, md
 
 ctx = ui.require("upload")
 campaign = ctx.campaign
@@ -53,7 +54,7 @@ def show_receipt(receipt: ingest.Receipt) -> None:
     st.success(f"上报成功：第 {receipt.upload_id} 号上报已保存。", icon=":material/task_alt:")
     with st.container(border=True):
         st.markdown("**上报回执**")
-        st.markdown("\n".join(f"- {label}：**{value}**" for label, value in receipt.details()))
+        st.markdown("\n".join(f"- {label}：**{md(value)}**" for label, value in receipt.details()))
     as_of = min(campaign.week_end(receipt.report_date), campaign.end)
     st.page_link("pages/overview.py", label="到「进度总览」查看", icon=":material/monitoring:",
                  query_params={"campaign": campaign.id, "as_of": as_of.isoformat()})
@@ -84,12 +85,12 @@ def withdraw_button(who: str, expected: int | None, key: str) -> None:
 
 
 st.title("数据上报")
-st.caption(f"{campaign.name} · 每周五 17:00 前上报截至当天的累计参保人数。"
+st.caption(f"{md(campaign.name)} · 每周五 17:00 前上报截至当天的累计参保人数。"
            "可以用下载的模板，也可以直接上传您平时用的 Excel（.xlsx/.xls）或 CSV 表格。")
 
 flash = st.session_state.pop(P + "flash", None)
 if flash:
-    (st.success if flash[0] == "success" else st.error)(flash[1])
+    (st.success if flash[0] == "success" else st.error)(md(flash[1]))
 
 receipt: ingest.Receipt | None = st.session_state.get(P + "receipt")
 if receipt is not None:
@@ -113,20 +114,27 @@ if viewer.logged_in:
     # With accounts the uploader is the logged-in user: the name cannot be typed.
     uploader = viewer.name
     with who_col:
-        st.markdown(f"填报人：**{viewer.user.display}**")
+        st.markdown(f"填报人：**{md(viewer.user.display)}**")
         if scope is not None:
             with Store(path).read() as con:
                 names = db.units.names(con, campaign.id, scope)
-            st.caption("负责单位：" + ("、".join(names[c] for c in scope if c in names)
-                                    or "（本活动中没有您负责的单位）") + "及其下属单位")
+            st.caption("负责单位：" + md("、".join(names[c] for c in scope if c in names)
+                                       or "（本活动中没有您负责的单位）") + "及其下属单位")
 else:
     if "upload:uploader" not in st.session_state:
         # Widget state is dropped while another page is shown; the name is kept apart from it.
         st.session_state["upload:uploader"] = st.session_state.get("upload:who", "")
-    uploader = who_col.text_input(
-        "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三", max_chars=100,
-        help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。").strip()
-    st.session_state["upload:who"] = uploader
+    typed = who_col.text_input(
+        "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三",
+        max_chars=ingest.MAX_UPLOADER,
+        help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。")
+    st.session_state["upload:who"] = typed
+    try:
+        uploader = clean_text(typed, what="填报人", limit=ingest.MAX_UPLOADER, required=False,
+                              fold=True) or ""
+    except TextError as exc:
+        who_col.error(md(exc), icon=":material/error:")
+        uploader = ""
 day = date_col.date_input("上报日期（数字截至哪天）", value=default, min_value=lo, max_value=hi,
                           key=P + "date", format="YYYY-MM-DD",
                           help="默认是本周五。上报日期须在集中参保期内。")
@@ -189,15 +197,16 @@ def preview_and_confirm(uploaded) -> None:
     rows_col.metric("数据行", len(preview.rows))
     units_col.metric("单位", preview.units)
     total_col.metric("累计参保人数合计", f"{preview.total_enrolled:,}")
-    where = (f"读取了工作表「{preview.sheet}」，表头在第 {preview.header_row} 行"
+    where = (f"读取了工作表「{md(preview.sheet)}」，表头在第 {preview.header_row} 行"
              if preview.sheet else "")
-    ignored = f"；未使用的列：{'、'.join(preview.ignored_columns)}" if preview.ignored_columns else ""
+    ignored = (f"；未使用的列：{md('、'.join(map(str, preview.ignored_columns)))}"
+               if preview.ignored_columns else "")
     date_note = "（文件中的日期）" if preview.date_source == "file" or effective != day else ""
     st.caption(f"上报日期 {preview.report_date or '未确定'}{date_note}。{where}{ignored}")
 
     for problem in preview.problems:
         if problem.row is None:
-            (st.error if problem.severity == "error" else st.warning)(problem.message)
+            (st.error if problem.severity == "error" else st.warning)(md(problem.message))
     if preview.lines:
         frame = preview.frame()
         colours = {"错误": "background-color: #fde2e1; color: #8b0000",
@@ -214,7 +223,7 @@ def preview_and_confirm(uploaded) -> None:
         listed = [p for p in preview.errors if p.row is not None]
         st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
                  "请按下列说明修改文件后重新上传。"
-                 + "".join(f"\n- {p}".replace("[错误] ", "") for p in listed[:50])
+                 + "".join("\n- " + md(str(p).replace("[错误] ", "")) for p in listed[:50])
                  + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
                  icon=":material/error:")
         archived = st.session_state.setdefault(P + "archived", {})
@@ -236,7 +245,7 @@ def preview_and_confirm(uploaded) -> None:
     if preview.warnings:
         with st.container(border=True):
             st.markdown(f"**有 {len(preview.warnings)} 条提醒需要您确认：**")
-            st.markdown("\n".join(f"- {p}" for p in preview.warnings))
+            st.markdown("\n".join(f"- {md(p)}" for p in preview.warnings))
             accept = st.checkbox("我已逐条核对以上提醒，数字无误，确认上报",
                                  key=f"{P}accept:{preview.sha256}:{effective}")
     ready = bool(uploader) and accept
@@ -287,7 +296,7 @@ else:
             messages = uploads.problems(con, int(picked))
             raw = uploads.raw_file(con, campaign.id, int(picked))
         if messages:
-            st.markdown("\n".join(f"- {p}" for p in messages))
+            st.markdown("\n".join(f"- {md(p)}" for p in messages))
         else:
             st.caption("这次上报没有错误或提醒。")
         if raw is not None:
@@ -302,7 +311,7 @@ else:
         with Store(path).read() as con:
             latest = ingest.withdrawable(con, campaign.id, uploader)
         if latest is not None and receipt is None:
-            st.markdown(f"**{uploader}** 最近一次上报：第 {latest['id']} 号（{latest['file_name']}，"
+            st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['id']} 号（{md(latest['file_name'])}，"
                         f"上报日期 {latest['report_date']}）。")
             withdraw_button(uploader, int(latest["id"]), P + "undo_latest")
 

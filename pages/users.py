@@ -6,6 +6,7 @@ import streamlit as st
 from enrollment import accounts, db, ui, uploads, websession
 from enrollment.labels import LEVEL_LABELS, ROLE_LABELS
 from enrollment.db import Store, StorageError
+from enrollment.text import md
 
 ctx = ui.context()
 viewer = ctx.viewer
@@ -15,7 +16,7 @@ P = "users:"
 st.title("账号管理")
 flash = st.session_state.pop(P + "flash", None)
 if flash:
-    st.success(flash, icon=":material/task_alt:")
+    st.success(md(flash), icon=":material/task_alt:")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -40,7 +41,7 @@ def run(action, success: str) -> None:
     try:
         action()
     except (accounts.AccountError, StorageError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
     else:
         st.session_state[P + "flash"] = success
         st.rerun()

@@ -10,6 +10,8 @@ from enrollment import accounts, audit
 from enrollment.accounts import AccountError
 from enrollment.cli import cli
 
+from .fixtures import dump
+
 T0 = dt.datetime(2021, 11, 19, 8, 0)        # 16:00 in Shanghai
 
 
@@ -93,14 +95,14 @@ def test_logins_and_export_entries_keep_the_cached_figures(store):
     assert store.data_version() == before + 1
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(store):
+def test_five_failures_lock_the_name_from_that_address_for_fifteen_minutes(store):
     add(store)
     for attempt in range(4):
         result = login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=attempt))
-        assert result.user is None and "锁定" not in result.message.split("再错")[0]
+        assert result.user is None and "暂停" not in result.message.split("再错")[0]
     assert "再错 1 次" in result.message
     locked = login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=5))
-    assert locked.user is None and "账号已锁定，请于 16:15 后再试" in locked.message
+    assert locked.user is None and "本机已暂停用此用户名登录，请于 16:15 后再试" in locked.message
     # The right password is refused while locked, also a second before the end.
     assert login(store, now=T0 + dt.timedelta(minutes=14, seconds=59)).user is None
     after = login(store, now=T0 + dt.timedelta(minutes=15, seconds=6))
@@ -251,11 +253,12 @@ def test_cli_ingest_applies_the_uploaders_scope(store, tmp_path):
     assert leader.exit_code == 1 and "没有上报或撤回数据的权限" in leader.output
     accounts.set_active(store, "zezhou", False)
     assert "已停用" in ingest_cli(store, tmp_path, "zezhou", both).output
-    # A name without an account uploads as before (no scope).
-    assert ingest_cli(store, tmp_path, "某县 王五", both).exit_code == 0
+    # Once accounts exist, a name without an account is refused (not taken as free text).
+    unknown = ingest_cli(store, tmp_path, "某县 王五", both)
+    assert unknown.exit_code == 1 and "账号「某县 王五」不存在" in unknown.output
     with store.read() as con:
         log = audit.query(con, actions=["upload", "upload_rejected"])
-    assert set(log["actor"]) == {"zezhou", "某县 王五"}
+    assert set(log["actor"]) == {"zezhou"}
     assert all(a.startswith("命令行 ") for a in log["address"])
 
 
@@ -270,3 +273,118 @@ def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_pat
     with pytest.raises(ingest.WithdrawError, match="不在您负责范围内的单位（高平市）"):
         ingest.withdraw(store, "jincheng-2022-residents", "zezhou", allowed_units=["140525"])
     assert ingest.withdraw(store, "jincheng-2022-residents", "zezhou").units == 2
+
+
+# --- finding 6: failed logins slow the address down and cannot lock anyone out elsewhere -------
+
+def attempt(store, name, password="wrong-pass-1", client="10.0.0.66", now=T0):
+    return accounts.authenticate(store, name, password, address=client, client=client, now=now)
+
+
+def test_an_address_waits_longer_after_each_failure_beyond_five(store):
+    add(store)
+    now = T0
+    for i in range(accounts.FREE_FAILURES):
+        result = attempt(store, f"guess{i}", now=now)
+        assert result.message.startswith(accounts.BAD_LOGIN) and "等待" not in result.message
+        now += dt.timedelta(seconds=1)
+    waits = []
+    for i in range(12):
+        result = attempt(store, f"more{i}", now=now)
+        assert "为防止猜测密码，本机需等待" in result.message
+        wait = int(result.message.split("需等待 ")[1].split(" 秒")[0])
+        waits.append(wait)
+        # Inside the wait nothing is checked, nothing is written, the right password too.
+        before = dump(store, audit=True)
+        early = attempt(store, "zezhou", "zezhou-pass-1", now=now + dt.timedelta(seconds=wait - 1))
+        assert early.user is None and early.message.startswith("登录尝试过于频繁")
+        assert dump(store, audit=True) == before
+        now += dt.timedelta(seconds=wait)
+    assert waits == [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900]
+    # After the wait, the right password works from there again.
+    assert attempt(store, "zezhou", "zezhou-pass-1", now=now).user is not None
+
+
+def waited(message: str) -> int | None:
+    """The seconds an answer asks the address to wait, if it does."""
+    if "还需等待 " in message:
+        return int(message.split("还需等待 ")[1].split(" 秒")[0])
+    if "本机需等待 " in message:
+        return int(message.split("本机需等待 ")[1].split(" 秒")[0])
+    return None
+
+
+def test_one_address_cannot_keep_an_administrator_out(store):
+    accounts.create(store, "admin", "admin", "admin-pass-12")
+    now, end = T0, T0 + dt.timedelta(hours=3)
+    next_admin, checked, guesses, locked_answers = T0, 0, 0, 0
+    while now < end:
+        result = attempt(store, "admin", now=now)       # the attacker, as fast as allowed
+        guesses += result.message.startswith(accounts.BAD_LOGIN)
+        locked_answers += "暂停用此用户名登录，请于" in result.message
+        now += dt.timedelta(seconds=waited(result.message) or 1)
+        if now >= next_admin or "暂停用此用户名登录" in result.message:
+            # Meanwhile the administrator logs in from their own machine: always in.
+            mine = accounts.authenticate(store, "admin", "admin-pass-12", address="10.0.0.2",
+                                         client="10.0.0.2", now=now)
+            assert mine.user is not None, mine.message
+            next_admin, checked = now + dt.timedelta(minutes=7), checked + 1
+    assert checked >= 12 and locked_answers >= 1
+    # The attacker's address had few real guesses: 5 free, then delays of up to 15 minutes.
+    assert guesses <= 3 * 20, guesses
+
+
+def test_unknown_names_and_wrong_passwords_get_the_same_answers(store):
+    add(store)
+
+    def answers(name, client):
+        return [attempt(store, name, client=client, now=T0 + dt.timedelta(seconds=i)).message
+                for i in range(9)]
+
+    known, unknown = answers("zezhou", "10.0.0.31"), answers("nobody", "10.0.0.32")
+    assert known == unknown
+    assert "再错 2 次" in known[2] and "暂停用此用户名登录" in known[4]
+    assert known[6].startswith("登录尝试过于频繁")
+
+
+def test_the_console_unlocks_a_name_or_an_address(store):
+    accounts.create(store, "admin", "admin", "admin-pass-12")
+    runner = CliRunner()
+    db = ["--db", str(store.path)]
+    now = accounts.now_utc()
+    for i in range(5):
+        attempt(store, "admin", client="10.0.0.5", now=now + dt.timedelta(seconds=i))
+    later = now + dt.timedelta(seconds=30)
+    locked = attempt(store, "admin", "admin-pass-12", client="10.0.0.5", now=later)
+    assert locked.user is None and "暂停用此用户名登录" in locked.message
+    with store.read() as con:
+        assert accounts.get(con, "admin").locked(later)
+    assert runner.invoke(cli, [*db, "users", "unlock"]).exit_code == 1
+    result = runner.invoke(cli, [*db, "users", "unlock", "admin"])
+    assert result.exit_code == 0 and "已解除账号「admin」的登录锁定" in result.output
+    later += dt.timedelta(seconds=2)            # the refused attempt made the address wait 2 s
+    assert attempt(store, "admin", "admin-pass-12", client="10.0.0.5", now=later).user
+    # An address that failed often waits longer and longer (here 512 s), whatever the name …
+    for i in range(8):
+        result = attempt(store, f"x{i}", client="10.0.0.5", now=later)
+        later += dt.timedelta(seconds=waited(result.message) or 0)
+    assert attempt(store, "admin", "admin-pass-12", client="10.0.0.5",
+                   now=later - dt.timedelta(seconds=1)).message.startswith("登录尝试过于频繁")
+    # … unless the console ends it.
+    result = runner.invoke(cli, [*db, "users", "unlock", "--address", "10.0.0.5"])
+    assert result.exit_code == 0 and "已解除地址 10.0.0.5 的登录限制" in result.output
+    assert attempt(store, "admin", "admin-pass-12", client="10.0.0.5",
+                   now=later - dt.timedelta(seconds=1)).user
+    assert runner.invoke(cli, [*db, "users", "unlock", "nobody"]).exit_code == 1
+    assert actions(store).count("user_unlocked") == 2
+
+
+def test_throttling_counts_the_proxys_client_only_for_trusted_proxies():
+    from enrollment.websession import throttle_key
+
+    proxies = frozenset({"10.0.0.1"})
+    assert throttle_key("10.0.0.1", "1.2.3.4, 10.0.0.1", proxies) == "1.2.3.4"
+    assert throttle_key("10.0.0.1", "6.6.6.6, 1.2.3.4", proxies) == "1.2.3.4"   # rightmost
+    assert throttle_key("5.5.5.5", "1.2.3.4", proxies) == "5.5.5.5"           # forged header
+    assert throttle_key("10.0.0.1", None, proxies) == "10.0.0.1"
+    assert throttle_key("5.5.5.5", "1.2.3.4", frozenset()) == "5.5.5.5"

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from enrollment import demo, render
 
 from .fixtures import ROOT
+from .markup import plain
 
 CAMPAIGN = "jincheng-2022-residents"
 
@@ -27,7 +28,9 @@ def demo_store(store, jincheng):
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(m.value for m in [*at.markdown, *at.caption, *at.warning, *at.info, *at.error])
+    """The page's text as the browser shows it (names in Markdown are escaped)."""
+    return "\n".join(plain(m.value)
+                     for m in [*at.markdown, *at.caption, *at.warning, *at.info, *at.error])
 
 
 def generate(at: AppTest) -> AppTest:
@@ -37,7 +40,7 @@ def generate(at: AppTest) -> AppTest:
 
 
 def downloads(at: AppTest) -> list[str]:
-    return [d.proto.label for d in at.get("download_button")]
+    return [plain(d.proto.label) for d in at.get("download_button")]
 
 
 def test_page_previews_the_weeks_bulletin_table_and_charts(demo_store):

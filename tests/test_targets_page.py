@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from enrollment import campaigns, db, targets
 
 from .fixtures import ROOT, csv_bytes, dump
+from .markup import plain
 from .test_targets import WANZHOU, community_rows, zhoujiaba_table
 
 JINCHENG = "jincheng-2022-residents"
@@ -25,7 +26,8 @@ def page(path: str, campaign: str | None = None) -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(e.value for e in elements)
+    """The elements' text as the browser shows it (names in Markdown are escaped)."""
+    return "\n".join(plain(e.value) for e in elements)
 
 
 def test_wanzhou_says_targets_are_missing_and_offers_the_template(store):
@@ -124,7 +126,7 @@ def test_history_lists_versions_and_restores_one(store):
     assert list(versions["状态"]) == ["当前使用", "已被替换"]
     assert list(versions["文件"]) == ["第二版.xlsx", "第一版.xlsx"]
     at.selectbox(key="targets:version").set_value(first.set_id).run()
-    assert "下载原始文件：第一版.xlsx" in [b.label for b in at.get("download_button")]
+    assert "下载原始文件：第一版.xlsx" in [plain(b.label) for b in at.get("download_button")]
     at.button(key="targets:restore").click().run()
     assert not at.exception
     assert "已保存目标任务表第" in texts(at.success)

@@ -6,9 +6,11 @@ through; `schema` the tables, views and migrations; every other module one kind 
 """
 
 from . import audit, campaigns, divisions, reports, rollup, targets, units, uploads
-from .engine import DatabaseBusy, NotInitialized, Session, StorageError, Store
+from .engine import (DatabaseBusy, DatabaseDamaged, DiskFull, NotInitialized, Session, StorageError,
+                     Store, explain)
 from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
 
-__all__ = ["audit", "campaigns", "divisions", "reports", "rollup", "targets", "units", "uploads",
+__all__ = ["DatabaseDamaged", "DiskFull", "explain",
+           "audit", "campaigns", "divisions", "reports", "rollup", "targets", "units", "uploads",
            "DatabaseBusy", "LATEST_VERSION", "MIGRATIONS", "Migration", "NotInitialized",
            "Session", "StorageError", "Store", "migrate", "require_schema", "schema_version"]

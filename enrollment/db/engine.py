@@ -14,6 +14,11 @@ work:
   version (which keys every cached query) and end with a CHECKPOINT, so the WAL stays short and a
   crash loses nothing that was committed.
 
+Faults of the file or the disk (a damaged write-ahead log, a damaged file, a full disk, no
+permission) become a StorageError with a Chinese explanation and the command that recovers
+(`explain`), raised from opening, reading and writing alike; the CLI and the app show it
+instead of a traceback.
+
 SQL is written once for every engine: named parameters as `:name` (translated here to the
 engine's own spelling), standard SQL wherever the engines agree. The few constructs that only
 DuckDB has are marked where they are used, with their standard-SQL equivalent.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,6 +52,68 @@ class DatabaseBusy(StorageError):
 
 class NotInitialized(StorageError):
     """The database has no schema yet."""
+
+
+class DatabaseDamaged(StorageError):
+    """The database file or its write-ahead log cannot be read; `restore` is the way out."""
+
+
+class DiskFull(StorageError):
+    """The disk holding the database is full; nothing of the failed write was kept."""
+
+
+def explain(exc: BaseException, path: Path) -> StorageError | None:
+    """The Chinese explanation of a storage fault, with what to do; None for other errors."""
+    message = str(exc)
+    wal = Path(f"{path}.wal")
+    if "No space left on device" in message or "Disk full" in message:
+        try:
+            free = f"，目前剩余 {shutil.disk_usage(path.parent).free / 1048576:,.1f} MB"
+        except OSError:
+            free = ""
+        return DiskFull(
+            f"服务器磁盘已满，数据库 {path} 无法写入（{path.parent} 所在磁盘{free}）。"
+            "本次操作没有保存，已保存的数据不受影响。请清理磁盘空间（可用 df -h 查看）后重试。")
+    if "replaying WAL" in message or "Corrupt WAL" in message:
+        return DatabaseDamaged(
+            f"数据库文件的预写日志（{wal}）已损坏，数据库无法打开。恢复办法：用最近的备份恢复——"
+            f"python -m enrollment --db {path} restore 备份文件（当前文件会被移到旁边保留，不会删除）；"
+            f"或把 {wal} 移到别处后重试（本系统每次保存后都会把日志写入数据库文件，通常只会丢失最后一次"
+            "未完成的保存）。")
+    if ("not a valid DuckDB database file" in message or "Corrupt database file" in message
+            or "checksum" in message.lower()):
+        return DatabaseDamaged(
+            f"数据库文件 {path} 已损坏，无法读取。请用最近的备份恢复：python -m enrollment --db "
+            f"{path} restore 备份文件（损坏的文件会被移到旁边保留，不会删除）。")
+    if "Permission denied" in message or "Read-only file system" in message:
+        return StorageError(f"没有读写数据库文件 {path} 的权限（{message}）。请检查该文件及其目录的权限，"
+                            "以及磁盘是否被设为只读。")
+    return None
+
+
+def raise_explained(exc: BaseException, path: Path) -> None:
+    """Raise the explanation of a storage fault in place of the engine's error, if it is one."""
+    explained = explain(exc, path)
+    if explained is not None:
+        raise explained from exc
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open. A commit that failed (a full disk) has already
+    ended it, and the rollback's own error must not hide the one that matters."""
+    try:
+        con.rollback()
+    except duckdb.Error:
+        pass
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    """Close after a write: what was committed is in the log even if the closing checkpoint
+    cannot be written (a full disk), so that error is not the caller's."""
+    try:
+        con.close()
+    except duckdb.Error:
+        pass
 
 
 # `:name` parameters, skipping string literals, comments and `::` casts.
@@ -179,9 +247,10 @@ class Store:
         while True:
             try:
                 con = duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
-                    raise StorageError(f"无法打开数据库文件 {self.path}：{exc}") from exc
+                    raise (explain(exc, self.path)
+                           or StorageError(f"无法打开数据库文件 {self.path}：{exc}")) from exc
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(
                         f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
@@ -198,6 +267,9 @@ class Store:
         con = self.connect()
         try:
             yield Session(con)
+        except duckdb.Error as exc:
+            raise_explained(exc, self.path)
+            raise
         finally:
             con.close()
 
@@ -219,15 +291,20 @@ class Store:
                             "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
                             "WHERE key = 'data_version'")
                     con.commit()
+                except duckdb.Error as exc:
+                    rollback(con)
+                    raise_explained(exc, self.path)
+                    raise
                 except BaseException:
-                    con.rollback()
+                    rollback(con)
                     raise
                 try:
                     con.execute("CHECKPOINT")
                 except duckdb.Error:
-                    pass  # another thread's transaction is open; the next commit or close checkpoints
+                    pass  # another thread's transaction is open (or the disk is full): the
+                    # commit is in the log, the next commit or close checkpoints
             finally:
-                con.close()
+                _close(con)
 
     @contextmanager
     def exclusive(self) -> Iterator[Session]:
@@ -236,8 +313,11 @@ class Store:
             con = self.connect()
             try:
                 yield Session(con)
+            except duckdb.Error as exc:
+                raise_explained(exc, self.path)
+                raise
             finally:
-                con.close()
+                _close(con)
 
     def data_version(self) -> int:
         """A number that changes with every committed write; keys cached query results."""

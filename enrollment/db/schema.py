@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .engine import NotInitialized, Session, StorageError, Store
+import duckdb
+
+from .engine import NotInitialized, Session, StorageError, Store, raise_explained, rollback
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             address VARCHAR,
             campaign_id VARCHAR)""",
     )),
-    Migration(3, "the counting rules as views every query asks", (
+    Migration(3, "login throttling per address and login locks per name and address", (
+        # One row per address that failed to log in (enrollment/accounts.py keeps it that way;
+        # no key constraint, as DuckDB refuses deleting and inserting one key in a transaction).
+        """CREATE TABLE login_addresses (
+            address VARCHAR NOT NULL,
+            failures INTEGER NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            last_failure TIMESTAMP NOT NULL,
+            blocked_until TIMESTAMP)""",
+        # One row per (login name, address): the name as SHA-256 (unknown names too).
+        """CREATE TABLE login_locks (
+            name_hash VARCHAR NOT NULL,
+            address VARCHAR NOT NULL,
+            failures INTEGER NOT NULL,
+            last_failure TIMESTAMP NOT NULL,
+            locked_until TIMESTAMP)""",
+        # users.failed_logins and users.locked_until are no longer used: a lock now belongs to
+        # an address, not to the whole account.
+        "UPDATE users SET failed_logins = 0, locked_until = NULL",
+    )),
+    Migration(4, "the counting rules as views every query asks", (
         # Revisions count 1, 2, 3 … per (campaign, source, unit, date): only the few keys with a
         # revision above 1 (corrections, withdrawals) need their maximum; every other row is
         # its key's only revision. A NULL figure (a withdrawal) leaves no figure for that date.
@@ -229,8 +251,12 @@ def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[
                 tx.run("INSERT INTO schema_version VALUES (:v, :d, now()::TIMESTAMP)",
                        {"v": migration.version, "d": migration.description})
                 tx.raw.commit()
+            except duckdb.Error as exc:
+                rollback(tx.raw)
+                raise_explained(exc, store.path)
+                raise
             except BaseException:
-                tx.raw.rollback()
+                rollback(tx.raw)
                 raise
             applied.append(migration.version)
         if applied:
