@@ -12,11 +12,12 @@ import click
 import pandas as pd
 
 from . import accounts, audit, bootstrap, campaigns, demo, exports, ingest, progress, storage, tables
-from . import allocation, regions, targets
+from . import allocation, bounds, regions, targets
 from . import units
 from . import template as templates
 from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
+from .problems import bounded
 from .reader import ReadError
 from .storage import Store, StorageError
 
@@ -105,15 +106,13 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     scope, role = _uploader_scope(store, uploader, "upload")
     content = file.read_bytes()
     if dry_run:
-        with store.read() as con:
-            preview = ingest.prepare(con, campaign, content, file.name, report_date, scope)
+        preview = ingest.preview(store, campaign.id, content, file.name, report_date, scope)
         if preview.lines:
             with pd.option_context("display.unicode.east_asian_width", True,
                                    "display.max_rows", None, "display.width", 200):
                 frame = preview.frame()
                 click.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
-        for problem in preview.problems:
-            click.echo(str(problem), err=True)
+        _print_problems(preview.problems)
         if preview.errors:
             sys.exit(1)
         click.echo(f"检查通过（未保存）：{len(preview.rows)} 个单位，上报日期 {preview.report_date}，"
@@ -126,8 +125,7 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
                                 uploader=uploader, accept_warnings=accept_warnings,
                                 allowed_units=scope, address=cli_address(), role=role)
     except ingest.UploadRejected as rejected:
-        for problem in rejected.preview.problems:
-            click.echo(str(problem), err=True)
+        _print_problems(rejected.preview.problems)
         if rejected.warnings_only:
             _date_hint(rejected.preview)
             fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
@@ -349,8 +347,16 @@ def targets_group() -> None:
 
 
 def _print_problems(problems) -> None:
-    for problem in problems:
+    """One line per problem: the first 200, then how many more there are."""
+    for problem in bounded(problems):
         click.echo(str(problem), err=True)
+
+
+def _read_file(file: Path) -> bytes:
+    """A file's bytes; one over ENROLLMENT_MAX_UPLOAD_MB is refused before it is read."""
+    if problem := bounds.size_problem(file.stat().st_size):
+        fail(problem)
+    return file.read_bytes()
 
 
 TARGET_FIELDS = ("code", "name", "level", "task", "baseline", "registered_population",
@@ -419,10 +425,9 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
     """Load a target table (CSV/Excel) as the new current version; exit 1 on errors, 2 on warnings."""
     store = _ready(ctx)
     _campaign(store, campaign_id)
-    content = file.read_bytes()
+    content = _read_file(file)
     if dry_run:
-        with store.read() as con:
-            table = targets.check(con, campaign_id, content)
+        table = targets.check_file(store, campaign_id, content)
         _print_problems(table.problems)
         if not table.ok:
             fail(f"文件有 {sum(1 for p in table.problems if p.severity == 'error')} 处错误。", 1)
@@ -542,7 +547,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
         fail("--save 需要同时指定 --campaign")
     try:
         result = allocation.allocate(
-            allocation.read_base(file.read_bytes()), allocation.parse_total(total),
+            allocation.read_base(_read_file(file)), allocation.parse_total(total),
             allocation.parse_weights(by), step, allocation.parse_bound(floor),
             allocation.parse_bound(cap))
     except allocation.AllocationError as exc:
@@ -554,8 +559,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
     if campaign_id:
         store = _ready(ctx)
         _campaign(store, campaign_id)
-        with store.read() as con:
-            table = targets.check(con, campaign_id, content)
+        table = targets.check_file(store, campaign_id, content)
         _print_problems(table.problems)
         if not table.ok:
             fail("测算结果与活动的单位不符，未保存。")
@@ -645,7 +649,7 @@ def uploads_command(ctx: click.Context, campaign_id: str, uploader: str | None, 
     if fmt == "table":
         _echo_frame(upload_log.history_table(frame), fmt)
     else:
-        _echo_frame(frame.drop(columns=["messages"]), fmt)
+        _echo_frame(frame, fmt)
 
 
 @cli.command("history")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import settings
 from .labels import UPLOAD_KIND_LABELS, UPLOAD_STATUS_LABELS
-from .problems import Problem, from_json
+from .problems import STORED_LIMIT, Problem, bounded, from_json
 
 HISTORY_COLUMNS = {
     "id": "编号", "uploaded_at": "上报时间", "uploader": "填报人", "kind": "类型",
@@ -38,25 +38,44 @@ def _local(frame: pd.DataFrame, column: str) -> None:
                      .dt.tz_localize(None))
 
 
+# Messages stored before they were bounded (STORED_LIMIT) may be huge: the log leaves them alone.
+_MESSAGES_READ = 1_000_000
+
+
 def history(con: duckdb.DuckDBPyConnection, campaign_id: str, uploader: str | None = None,
             limit: int = 200) -> pd.DataFrame:
     """The newest uploads of a campaign (real ones, not demo data), with their outcome.
 
     status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry).
+    Of the stored messages only what the remark shows is read: the first error and the number
+    of errors and warnings (counted in SQL, a bounded list's closing entry standing for the rest).
     """
-    frame = con.execute("""
+    frame = con.execute(f"""
+        WITH shown AS (
+            SELECT id FROM uploads
+            WHERE campaign_id = $c AND source = 'upload' AND kind IN ('report', 'withdrawal')
+              AND ($who IS NULL OR uploader = $who)
+            ORDER BY id DESC LIMIT $n),
+        listed AS (
+            SELECT u.*, CASE WHEN length(u.messages) <= {_MESSAGES_READ}
+                        THEN CAST(json_extract(u.messages, '$[*]') AS JSON[]) END AS items
+            FROM uploads u JOIN shown USING (id))
         SELECT u.id, u.uploaded_at, u.uploader, u.kind, u.file_name, u.report_date,
                CASE WHEN w.id IS NOT NULL THEN 'withdrawn' ELSE u.status END AS status,
-               u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.messages, u.withdraws,
-               w.id AS withdrawn_by, u.size
-        FROM uploads u
+               u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.withdraws,
+               w.id AS withdrawn_by, u.size,
+               coalesce(length(u.messages) > {_MESSAGES_READ}, false) AS too_many,
+               CAST(list_filter(u.items, lambda x:
+                   json_extract_string(x, '$.severity') = 'error')[1] AS VARCHAR) AS first_error,
+               {_count_sql('error')} AS error_count,
+               {_count_sql('warning')} AS warning_count
+        FROM listed u
         LEFT JOIN uploads w ON w.kind = 'withdrawal' AND w.withdraws = u.id
-        WHERE u.campaign_id = $c AND u.source = 'upload' AND u.kind IN ('report', 'withdrawal')
-          AND ($who IS NULL OR u.uploader = $who)
-        ORDER BY u.id DESC LIMIT $n""",
+        ORDER BY u.id DESC""",
         {"c": campaign_id, "who": uploader or None, "n": limit}).df()
     _local(frame, "uploaded_at")
     frame["remark"] = [_remark(r) for r in frame.to_dict("records")]
+    frame = frame.drop(columns=["too_many", "first_error", "error_count", "warning_count"])
     frame["timing"] = [
         "" if r["kind"] != "report" or r["status"] == "rejected" or pd.isna(r["on_time"])
         else ("按时" if r["on_time"] else "逾期") for r in frame.to_dict("records")]
@@ -65,23 +84,29 @@ def history(con: duckdb.DuckDBPyConnection, campaign_id: str, uploader: str | No
     return frame
 
 
+def _count_sql(severity: str) -> str:
+    return (f"coalesce(list_sum(list_transform(u.items, lambda x: CASE WHEN "
+            f"json_extract_string(x, '$.severity') = '{severity}' THEN "
+            f"coalesce(CAST(json_extract(x, '$.count') AS BIGINT), 1) ELSE 0 END)), 0)")
+
+
 def _remark(row: dict) -> str:
     if row["kind"] == "withdrawal":
         return f"撤回第 {row['withdraws']} 号上报"
-    problems = from_json(row["messages"])
-    errors = [p for p in problems if p.severity == "error"]
-    warnings = [p for p in problems if p.severity != "error"]
+    errors, warnings = int(row["error_count"]), int(row["warning_count"])
     if row["status"] == "rejected":
+        if row["too_many"]:
+            return "未保存：问题过多，未能列出"
         if errors:
-            first = str(errors[0]).removeprefix("[错误] ")
-            more = f"等 {len(errors)} 处错误" if len(errors) > 1 else ""
+            first = str(from_json(f"[{row['first_error']}]")[0]).removeprefix("[错误] ")
+            more = f"等 {errors:,} 处错误" if errors > 1 else ""
             return f"未保存：{first}{more}"
-        return f"未保存：有 {len(warnings)} 条提醒未确认"
+        return f"未保存：有 {warnings} 条提醒未确认"
     parts = []
     if row["status"] == "withdrawn":
         parts.append(f"已由第 {row['withdrawn_by']} 号撤回")
     if warnings:
-        parts.append(f"已确认 {len(warnings)} 条提醒")
+        parts.append(f"已确认 {warnings} 条提醒")
     return "；".join(parts)
 
 
@@ -97,9 +122,16 @@ def history_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def problems(con: duckdb.DuckDBPyConnection, upload_id: int) -> list[Problem]:
-    """The messages stored with an upload (the reasons a rejected one was refused)."""
-    row = con.execute("SELECT messages FROM uploads WHERE id = ?", [upload_id]).fetchone()
-    return from_json(row[0]) if row else []
+    """The messages stored with an upload (the reasons a rejected one was refused): at most
+    STORED_LIMIT, then how many more there were."""
+    row = con.execute(f"SELECT CASE WHEN length(messages) <= {_MESSAGES_READ} THEN messages END, "
+                      "length(messages) FROM uploads WHERE id = ?", [upload_id]).fetchone()
+    if row is None:
+        return []
+    if row[0] is None and row[1]:
+        return [Problem(None, f"这次上传记录的问题过多（{row[1]:,} 个字符），无法列出；"
+                              "请下载原始文件核查")]
+    return bounded(from_json(row[0]), STORED_LIMIT)
 
 
 def raw_file(con: duckdb.DuckDBPyConnection, campaign_id: str,
