@@ -185,7 +185,8 @@ def _stream(archive: zipfile.ZipFile, name: str, limits: Limits) -> Iterator[byt
             yield chunk
 
 
-def _pieces(archive: zipfile.ZipFile, name: str, limits: Limits) -> Iterator[tuple[bytes, int]]:
+def _pieces(archive: zipfile.ZipFile, name: str, limits: Limits,
+            where: str = "") -> Iterator[tuple[bytes, int]]:
     """(piece, offset in the part): the part streamed in pieces that end at a tag's '>', so no
     tag is split. A run of text longer than the longest cell is a breach (only cell text is
     that long; `_check_runs` looks inside each piece)."""
@@ -199,7 +200,7 @@ def _pieces(archive: zipfile.ZipFile, name: str, limits: Limits) -> Iterator[tup
         carry = buffer[end:]
         offset += end
         if len(carry) > longest:
-            raise _Breach(f"有一个单元格的文字超过 Excel 的上限 {limits.cell_chars:,} 个字符")
+            raise _Breach(f"{where}有一个单元格的文字超过 Excel 的上限 {limits.cell_chars:,} 个字符")
     if carry.strip():
         raise ValueError("truncated XML")   # damaged: calamine will say so
 
@@ -220,10 +221,10 @@ def _check_runs(piece: bytes, where: str, limits: Limits) -> None:
                 raise _Breach(f"{where}有一个单元格的文字超过 Excel 的上限 {limits.cell_chars:,} 个字符")
 
 
-def _tags(archive: zipfile.ZipFile, name: str, pattern: re.Pattern,
-          limits: Limits) -> Iterator[tuple[re.Match, int]]:
+def _tags(archive: zipfile.ZipFile, name: str, pattern: re.Pattern, limits: Limits,
+          where: str = "") -> Iterator[tuple[re.Match, int]]:
     """(match, offset in the part) of every tag the pattern matches, streamed."""
-    for piece, offset in _pieces(archive, name, limits):
+    for piece, offset in _pieces(archive, name, limits, where):
         for match in pattern.finditer(piece):
             yield match, offset
 
@@ -322,7 +323,7 @@ def _check_shared_strings(archive: zipfile.ZipFile, part: str, limits: Limits) -
     """Their number (calamine loads them all when it opens the file) and the length of each run
     of text."""
     count = 0
-    for piece, _ in _pieces(archive, part, limits):
+    for piece, _ in _pieces(archive, part, limits, "共享字符串中"):
         _check_runs(piece, "共享字符串中", limits)
         if b":si" in piece:                  # a namespace prefix: the general pattern
             count += len(_SHARED_OPEN.findall(piece))
@@ -345,7 +346,7 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, where: str,
     """
     max_row = max_column = 0
     merged: list[tuple[int, int, int, int]] = []
-    for piece, _ in _pieces(archive, part, limits):
+    for piece, _ in _pieces(archive, part, limits, where):
         _check_runs(piece, where, limits)
         if piece.count(b'<c r="') == piece.count(b"<c ") and b"<c>" not in piece \
                 and b":c" not in piece:
@@ -381,7 +382,7 @@ def _walk_sheet(archive: zipfile.ZipFile, part: str, where: str,
     merged: list[tuple[int, int, int, int]] = []
     cell_start: int | None = None
     longest = _longest_cell(limits)
-    for match, offset in _tags(archive, part, _SHEET_TAG, limits):
+    for match, offset in _tags(archive, part, _SHEET_TAG, limits, where):
         closing, tag, raw = match.group(1), match.group(2), match.group(3)
         if tag == b"c":
             if closing:

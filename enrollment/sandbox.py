@@ -63,8 +63,7 @@ class SandboxError(RuntimeError):
 
 class _Popen(popen_forkserver.Popen):
     """multiprocessing's fork-server Popen (Python 3.11), minus the parent's main module and
-    working directory: the child runs a function of this package on bytes and needs neither
-    (a working directory that is gone would even make the child fail)."""
+    working directory: the child runs a function of this package on bytes and needs neither."""
 
     def _launch(self, process_obj):
         prep_data = spawn.get_preparation_data(process_obj._name)
@@ -177,28 +176,34 @@ def _death_reason(exitcode: int | None, elapsed: float, seconds: float, memory: 
 def _child(sender, function, content: bytes, args: tuple, limits: Limits, seconds: float,
            memory: int) -> None:
     """In the child: limit itself, read, send one pickled (kind, value) back, exit."""
+    # Made before the limits: with the memory used up, there may be none left to make them.
+    out_of_memory = pickle.dumps(("refused", f"读取所需内存超过 {memory // 1048576:,} MB 的上限"))
+    too_large = pickle.dumps(("refused", f"读出的表格内容超过 {OUTPUT_LIMIT // 1048576} MB 的上限"))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = max(1, math.ceil(seconds))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     gc.disable()                 # a short life: reference counting frees what it must
     try:
-        outcome = ("ok", function(content, *args, limits=limits))
-    except FileRefused as exc:
-        outcome = ("refused", exc.reason)
-    except ReadError as exc:
-        outcome = ("read_error", str(exc))
-    except MemoryError:
-        outcome = ("refused", f"读取所需内存超过 {memory // 1048576:,} MB 的上限")
-    except RecursionError:
-        outcome = ("refused", "表格结构嵌套过深")
-    except BaseException:        # noqa: BLE001 — a bug: report it with its traceback
-        outcome = ("error", traceback.format_exc(limit=20))
-    content = None
-    try:
+        try:
+            outcome = ("ok", function(content, *args, limits=limits))
+        except FileRefused as exc:
+            outcome = ("refused", exc.reason)
+        except ReadError as exc:
+            outcome = ("read_error", str(exc))
+        except RecursionError:
+            outcome = ("refused", "表格结构嵌套过深")
+        except MemoryError:
+            raise
+        except BaseException:    # noqa: BLE001 — a bug: report it with its traceback
+            outcome = ("error", traceback.format_exc(limit=20))
+        content = None
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        outcome = None
+        if len(data) > OUTPUT_LIMIT:
+            data = too_large
     except MemoryError:
-        data = pickle.dumps(("refused", f"读取所需内存超过 {memory // 1048576:,} MB 的上限"))
-    if len(data) > OUTPUT_LIMIT:
-        data = pickle.dumps(("refused", f"读出的表格内容超过 {OUTPUT_LIMIT // 1048576} MB 的上限"))
+        outcome = content = data = None
+        data = out_of_memory
     sender.send_bytes(data)
     sender.close()
+    os._exit(0)                  # nothing to clean up; exiting normally could need memory
