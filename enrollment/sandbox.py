@@ -95,6 +95,27 @@ _slots = threading.BoundedSemaphore(MAX_CHILDREN)
 _preloaded = False
 
 
+def _forget_the_parents_fork_server() -> None:
+    """In a process forked from one that has read files (the crash test's writers are such
+    forks): the fork server is the parent's, and multiprocessing would waitpid() on it here and
+    fail. Forget it, so the next read starts one of this process's own; locks that another
+    thread held at the fork are new ones."""
+    global _start_lock, _slots
+    server = forkserver._forkserver
+    if server._forkserver_alive_fd is not None:
+        try:
+            os.close(server._forkserver_alive_fd)     # this process's copy only
+        except OSError:
+            pass
+    server._forkserver_address = server._forkserver_alive_fd = server._forkserver_pid = None
+    server._lock = threading.Lock()
+    _start_lock = threading.Lock()
+    _slots = threading.BoundedSemaphore(MAX_CHILDREN)
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_fork_server)
+
+
 def _context() -> mp_context.ForkServerContext:
     global _preloaded
     ctx = multiprocessing.get_context("forkserver")

@@ -1,6 +1,7 @@
 """The sandbox that reads uploads: a child process that may die, hang, eat memory or return too
 much without harming the caller, and says so in Chinese (FileRefused)."""
 
+import os
 import sys
 import threading
 import types
@@ -114,3 +115,22 @@ def test_the_child_does_not_run_the_parents_main_script(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", main)
     assert sandbox.read(reader.read_table, SMALL).rows
     assert not marker.exists()
+
+
+def test_a_process_forked_after_reading_starts_a_fork_server_of_its_own():
+    """The crash test's writers are forks of a process that has already read files."""
+    assert sandbox.read(reader.read_table, SMALL).rows
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            rows = sandbox.read(reader.read_table, SMALL).rows
+            os.write(write, str(len(rows)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
+    assert sandbox.read(reader.read_table, SMALL).rows      # the parent's server still serves
