@@ -12,7 +12,9 @@ calls a reader function in a fresh child process with limits on
 * the structure of the file (`enrollment/bounds.py`, passed down as `Limits`).
 
 Any breach, including the child being killed, is a `FileRefused` with the concrete reason. The
-result comes back as a compact pickle over a pipe.
+result comes back as a compact pickle over a pipe, and the parent rebuilds only the types a read
+returns (ALLOWED): the child handles hostile bytes with native code, and a child taken over
+must not be able to hand the server a pickle that runs code.
 
 The children come from multiprocessing's fork server: a single-threaded process started once
 (with fork+exec, safe from the Streamlit server's threads) that has imported the reader
@@ -31,6 +33,7 @@ from __future__ import annotations
 import gc
 import io
 import math
+import multiprocessing
 import os
 import pickle
 import resource
@@ -39,11 +42,9 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import TypeVar
-
-import multiprocessing
 from multiprocessing import context as mp_context
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from typing import TypeVar
 
 from . import bounds, settings
 from .bounds import Limits
@@ -54,6 +55,20 @@ T = TypeVar("T")
 OUTPUT_LIMIT = 64 * 1024 * 1024      # a province's report table pickles to about 2 MB
 MAX_CHILDREN = max(2, os.cpu_count() or 1)
 PRELOAD = ["enrollment.sandbox"]     # imports the reader, calamine and charset_normalizer
+
+
+# What a reader function may return, besides built-in containers, strings and numbers.
+ALLOWED = {("enrollment.reader", "Table"), ("enrollment.reader", "Row"),
+           ("enrollment.bounds", "Limits"),
+           ("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"),
+           ("datetime", "timedelta"), ("datetime", "timezone")}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a reader result")
+        return super().find_class(module, name)
 
 
 class SandboxError(RuntimeError):
@@ -174,7 +189,7 @@ def _run(function, content: bytes, args: tuple, limits: Limits, seconds: float,
             child.kill()
             child.join()
         if data is not None:
-            return pickle.loads(data)
+            return _Unpickler(io.BytesIO(data)).load()
         return "refused", _death_reason(child.exitcode, elapsed, seconds, memory)
     finally:
         receiver.close()

@@ -1,6 +1,7 @@
 """The sandbox that reads uploads: a child process that may die, hang, eat memory or return too
 much without harming the caller, and says so in Chinese (FileRefused)."""
 
+import io
 import os
 import sys
 import threading
@@ -134,3 +135,14 @@ def test_a_process_forked_after_reading_starts_a_fork_server_of_its_own():
     os.waitpid(pid, 0)
     assert answer == b"1"
     assert sandbox.read(reader.read_table, SMALL).rows      # the parent's server still serves
+
+
+def test_the_parent_rebuilds_only_what_a_read_returns():
+    """A child taken over by a hostile file could send any pickle; only reader types load."""
+    import pickle
+
+    evil = pickle.dumps(("ok", os.system))          # would resolve posix.system
+    with pytest.raises(pickle.UnpicklingError, match="is not a reader result"):
+        sandbox._Unpickler(io.BytesIO(evil)).load()
+    table = reader.read_table(SMALL)
+    assert sandbox._Unpickler(io.BytesIO(pickle.dumps(("ok", table)))).load() == ("ok", table)
