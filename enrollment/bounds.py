@@ -250,8 +250,9 @@ _SHARED_OPEN = re.compile(rb"<(?:[\w.-]+:)?si(?:\s[^>]*)?(?<!/)>")
 # A cell with content (not self-closing): its reference, and any such cell at all.
 _VALUED_REF = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']\$?([A-Za-z]{1,4})\$?(\d{1,9})[\"'][^>]*(?<!/)>")
 # One group each: findall then builds no tuples (half the time).
-_COMMON_ROW = re.compile(rb'<c r="[A-Z]{1,4}(\d{1,9})"[^>]*(?<!/)>')
-_COMMON_COLUMN = re.compile(rb'<c r="([A-Z]{1,4})\d{1,9}"[^>]*(?<!/)>')
+_COMMON_ROW = re.compile(rb'<c r="[A-Za-z]{1,4}(\d{1,9})"[^>]*(?<!/)>')
+_COMMON_COLUMN = re.compile(rb'<c r="([A-Za-z]{1,4})\d{1,9}"[^>]*(?<!/)>')
+_COMMON_ANY = re.compile(rb'<c r="[A-Za-z]{1,4}\d{1,9}"')
 _VALUED = re.compile(rb"<(?:[\w.-]+:)?c(?:\s[^>]*)?(?<!/)>")
 _MERGE_REF = re.compile(rb"<(?:[\w.-]+:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
 _CELL_REF = re.compile(rb"^\$?([A-Za-z]{1,4})\$?(\d{1,9})$")
@@ -348,9 +349,10 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, where: str,
     merged: list[tuple[int, int, int, int]] = []
     for piece, _ in _pieces(archive, part, limits, where):
         _check_runs(piece, where, limits)
-        if piece.count(b'<c r="') == piece.count(b"<c ") and b"<c>" not in piece \
-                and b":c" not in piece:
-            digits = _COMMON_ROW.findall(piece)
+        common = piece.count(b'<c r="')
+        digits = _COMMON_ROW.findall(piece) if _only_common_cells(piece, common) else None
+        # Cells with content plus formatted empty ones must be every <c r="…: none escaped.
+        if digits is not None and (len(digits) == common or len(_COMMON_ANY.findall(piece)) == common):
             if digits:
                 max_row = max(max_row, max(map(int, digits)))
                 max_column = max(max_column, max(map(_column_index, set(_COMMON_COLUMN.findall(piece)))))
@@ -371,6 +373,12 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, where: str,
         if len(merged) > limits.merges:
             raise _Breach(f"{where}有超过 {limits.merges:,} 个合并单元格区域，超过 {limits.merges:,} 个的上限")
     return max_row, max_column, merged
+
+
+def _only_common_cells(piece: bytes, common: int) -> bool:
+    """Every cell tag in the piece is written <c r="… (no prefix, other white space or order)."""
+    return (common == piece.count(b"<c ") and b"<c>" not in piece and b":c" not in piece
+            and b"<c\t" not in piece and b"<c\n" not in piece and b"<c\r" not in piece)
 
 
 def _walk_sheet(archive: zipfile.ZipFile, part: str, where: str,

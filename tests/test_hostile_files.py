@@ -78,6 +78,28 @@ def test_the_structural_checks_refuse_before_calamine_even_in_process(hostile_fi
         reader.read_table(hostile_files[kind])
 
 
+FAR_CELL_FORMS = {
+    "written by every writer": '<c r="XFD1048576"><v>1</v></c>',
+    "after a new line": '<c\nr="XFD1048576"><v>1</v></c>',
+    "after a tab": '<c\tr="XFD1048576"><v>1</v></c>',
+    "in lower case": '<c r="xfd1048576"><v>1</v></c>',
+    "absolute": '<c r="$XFD$1048576"><v>1</v></c>',
+    "in single quotes": "<c r='XFD1048576'><v>1</v></c>",
+    "r not first": '<c t="n" r="XFD1048576"><v>1</v></c>',
+    "with a namespace prefix": '<x:c r="XFD1048576"><x:v>1</x:v></x:c>',
+    "after formatted empty cells": '<c r="B1048576" s="1"/><c r="XFD1048576"><v>1</v></c>',
+    "without a reference, in a far row": '<c><v>1</v></c>',
+}
+
+
+@pytest.mark.parametrize("form", FAR_CELL_FORMS)
+def test_a_far_cell_however_written_is_found_before_calamine(form):
+    rows = hostile.HEADER + hostile.DATA + f'<row r="1048576">{FAR_CELL_FORMS[form]}</row>'
+    with pytest.raises(reader.FileRefused, match="1,048,576 行") as caught:
+        sandbox.read(reader.read_table, hostile.workbook([hostile.sheet(rows)]))
+    assert caught.value.reason.startswith("工作表「Sheet1」的数据区域为 A1:"), caught.value.reason
+
+
 def test_a_lying_zip_directory_is_read_as_damaged_and_the_process_survives(store):
     """The sheet says 1 KB but holds 40 MB: whatever the readers make of it, it is a ReadError."""
     with pytest.raises(reader.ReadError):
