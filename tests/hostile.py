@@ -100,6 +100,22 @@ def far_cell() -> bytes:
                            dimension="A1:XFD1048576")])
 
 
+def far_xls_cell() -> bytes:
+    """The old format's farthest cell, IV65536: no XML to inspect, and calamine builds the whole
+    16.7-million-cell range (512 MB) when it opens the file."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("Sheet1")
+    for r, row in enumerate([["单位", "累计参保人数"], ["城区", 5]]):
+        for c, value in enumerate(row):
+            ws.write(r, c, value)
+    ws.write(65535, 255, 1)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def far_cell_and_merges(merges: int = 1000) -> bytes:
     """The 25 KB file of the issue: a far cell and ranges merged over the whole sheet."""
     return workbook([sheet(HEADER + DATA + '<row r="1048576">' + cell("XFD1048576", 1) + "</row>",

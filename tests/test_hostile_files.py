@@ -30,6 +30,8 @@ REFUSED = "文件过大或结构异常："
 HOSTILE = {
     # finding 1: 2 KB, calamine would ask for 512 GB and abort the process
     "cell at XFD1048576": (hostile.far_cell, "数据区域为 A1:XFD1048576（1,048,576 行 × 16,384 列），超过 100,000 行的上限"),
+    # the same in an .xls: refused by the sandbox when calamine aborts the child
+    "an .xls cell at IV65536": (hostile.far_xls_cell, "读取所需内存超过 768 MB 的上限"),
     # finding 2: the 25 KB file that ran for more than 600 s
     "far cell and merged ranges over the sheet": (hostile.far_cell_and_merges, "A1:XFD1048576"),
     "more merged ranges than any report has": (lambda: hostile.merged_over_the_sheet(10_001),
