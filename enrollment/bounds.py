@@ -377,8 +377,11 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, where: str,
 
 def _only_common_cells(piece: bytes, common: int) -> bool:
     """Every cell tag in the piece is written <c r="… (no prefix, other white space or order)."""
-    return (common == piece.count(b"<c ") and b"<c>" not in piece and b":c" not in piece
-            and b"<c\t" not in piece and b"<c\n" not in piece and b"<c\r" not in piece)
+    if common != piece.count(b"<c ") or b":c" in piece:
+        return False
+    if piece.count(b"<c") == common:     # the usual piece of <sheetData>: no other tag starts so
+        return True
+    return not any(form in piece for form in (b"<c>", b"<c\t", b"<c\n", b"<c\r"))
 
 
 def _walk_sheet(archive: zipfile.ZipFile, part: str, where: str,

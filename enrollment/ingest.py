@@ -262,7 +262,9 @@ def _cycle_collection_paused():
     """Checking a province's file makes some 200,000 short-lived lists, dicts and rows, none in
     a reference cycle; the cycle collector would walk them (and every long-lived object) again
     and again for nothing: a quarter of the time. Reference counting frees them all the same.
-    Shared by threads: collection resumes when the last of them is done."""
+    The pause spans reading and checking (`preview`, `commit`): the table read in the sandbox
+    lives from one to the other. Shared by threads: collection resumes when the last of them is
+    done."""
     global _gc_pausers, _gc_was_enabled
     with _gc_guard:
         if _gc_pausers == 0:
@@ -319,6 +321,7 @@ def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, 
                  date_confirmed=date_confirmed)
 
 
+@_without_cycle_collection
 def preview(store: Store, campaign_id: str, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
@@ -843,6 +846,7 @@ def _check_duplicate_file(con, preview: Preview) -> None:
 
 # --- commit --------------------------------------------------------------------------------
 
+@_without_cycle_collection
 def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            report_date: dt.date | None = None, uploader: str | None = None,
            accept_warnings: bool = False, allowed_units: Iterable[str] | None = None,
