@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import audit, campaigns, settings, storage, targets
+from .reader import ReadError
 from .storage import Store
 
 
@@ -50,7 +51,10 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
             if hashlib.sha256(content).hexdigest() not in loaded:
-                pending.append((spec, content))
+                try:                    # read before the write lock, like any table
+                    pending.append((spec, content, targets.read(content)))
+                except ReadError as exc:
+                    raise ShippedDataError(f"{spec['file']}: {exc}") from exc
         if exists and not pending:
             continue
         with store.write() as con:
@@ -60,8 +64,8 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                 audit.record(con, actor, "campaign_changed",
                              f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",
                              address, campaign_id=definition.id)
-            for spec, content in pending:
-                table = targets.parse(con, definition.id, content)
+            for spec, content, read_table in pending:
+                table = targets.parse_table(con, definition.id, read_table)
                 if not table.ok:
                     problems = "；".join(str(p) for p in table.problems)
                     raise ShippedDataError(f"{spec['file']}: {problems}")
