@@ -312,6 +312,7 @@ def read(content: bytes) -> Parsed:
     return parsed
 
 
+@_without_cycle_collection
 def prepare(con: duckdb.DuckDBPyConnection, campaign: Campaign, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
