@@ -13,8 +13,9 @@ and 17 weekly reports per community) and measures, each against a baseline taken
   (every cache stale) and with nothing changed, against the page's two queries timed directly;
   targets: cold under 1 s at province size, under 3 s at national size;
 - ingest_prepare / ingest_commit: a Friday .xlsx with one row per village of Shanxi (Jincheng's
-  at city size) read and checked (ingest.prepare, what the preview waits for) and stored
-  (ingest.commit) vs reading the same file with pandas + calamine alone; target ≤ 2×;
+  at city size) read in the sandbox and checked (ingest.preview, what the preview waits for) and
+  stored (ingest.commit) vs reading the same file with pandas + calamine alone; target ≤ 2×
+  (benchmarks/sandbox.py isolates what the sandbox adds);
 - peak_rss: the high-water mark of a real `streamlit run` process after Chromium opened the
   overview, its 明细表 and a county, vs the same process idle after start-up; target < 2 GB at
   national size;
@@ -243,8 +244,7 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     name = f"{region}-{FILE_DAY}.xlsx"
 
     def prepare():
-        with store.read() as con:
-            preview = ingest.prepare(con, campaign, content, name, FILE_DAY, today=FILE_DAY)
+        preview = ingest.preview(store, campaign.id, content, name, FILE_DAY, today=FILE_DAY)
         if preview.problems or len(preview.rows) != rows:
             raise SystemExit(f"ingest: {len(preview.rows)} of {rows} rows; {preview.problems[:3]}")
         return preview

@@ -27,10 +27,10 @@ from fractions import Fraction
 
 import pandas as pd
 
-from . import reader
+from . import reader, sandbox
 from .names import normalize
 from .problems import Problem
-from .reader import CellError, ReadError, Role
+from .reader import CellError, ReadError  # noqa: F401 — ReadError: what read_base raises
 from .text import cells
 
 TASK_HEADER = "任务数"
@@ -38,7 +38,7 @@ INCREASE_HEADER = "增加人数"
 GROWTH_HEADER = "增长率"
 STEPS = (1, 10, 100)
 _UNIT_KEYS = ("unit_code", "unit_name")
-_EXTRA = "col:"
+_EXTRA = reader.EXTRA_ROLE
 
 
 class AllocationError(ValueError):
@@ -130,43 +130,9 @@ def _display(value: object) -> object:
 
 
 def read_base(content: bytes) -> BaseTable:
-    """Read a base-data table (any CSV/Excel the reader understands); ReadError if none."""
-    sheets = reader.read_sheets(content)
-    for sheet in sheets:
-        table = reader.find_table(sheet, reader.TARGET_ROLES)
-        extra = _extra_roles(table.ignored_columns) if table else _headers_near_unit(sheet)
-        if table is None and not extra:
-            continue
-        roles = (reader.UNIT_CODE, reader.UNIT_NAME) if table is None else reader.TARGET_ROLES
-        full = reader.find_table(sheet, tuple(extra) + roles)
-        if full is None:
-            continue
-        return _base_table(full)
-    raise ReadError("没有找到表头：文件前 20 行中没有一行同时包含单位列（单位、乡镇、社区、单位代码等）"
-                    "和数字列的标题。请使用模板，或检查表头文字。")
-
-
-def _extra_roles(headers: list[str]) -> list[Role]:
-    """A role for each column the target roles did not claim, so its cells are read too."""
-    roles, seen = [], set()
-    for header in headers:
-        key = reader.header_key(header)
-        if key and key not in seen:
-            seen.add(key)
-            roles.append(Role(_EXTRA + header, header, (key,)))
-    return roles
-
-
-def _headers_near_unit(sheet: reader.Sheet, scan_rows: int = 20) -> list[Role]:
-    """For a table with a unit column and only unrecognised number columns: their headers."""
-    units = (reader.UNIT_CODE, reader.UNIT_NAME)
-    for row in sheet.rows[:scan_rows]:
-        texts = [reader.cell_text(v) for v in row]
-        if any(reader.match_role(t, units) for t in texts):
-            others = [t for t in texts if t and not reader.match_role(t, units)]
-            if others:
-                return _extra_roles(others)
-    return []
+    """Read a base-data table (any CSV/Excel the reader understands) in the sandbox; ReadError
+    if there is none, or the file is over ENROLLMENT_MAX_UPLOAD_MB or refused by the limits."""
+    return _base_table(sandbox.read(reader.read_any_table, content))
 
 
 def _base_table(table: reader.Table) -> BaseTable:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import audit, campaigns, db, settings, targets
 from .db import Store
+from .reader import ReadError
 
 
 class ShippedDataError(Exception):
@@ -47,7 +48,10 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
             if hashlib.sha256(content).hexdigest() not in loaded:
-                pending.append((spec, content))
+                try:                    # read before the write lock, like any table
+                    pending.append((spec, content, targets.read(content)))
+                except ReadError as exc:
+                    raise ShippedDataError(f"{spec['file']}: {exc}") from exc
         if exists and not pending:
             continue
         with store.write() as tx:
@@ -57,8 +61,8 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                 audit.record(tx, actor, "campaign_changed",
                              f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",
                              address, campaign_id=definition.id)
-            for spec, content in pending:
-                table = targets.parse(tx, definition.id, content)
+            for spec, content, read_table in pending:
+                table = targets.parse_table(tx, definition.id, read_table)
                 if not table.ok:
                     problems = "；".join(str(p) for p in table.problems)
                     raise ShippedDataError(f"{spec['file']}: {problems}")

@@ -15,11 +15,12 @@ import pandas as pd
 
 from . import accounts, audit, bootstrap, campaigns, db, demo, exports, ingest, progress, settings
 from . import tables
-from . import allocation, regions, targets
+from . import allocation, bounds, regions, targets
 from . import text as txt
 from . import template as templates
 from . import uploads as upload_log
 from .labels import LEVEL_LABELS, TARGETS_MISSING
+from .problems import bounded
 from .reader import ReadError
 from .db import Store, StorageError
 
@@ -138,15 +139,13 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     uploader, scope, role = _uploader_scope(store, uploader, "upload")
     content = file.read_bytes()
     if dry_run:
-        with store.read() as con:
-            preview = ingest.prepare(con, campaign, content, file.name, report_date, scope)
+        preview = ingest.preview(store, campaign.id, content, file.name, report_date, scope)
         if preview.lines:
             with pd.option_context("display.unicode.east_asian_width", True,
                                    "display.max_rows", None, "display.width", 200):
                 frame = preview.frame()
                 click.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
-        for problem in preview.problems:
-            click.echo(str(problem), err=True)
+        _print_problems(preview.problems)
         if preview.errors:
             sys.exit(1)
         click.echo(f"检查通过（未保存）：{len(preview.rows)} 个单位，上报日期 {preview.report_date}，"
@@ -159,8 +158,7 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
                                 uploader=uploader, accept_warnings=accept_warnings,
                                 allowed_units=scope, address=cli_address(), role=role)
     except ingest.UploadRejected as rejected:
-        for problem in rejected.preview.problems:
-            click.echo(str(problem), err=True)
+        _print_problems(rejected.preview.problems)
         if rejected.warnings_only:
             _date_hint(rejected.preview)
             fail("有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。", 2)
@@ -397,8 +395,16 @@ def targets_group() -> None:
 
 
 def _print_problems(problems) -> None:
-    for problem in problems:
+    """One line per problem: the first 200, then how many more there are."""
+    for problem in bounded(problems):
         click.echo(str(problem), err=True)
+
+
+def _read_file(file: Path) -> bytes:
+    """A file's bytes; one over ENROLLMENT_MAX_UPLOAD_MB is refused before it is read."""
+    if problem := bounds.size_problem(file.stat().st_size):
+        fail(problem)
+    return file.read_bytes()
 
 
 TARGET_FIELDS = ("code", "name", "level", "task", "baseline", "registered_population",
@@ -472,10 +478,9 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
         note = txt.clean_text(note, what="--note", limit=targets.MAX_NOTE, required=False)
     except txt.TextError as exc:
         fail(str(exc))
-    content = file.read_bytes()
+    content = _read_file(file)
     if dry_run:
-        with store.read() as con:
-            table = targets.check(con, campaign_id, content)
+        table = targets.check_file(store, campaign_id, content)
         _print_problems(table.problems)
         if not table.ok:
             fail(f"文件有 {sum(1 for p in table.problems if p.severity == 'error')} 处错误。", 1)
@@ -596,7 +601,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
         fail("--save 需要同时指定 --campaign")
     try:
         result = allocation.allocate(
-            allocation.read_base(file.read_bytes()), allocation.parse_total(total),
+            allocation.read_base(_read_file(file)), allocation.parse_total(total),
             allocation.parse_weights(by), step, allocation.parse_bound(floor),
             allocation.parse_bound(cap))
     except allocation.AllocationError as exc:
@@ -609,8 +614,7 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
         store = _ready(ctx)
         _campaign(store, campaign_id)
         uploader, _, role = _uploader_scope(store, uploader if save else None, "manage_targets")
-        with store.read() as con:
-            table = targets.check(con, campaign_id, content)
+        table = targets.check_file(store, campaign_id, content)
         _print_problems(table.problems)
         if not table.ok:
             fail("测算结果与活动的单位不符，未保存。")
@@ -702,7 +706,7 @@ def uploads_command(ctx: click.Context, campaign_id: str, uploader: str | None, 
     if fmt == "table":
         _echo_frame(upload_log.history_table(frame), fmt)
     else:
-        _echo_frame(frame.drop(columns=["messages"]), fmt)
+        _echo_frame(frame, fmt)
 
 
 @cli.command("history")

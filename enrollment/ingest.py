@@ -1,10 +1,13 @@
 """The Friday upload: read a file, check every row, preview, then commit atomically; withdraw.
 
-`prepare` reads and checks without writing; `commit` stores the upload (raw bytes and all) and,
-when it has no errors and its warnings were accepted, its rows as new report revisions, in one
-transaction. `withdraw` undoes an uploader's latest upload by appending revisions that restore
-the figures it replaced. The page and the CLI call the same functions, so they show the same
-messages.
+`read` parses the file in the sandbox (a child process with limits, `enrollment/sandbox.py`)
+before any database connection is opened; `check` then checks it against the campaign with a
+connection, writing nothing. `preview` does both for the page and `ingest --dry-run`. `commit`
+reads first, then takes the write lock only for the checks that need the database and the
+insert: the upload (raw bytes and all) and, when it has no errors and its warnings were
+accepted, its rows as new report revisions, in one transaction. `withdraw` undoes an
+uploader's latest upload by appending revisions that restore the figures it replaced. The page
+and the CLI call the same functions, so they show the same messages.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from . import audit, campaigns, db, reader, settings, units
+from . import audit, bounds, campaigns, db, reader, sandbox, settings, units
 from .campaigns import Campaign
 from .labels import LEVEL_LABELS
-from .names import UnitIndex, variants
-from .problems import ERROR, WARNING, Problem, errors, to_json, warnings
+from .names import Suggestions, UnitIndex, variants
+from .problems import ERROR, WARNING, Problem, bounded, errors, to_json, warnings
 from .reader import CellError, ReadError
 from .db import Session, Store
 from .text import clean_file_name  # one cleaner for uploads and target tables
@@ -260,7 +263,9 @@ def _cycle_collection_paused():
     """Checking a province's file makes some 200,000 short-lived lists, dicts and rows, none in
     a reference cycle; the cycle collector would walk them (and every long-lived object) again
     and again for nothing: a quarter of the time. Reference counting frees them all the same.
-    Shared by threads: collection resumes when the last of them is done."""
+    The pause spans reading and checking (`preview`, `commit`): the table read in the sandbox
+    lives from one to the other. Shared by threads: collection resumes when the last of them is
+    done."""
     global _gc_pausers, _gc_was_enabled
     with _gc_guard:
         if _gc_pausers == 0:
@@ -284,28 +289,67 @@ def _without_cycle_collection(function):
     return wrapper
 
 
+@dataclass
+class Parsed:
+    """An upload read before any database connection is opened: its table, or why it has none."""
+    sha256: str
+    size: int
+    table: reader.Table | None = None
+    problem: Problem | None = None
+
+
+@_without_cycle_collection
+def read(content: bytes) -> Parsed:
+    """Read an upload in the sandbox, holding nothing; a file that cannot be read (too large,
+    damaged, refused by the limits) gives a Parsed with the reason as its problem."""
+    parsed = Parsed(sha256(content), len(content))
+    if message := bounds.size_problem(len(content)):
+        parsed.problem = Problem(None, message)
+        return parsed
+    try:
+        parsed.table = sandbox.read(reader.read_table, content, reader.REPORT_ROLES, ("enrolled",))
+    except ReadError as exc:
+        parsed.problem = Problem(None, str(exc))
+    return parsed
+
+
 @_without_cycle_collection
 def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
-    """Read and check an upload against the campaign; writes nothing.
+    """`read` and `check` in one call; writes nothing. The file is read while the caller holds
+    `tx`: with a Store, use `preview` (or `commit`), which read first."""
+    return check(tx, campaign, read(content), file_name, report_date, allowed_units, today,
+                 date_confirmed=date_confirmed)
+
+
+@_without_cycle_collection
+def preview(store: Store, campaign_id: str, content: bytes, file_name: str,
+            report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
+            today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """Read the upload (no connection open), then check it with a short read connection."""
+    parsed = read(content)
+    with store.read() as tx:
+        campaign = campaigns.get(tx, campaign_id)
+        return check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
+                     date_confirmed=date_confirmed)
+
+
+@_without_cycle_collection
+def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
+          report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
+          today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """Check a read upload against the campaign; writes nothing.
 
     `report_date` comes from the form; when the file names another date the preview asks
     (a warning and `Preview.date_question`) unless `date_confirmed` says the user chose.
     """
-    preview = Preview(campaign.id, file_name, sha256(content), len(content), report_date,
+    preview = Preview(campaign.id, file_name, parsed.sha256, parsed.size, report_date,
                       form_date=report_date)
-    limit = settings.max_upload_bytes()
-    if len(content) > limit:
-        preview.problems.append(Problem(
-            None, f"文件大小 {_size(len(content))}，超过上限 {_size(limit)}。"
-                  "请删去与上报无关的工作表或内容后再上传。"))
+    if parsed.table is None:
+        preview.problems.append(parsed.problem or Problem(None, "无法读取文件"))
         return preview
-    try:
-        table = reader.read_table(content, reader.REPORT_ROLES, required=("enrolled",))
-    except ReadError as exc:
-        preview.problems.append(Problem(None, str(exc)))
-        return preview
+    table = parsed.table
     preview.sheet, preview.header_row = table.sheet, table.header_row
     preview.columns = dict(table.headers)
     preview.ignored_columns = list(table.ignored_columns)
@@ -358,10 +402,6 @@ def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
         _check_duplicate_file(tx, preview)
     preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return preview
-
-
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(round(n / 1024), 1)} KB"
 
 
 def _file_dates(table: reader.Table, campaign: Campaign,
@@ -478,6 +518,7 @@ def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
             levels[index.levels[codes[0]]] = levels.get(index.levels[codes[0]], 0) + 1
     hinted = _header_level(table)
     main_level = max(levels, key=lambda lv: (levels[lv], lv == hinted)) if levels else hinted
+    suggest = Suggestions(index)
     resolved: dict[int, str] = {}
     for row in table.rows:
         codes = first[row.number]
@@ -499,7 +540,7 @@ def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
                 continue
             resolved[row.number] = code
             continue
-        _explain_unresolved(index, row, codes, main_level, preview.problems)
+        _explain_unresolved(index, row, codes, main_level, preview.problems, suggest)
     return resolved
 
 
@@ -557,7 +598,8 @@ def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str,
 
 
 def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
-                        main_level: str | None, problems: list[Problem]) -> None:
+                        main_level: str | None, problems: list[Problem],
+                        suggest: Suggestions) -> None:
     code_text = reader.cell_text(row.values.get("unit_code"))
     name_text = reader.cell_text(row.values.get("unit_name"))
     if not code_text and not name_text:
@@ -574,14 +616,14 @@ def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
         hint = f"（单位名称「{name_text}」对应的代码是 {by_name[0]}）" if len(by_name) == 1 else ""
         problems.append(Problem(row.number, f"单位代码「{code_text}」不存在{hint}"))
         return
-    suggestions = _suggest(index, name_text, main_level)
+    suggestions = _suggest(index, suggest, name_text, main_level)
     hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else "。请核对单位名称，或使用模板"
     problems.append(Problem(row.number, f"未知单位「{name_text}」{hint}"))
 
 
-def _suggest(index: UnitIndex, text: str, level: str | None) -> list[str]:
+def _suggest(index: UnitIndex, suggest: Suggestions, text: str, level: str | None) -> list[str]:
     """The closest official names, those of the file's level first."""
-    found = index.suggest(text, limit=12)
+    found = suggest(text, limit=12)
     rank = {lv: i for i, lv in enumerate(LEVEL_LABELS)}
     level_of: dict[str, str] = {}
     for code in {c for name in found for c in index.resolve(name)}:
@@ -769,25 +811,29 @@ def _check_duplicate_file(tx: Session, preview: Preview) -> None:
 
 # --- commit --------------------------------------------------------------------------------
 
+@_without_cycle_collection
 def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            report_date: dt.date | None = None, uploader: str | None = None,
            accept_warnings: bool = False, allowed_units: Iterable[str] | None = None,
            now: dt.datetime | None = None, today: dt.date | None = None,
            date_confirmed: bool = False, address: str | None = None,
            role: str | None = None) -> Receipt:
-    """Check the file again inside one write transaction and store it.
+    """Read the file (in the sandbox, before any lock), then check it again and store it in one
+    write transaction.
 
-    On errors (or warnings not accepted) the upload is archived as rejected, no report changes,
-    and UploadRejected is raised. A file over the size limit is archived without its bytes.
-    Either way the attempt is in the audit log (uploader, `role`, `address`).
+    On errors (or warnings not accepted) the upload is archived as rejected, with its first
+    200 problems and a count of the rest, no report changes, and UploadRejected (with every
+    problem) is raised. A file over the size limit is archived without its bytes. Either way the
+    attempt is in the audit log (uploader, `role`, `address`).
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
+    parsed = read(content)
     with store.write() as tx:
         campaign = campaigns.get(tx, campaign_id)
-        preview = prepare(tx, campaign, content, file_name, report_date, allowed_units, today,
-                          date_confirmed=date_confirmed)
+        preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
+                        date_confirmed=date_confirmed)
         blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
         upload_id = db.uploads.new_id(tx)
         on_time = (campaign.is_on_time(preview.report_date, now)
@@ -797,9 +843,9 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
             tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
             file_name=file_name, sha256=preview.sha256, size=len(content), content=stored,
             uploader=uploader, uploaded_at=now, report_date=preview.report_date,
-            status="rejected" if blocked else "accepted", messages=to_json(preview.problems),
-            row_count=len(preview.rows), unit_count=preview.units,
-            total_enrolled=preview.total_enrolled, on_time=on_time)
+            status="rejected" if blocked else "accepted",
+            messages=to_json(bounded(preview.problems)), row_count=len(preview.rows),
+            unit_count=preview.units, total_enrolled=preview.total_enrolled, on_time=on_time)
         if not blocked:
             _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
             audit.record(tx, uploader, "upload",

@@ -8,6 +8,9 @@ check, and keeps the row numbers the user sees in Excel.
 
 Every failure to read is a `ReadError` with a Chinese message; a bad cell is a `CellError`.
 Nothing else escapes `read_table`, whatever the bytes (a property test feeds it random ones).
+A file beyond the bounds of `enrollment/bounds.py` (rows, columns, cells, merged ranges, cell
+length, decompressed size) is refused with `FileRefused` before anything large is built; uploads
+are read through `enrollment/sandbox.py`, which also bounds time and memory.
 """
 
 from __future__ import annotations
@@ -23,11 +26,24 @@ from dataclasses import dataclass, field
 import charset_normalizer
 import python_calamine
 
+from . import bounds
+from .bounds import Limits
 from .names import normalize
 
 
 class ReadError(ValueError):
     """The file cannot be read as a table (message in Chinese)."""
+
+
+class FileRefused(ReadError):
+    """The file is too large or too oddly built to be read safely; `reason` says what exactly."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"文件过大或结构异常：{reason}，请另存为普通表格后再上传。")
+
+    def __reduce__(self):
+        return FileRefused, (self.reason,)
 
 
 # --- file formats --------------------------------------------------------------------------
@@ -132,23 +148,50 @@ class Sheet:
     visible: bool = True
 
 
-def read_sheets(content: bytes) -> list[Sheet]:
-    """Every sheet of a workbook (a CSV is one sheet), cells as Python values."""
+def read_sheets(content: bytes, limits: Limits | None = None) -> list[Sheet]:
+    """Every sheet of a workbook (a CSV is one sheet), cells as Python values.
+
+    FileRefused when the file exceeds `limits` (default: Limits.from_settings()); a workbook's
+    structure is checked before calamine sees it, and each sheet's extent before its cells are
+    built.
+    """
+    limits = limits or Limits.from_settings()
     kind = sniff(content)
     if kind == "csv":
-        return [Sheet("CSV", _csv_rows(decode_text(content)))]
+        return [Sheet("CSV", _csv_rows(decode_text(content), limits))]
     if kind == "html":
-        return _html_sheets(decode_text(content))
+        return _html_sheets(decode_text(content), limits)
+    if kind in ("xlsx", "ods") and (problem := bounds.workbook_problem(content, kind, limits)):
+        raise FileRefused(problem)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
         visible = {m.name: m.visible == python_calamine.SheetVisibleEnum.Visible
                    for m in workbook.sheets_metadata}
+        names = workbook.sheet_names
+        if len(names) > limits.sheets:
+            raise FileRefused(f"工作簿有 {len(names):,} 个工作表，超过 {limits.sheets:,} 个的上限")
         sheets = []
-        for index, name in enumerate(workbook.sheet_names):
+        cells = merges = 0
+        for index, name in enumerate(names):
             sheet = workbook.get_sheet_by_index(index)
+            where = f"工作表「{name[:40]}」"
+            end = sheet.end
+            rows, columns = (end[0] + 1, end[1] + 1) if end else (0, 0)
             merged = list(sheet.merged_cell_ranges or [])
-            sheets.append(Sheet(name, sheet.to_python(skip_empty_area=False), merged,
-                                visible.get(name, True)))
+            cells += rows * columns
+            merges += len(merged)
+            problem = (bounds.grid_problem(where, rows, columns, limits)
+                       or bounds.cells_problem(cells, limits)
+                       or bounds.merges_problem(where, [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in merged],
+                                                rows, columns, limits))
+            if merges > limits.merges:
+                problem = problem or f"工作簿有 {merges:,} 个合并单元格区域，超过 {limits.merges:,} 个的上限"
+            if problem:
+                raise FileRefused(problem)
+            grid = sheet.to_python(skip_empty_area=False)
+            if problem := bounds.cell_problem(where, _longest_text(grid), limits):
+                raise FileRefused(problem)
+            sheets.append(Sheet(name, grid, merged, visible.get(name, True)))
         return sheets
     except ReadError:
         raise
@@ -163,22 +206,40 @@ def read_sheets(content: bytes) -> list[Sheet]:
                         "请在 Excel 中重新保存后再上传。") from exc
 
 
-def _csv_rows(text: str) -> Grid:
+def _longest_text(grid: Grid) -> int:
+    return max((len(v) for row in grid for v in row if type(v) is str), default=0)
+
+
+def _csv_rows(text: str, limits: Limits) -> Grid:
     text = text.replace("\x00", "")
     delimiter = _delimiter(text)
+    rows: Grid = []
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    except csv.Error as exc:  # e.g. a field over the size limit: not a table anyone typed
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if len(rows) >= limits.rows:
+                raise FileRefused(f"表格超过 {limits.rows:,} 行的上限（一个省的全部村、社区也不到 7 万行）")
+            if len(record) > limits.columns:
+                raise FileRefused(f"第 {len(rows) + 1} 行有 {len(record):,} 列，超过 {limits.columns:,} 列的上限")
+            if record and (problem := bounds.cell_problem(f"第 {len(rows) + 1} 行", max(map(len, record)),
+                                                          limits)):
+                raise FileRefused(problem)
+            rows.append(record)
+    except csv.Error as exc:  # e.g. a field over the csv module's own limit
+        if "field larger than field limit" in str(exc):
+            raise FileRefused(f"第 {len(rows) + 1} 行有一个单元格的文字超过 Excel 的上限 "
+                              f"{limits.cell_chars:,} 个字符") from exc
         raise ReadError(f"文件不是有效的 CSV 表格（{exc}），请在 Excel 中另存为 .xlsx 后再上传。") from exc
+    return rows
 
 
 def _delimiter(text: str) -> str:
     """The delimiter that splits most of the first lines into the same number (≥ 2) of fields.
 
     csv.Sniffer guesses wrong on the files people send (a title line, then 182,360 inside a
-    semicolon-separated table), so each candidate is tried on the first 60 lines.
+    semicolon-separated table), so each candidate is tried on the first 60 lines (of the first
+    megabyte: a million-line file is not split whole for this).
     """
-    head = "\n".join(text.splitlines()[:60])
+    head = "\n".join(text[:1 << 20].splitlines()[:60])
     best, best_score = ",", -1
     for candidate in (",", "\t", ";"):
         try:
@@ -198,8 +259,10 @@ def _delimiter(text: str) -> str:
 class _TableParser(html.parser.HTMLParser):
     """The <table>s of an HTML page as grids, with colspan/rowspan spread like merged cells."""
 
-    def __init__(self):
+    def __init__(self, limits: Limits):
         super().__init__(convert_charrefs=True)
+        self.limits = limits
+        self._cells = 0
         self.tables: list[tuple[Grid, list]] = []
         self._grid: Grid | None = None
         self._merged: list = []
@@ -235,6 +298,7 @@ class _TableParser(html.parser.HTMLParser):
             while (row, col) in self._taken:
                 col += 1
             rows, cols = self._span
+            self._check(row + rows, col + cols, rows * cols, len(self.tables))
             for r in range(row, row + rows):
                 for c in range(col, col + cols):
                     self._taken.add((r, c))
@@ -242,12 +306,24 @@ class _TableParser(html.parser.HTMLParser):
             while len(cells) <= col:
                 cells.append("")
             cells[col] = "".join(self._cell).strip()
+            if problem := bounds.cell_problem(f"网页表格第 {row + 1} 行", len(cells[col]), self.limits):
+                raise FileRefused(problem)
             if rows > 1 or cols > 1:
                 self._merged.append(((row, col), (row + rows - 1, col + cols - 1)))
             self._cell = None
         elif tag == "table" and self._grid is not None:
             self.tables.append((self._grid, self._merged))
             self._grid = None
+
+    def _check(self, rows: int, columns: int, cells: int, tables: int) -> None:
+        """Bounds of the tables so far; the spans of merged cells count as the cells they fill."""
+        self._cells += cells
+        problem = (bounds.grid_problem(f"网页中第 {tables + 1} 个表格", rows, columns, self.limits)
+                   or bounds.cells_problem(self._cells, self.limits))
+        if tables >= self.limits.sheets:
+            problem = f"网页中有超过 {self.limits.sheets:,} 个表格，超过上限"
+        if problem:
+            raise FileRefused(problem)
 
 
 def _span(value: str | None) -> int:
@@ -257,11 +333,13 @@ def _span(value: str | None) -> int:
         return 1
 
 
-def _html_sheets(text: str) -> list[Sheet]:
-    parser = _TableParser()
+def _html_sheets(text: str, limits: Limits) -> list[Sheet]:
+    parser = _TableParser(limits)
     try:
         parser.feed(text)
         parser.close()
+    except FileRefused:
+        raise
     except Exception as exc:
         raise ReadError("文件看起来是网页（HTML），但无法读出其中的表格，"
                         "请在 Excel 中打开后另存为 .xlsx 再上传。") from exc
@@ -578,16 +656,20 @@ def _merged_fill(sheet: Sheet) -> Grid:
     """The grid in which every merged area repeats its top-left value (rows in a merged area
     are copies; the others are the sheet's own lists, which are not changed)."""
     rows = list(sheet.rows)
+    if not sheet.merged:
+        return rows
+    # Not past the data: a range merged over the whole sheet fills only the cells that exist.
+    width = max(map(len, rows), default=0)
     copied: set[int] = set()
     for (r0, c0), (r1, c1) in sheet.merged:
-        if r0 >= len(rows) or r1 < r0 or c1 < c0:
+        if r0 >= len(rows) or r1 < r0 or c1 < c0 or c0 >= width:
             continue
         value = rows[r0][c0] if c0 < len(rows[r0]) else ""
         for r in range(r0, min(r1, len(rows) - 1) + 1):
             if r not in copied:
                 rows[r] = list(rows[r])
                 copied.add(r)
-            for c in range(c0, min(c1, c0 + 200) + 1):
+            for c in range(c0, min(c1, c0 + 200, width - 1) + 1):
                 while len(rows[r]) <= c:
                     rows[r].append("")
                 rows[r][c] = value
@@ -757,13 +839,13 @@ def _rows(sheet: Sheet, grid: Grid, header_index: int, columns: dict[str, int],
 
 
 def read_table(content: bytes, roles: tuple[Role, ...] = REPORT_ROLES,
-               required: tuple[str, ...] = ("enrolled",)) -> Table:
+               required: tuple[str, ...] = ("enrolled",), limits: Limits | None = None) -> Table:
     """The first table in the file with a unit column; ReadError explains what is missing.
 
     Visible sheets are read before hidden ones; `Table.other_sheets` names further sheets that
     hold a table too, so a caller can say which one was read.
     """
-    sheets = read_sheets(content)
+    sheets = read_sheets(content, limits)
     if not any(any(cell_text(v) for v in row) for s in sheets for row in s.rows):
         raise ReadError("文件中没有任何内容，请检查是否选错了文件。")
     ordered = [s for s in sheets if s.visible] + [s for s in sheets if not s.visible]
@@ -795,3 +877,48 @@ def read_table(content: bytes, roles: tuple[Role, ...] = REPORT_ROLES,
 
 def _role_label(key: str, roles: tuple[Role, ...]) -> str:
     return next((r.label for r in roles if r.key == key), key)
+
+
+# --- any table (the allocation tool's base data) -------------------------------------------
+
+EXTRA_ROLE = "col:"     # role key prefix of a column no role claims, read under its own header
+
+
+def read_any_table(content: bytes, limits: Limits | None = None) -> Table:
+    """The first table with a unit column and other columns, every column kept: those no role
+    names under EXTRA_ROLE + their header (the allocation tool weighs any number column)."""
+    for sheet in read_sheets(content, limits):
+        table = find_table(sheet, TARGET_ROLES)
+        extra = extra_roles(table.ignored_columns) if table else _headers_near_unit(sheet)
+        if table is None and not extra:
+            continue
+        roles = (UNIT_CODE, UNIT_NAME) if table is None else TARGET_ROLES
+        full = find_table(sheet, tuple(extra) + roles)
+        if full is None:
+            continue
+        return full
+    raise ReadError("没有找到表头：文件前 20 行中没有一行同时包含单位列（单位、乡镇、社区、单位代码等）"
+                    "和数字列的标题。请使用模板，或检查表头文字。")
+
+
+def extra_roles(headers: list[str]) -> list[Role]:
+    """A role for each column the target roles did not claim, so its cells are read too."""
+    roles, seen = [], set()
+    for header in headers:
+        key = header_key(header)
+        if key and key not in seen:
+            seen.add(key)
+            roles.append(Role(EXTRA_ROLE + header, header, (key,)))
+    return roles
+
+
+def _headers_near_unit(sheet: Sheet, scan_rows: int = 20) -> list[Role]:
+    """For a table with a unit column and only unrecognised number columns: their headers."""
+    units = (UNIT_CODE, UNIT_NAME)
+    for row in sheet.rows[:scan_rows]:
+        texts = [cell_text(v) for v in row]
+        if any(match_role(t, units) for t in texts):
+            others = [t for t in texts if t and not match_role(t, units)]
+            if others:
+                return extra_roles(others)
+    return []

@@ -36,6 +36,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Time zone of report deadlines and of times shown to users."),
     Setting("ENROLLMENT_MAX_UPLOAD_MB", "20",
             "Largest upload accepted, in MB."),
+    Setting("ENROLLMENT_MAX_ROWS", "100000",
+            "Most rows a sheet of an uploaded file may have (the largest province, Shandong, has "
+            "62,074 villages and communities)."),
+    Setting("ENROLLMENT_READ_TIMEOUT", "20",
+            "Seconds an uploaded file may take to be read (in a child process) before it is refused."),
+    Setting("ENROLLMENT_READ_MEMORY_MB", "768",
+            "Address space, in MB, of the child process that reads an uploaded file; more is refused."),
     Setting("ENROLLMENT_OVER_TARGET_MARGIN", "0.10",
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
     Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
@@ -84,6 +91,18 @@ def timezone() -> str:
 
 def max_upload_bytes() -> int:
     return int(float(get("ENROLLMENT_MAX_UPLOAD_MB")) * 1024 * 1024)
+
+
+def max_rows() -> int:
+    return int(get("ENROLLMENT_MAX_ROWS"))
+
+
+def read_timeout() -> float:
+    return float(get("ENROLLMENT_READ_TIMEOUT"))
+
+
+def read_memory_bytes() -> int:
+    return int(float(get("ENROLLMENT_READ_MEMORY_MB")) * 1024 * 1024)
 
 
 def over_target_margin() -> float:

@@ -1,4 +1,8 @@
-"""Target tables (任务分解表): reading, checking and storing them as versioned target sets."""
+"""Target tables (任务分解表): reading, checking and storing them as versioned target sets.
+
+A table is read in the sandbox (`read`, a child process with limits) before any database
+connection is opened; `check_file` and `commit` do that, then check it against the campaign.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from . import audit, campaigns, db, reader, settings, units
+from . import audit, campaigns, db, reader, sandbox, settings, units
 from .labels import LEVEL_LABELS
+from .names import Suggestions
 from .problems import ERROR, WARNING, Problem, to_json, warnings
 from .reader import CellError, ReadError
 from .db import Session, Store
@@ -48,20 +53,36 @@ class TargetTable:
         return not any(p.severity == ERROR for p in self.problems)
 
 
+def read(content: bytes) -> reader.Table:
+    """Read a target table in the sandbox, holding no connection; ReadError says why it cannot
+    be read (over ENROLLMENT_MAX_UPLOAD_MB, damaged, refused by the limits)."""
+    return sandbox.read(reader.read_table, content, reader.TARGET_ROLES, ("task",))
+
+
+def _unreadable(exc: ReadError) -> TargetTable:
+    return TargetTable(problems=[Problem(None, str(exc))])
+
+
 def parse(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
-    """Read and check a target table against the campaign's units; nothing is stored."""
-    out = TargetTable()
+    """`read` and `parse_table`; the file is read while the caller holds `tx` (with a Store,
+    use `check_file`)."""
     try:
-        table = reader.read_table(content, reader.TARGET_ROLES, required=("task",))
+        table = read(content)
     except ReadError as exc:
-        out.problems.append(Problem(None, str(exc)))
-        return out
+        return _unreadable(exc)
+    return parse_table(tx, campaign_id, table)
+
+
+def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTable:
+    """Check a read target table against the campaign's units; nothing is stored."""
+    out = TargetTable()
     index = units.index(tx, campaign_id)
     candidates = [_candidates(index, row) for row in table.rows]
     level = _main_level(index, candidates)
+    suggest = Suggestions(index)
     seen: dict[str, int] = {}
     for row, found in zip(table.rows, candidates):
-        code = _resolve(index, row, found, level, out.problems)
+        code = _resolve(index, row, found, level, out.problems, suggest)
         values: dict[str, int | None] = {}
         for key in COLUMNS:
             if key not in table.columns:
@@ -111,7 +132,7 @@ def _main_level(index, candidates: list[list[str]]) -> str | None:
 
 
 def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
-             problems: list[Problem]) -> str | None:
+             problems: list[Problem], suggest: Suggestions) -> str | None:
     if len(codes) > 1 and level is not None:
         same_level = [c for c in codes if index.levels[c] == level]
         if len(same_level) == 1:
@@ -122,7 +143,7 @@ def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
         names = "、".join(f"{index.names[c]}（{c}）" for c in codes[:5])
         problems.append(Problem(row.number, f"「{row.unit_text}」对应多个单位：{names}，请填写单位代码"))
         return None
-    suggestions = index.suggest(row.unit_text)
+    suggestions = suggest(row.unit_text)
     hint = f"，是否为：{'、'.join(suggestions)}？" if suggestions else ""
     problems.append(Problem(row.number, f"未知单位「{row.unit_text}」{hint}"))
     return None
@@ -256,8 +277,28 @@ def _unchanged_warning(tx: Session, campaign_id: str,
 
 
 def check(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
-    """parse, then the warnings that need the user's confirmation (nothing is stored)."""
-    table = parse(tx, campaign_id, content)
+    """`read` and `check_table`; the file is read while the caller holds `tx` (with a Store,
+    use `check_file`)."""
+    try:
+        table = read(content)
+    except ReadError as exc:
+        return _unreadable(exc)
+    return check_table(tx, campaign_id, table)
+
+
+def check_file(store: Store, campaign_id: str, content: bytes) -> TargetTable:
+    """Read the file (no connection open), then check it with a short read connection."""
+    try:
+        table = read(content)
+    except ReadError as exc:
+        return _unreadable(exc)
+    with store.read() as tx:
+        return check_table(tx, campaign_id, table)
+
+
+def check_table(tx: Session, campaign_id: str, read_table: reader.Table) -> TargetTable:
+    """parse_table, then the warnings that need the user's confirmation (nothing is stored)."""
+    table = parse_table(tx, campaign_id, read_table)
     if table.ok and table.rows:
         _unchanged_warning(tx, campaign_id, table)
         _row_warnings(table)
@@ -308,7 +349,8 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            created_by: str | None = None, note: str | None = None, source: str = "upload",
            accept_warnings: bool = False, now: dt.datetime | None = None,
            address: str | None = None, role: str | None = None) -> Saved:
-    """Check the table again inside one write transaction and store it as the current set.
+    """Read the file (in the sandbox, before any lock), then check it again inside one write
+    transaction and store it as the current set.
 
     The raw file is kept as an upload of kind 'targets'. On errors, or warnings not accepted,
     TargetsRejected is raised and the database is left exactly as it was.
@@ -317,9 +359,13 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     # Entry points validate what people type (text.clean_text); this keeps anything else a label.
     file_name = clean_file_name(file_name)
     created_by, note = scrub(created_by, MAX_PERSON), scrub(note, MAX_NOTE)
+    try:
+        read_table = read(content)
+    except ReadError as exc:
+        raise TargetsRejected(_unreadable(exc), warnings_only=False) from exc
     with store.write() as tx:
         campaigns.get(tx, campaign_id)
-        table = check(tx, campaign_id, content)
+        table = check_table(tx, campaign_id, read_table)
         blocked = not table.ok or (bool(warnings(table.problems)) and not accept_warnings)
         if blocked:
             raise TargetsRejected(table, warnings_only=table.ok)

@@ -14,7 +14,7 @@ import pandas as pd
 from . import db, settings
 from .db import Session
 from .labels import UPLOAD_KIND_LABELS, UPLOAD_STATUS_LABELS
-from .problems import Problem, from_json
+from .problems import ERROR, STORED_LIMIT, WARNING, Problem, bounded, from_json, total
 
 HISTORY_COLUMNS = {
     "id": "编号", "uploaded_at": "上报时间", "uploader": "填报人", "kind": "类型",
@@ -38,15 +38,22 @@ def _local(frame: pd.DataFrame, column: str) -> None:
                      .dt.tz_localize(None))
 
 
+# Messages stored before they were bounded (STORED_LIMIT) may be huge: the log leaves them alone.
+MESSAGES_READ = 1_000_000
+
+
 def history(tx: Session, campaign_id: str, uploader: str | None = None,
             limit: int = 200) -> pd.DataFrame:
     """The newest uploads of a campaign (real ones, not demo data), with their outcome.
 
     status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry).
+    Stored messages are bounded (STORED_LIMIT entries, the last one standing for the rest); a
+    list stored before that bound, longer than MESSAGES_READ characters, is not read at all.
     """
-    frame = db.uploads.log(tx, campaign_id, uploader, limit)
+    frame = db.uploads.log(tx, campaign_id, uploader, limit, MESSAGES_READ)
     _local(frame, "uploaded_at")
     frame["remark"] = [_remark(r) for r in frame.to_dict("records")]
+    frame = frame.drop(columns=["messages", "messages_length"])
     frame["timing"] = [
         "" if r["kind"] != "report" or r["status"] == "rejected" or pd.isna(r["on_time"])
         else ("按时" if r["on_time"] else "逾期") for r in frame.to_dict("records")]
@@ -58,20 +65,22 @@ def history(tx: Session, campaign_id: str, uploader: str | None = None,
 def _remark(row: dict) -> str:
     if row["kind"] == "withdrawal":
         return f"撤回第 {row['withdraws']} 号上报"
-    problems = from_json(row["messages"])
-    errors = [p for p in problems if p.severity == "error"]
-    warnings = [p for p in problems if p.severity != "error"]
+    too_many = pd.isna(row["messages"]) and not pd.isna(row["messages_length"])
+    stored = [] if too_many else from_json(None if pd.isna(row["messages"]) else row["messages"])
+    errors, warnings = total(stored, ERROR), total(stored, WARNING)
     if row["status"] == "rejected":
+        if too_many:
+            return "未保存：问题过多，未能列出"
         if errors:
-            first = str(errors[0]).removeprefix("[错误] ")
-            more = f"等 {len(errors)} 处错误" if len(errors) > 1 else ""
+            first = str(next(p for p in stored if p.severity == ERROR)).removeprefix("[错误] ")
+            more = f"等 {errors:,} 处错误" if errors > 1 else ""
             return f"未保存：{first}{more}"
-        return f"未保存：有 {len(warnings)} 条提醒未确认"
+        return f"未保存：有 {warnings} 条提醒未确认"
     parts = []
     if row["status"] == "withdrawn":
         parts.append(f"已由第 {row['withdrawn_by']} 号撤回")
     if warnings:
-        parts.append(f"已确认 {len(warnings)} 条提醒")
+        parts.append(f"已确认 {warnings} 条提醒")
     return "；".join(parts)
 
 
@@ -87,9 +96,16 @@ def history_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def problems(tx: Session, upload_id: int) -> list[Problem]:
-    """The messages stored with an upload (the reasons a rejected one was refused)."""
-    stored = db.uploads.messages(tx, upload_id)
-    return from_json(stored) if stored is not None else []
+    """The messages stored with an upload (the reasons a rejected one was refused): at most
+    STORED_LIMIT, then how many more there were."""
+    found = db.uploads.messages(tx, upload_id, MESSAGES_READ)
+    if found is None:
+        return []
+    stored, length = found
+    if stored is None and length:
+        return [Problem(None, f"这次上传记录的问题过多（{length:,} 个字符），无法列出；"
+                              "请下载原始文件核查")]
+    return bounded(from_json(stored), STORED_LIMIT)
 
 
 def raw_file(tx: Session, campaign_id: str, upload_id: int) -> tuple[str, bytes] | None:

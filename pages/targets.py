@@ -36,8 +36,7 @@ def _template(path: str, version: int, campaign_id: str, level: str, scope: str 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _check(path: str, version: int, campaign_id: str, content: bytes) -> targets.TargetTable:
-    with Store(path).read() as con:
-        return targets.check(con, campaign_id, content)
+    return targets.check_file(Store(path), campaign_id, content)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, campaigns, db, ingest, settings, template, ui, uploads, websession
+from enrollment import audit, db, ingest, settings, template, ui, uploads, websession
 from enrollment.labels import LEVEL_LABELS
 from enrollment.db import Store, StorageError
 from enrollment.text import TextError, clean_text, md
@@ -26,9 +26,8 @@ path = ctx.path
 def check(path: str, version: int, campaign_id: str, content: bytes, name: str,
           day: dt.date, confirmed: bool, today: dt.date,
           scope: tuple[str, ...] | None) -> ingest.Preview:
-    with Store(path).read() as con:
-        return ingest.prepare(con, campaigns.get(con, campaign_id), content, name, day,
-                              allowed_units=scope, today=today, date_confirmed=confirmed)
+    return ingest.preview(Store(path), campaign_id, content, name, day, allowed_units=scope,
+                          today=today, date_confirmed=confirmed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -4,7 +4,10 @@ figures or reject it with a Chinese message — they never crash.
 * random report tables, written in a random format with random (legal) mess, read back to exactly
   the figures that were written, mapped to the right units, with the right total;
 * random bytes, random text grids and damaged copies of real files never raise anything but a
-  ReadError, and `prepare` turns every failure into a problem with a message.
+  ReadError, and `prepare` turns every failure into a problem with a message;
+* random workbook structures (cells near and far beyond the limits, merged ranges, shared and
+  inline strings around the length limit, several sheets, any dimension) are read, or refused
+  exactly when they exceed a limit, by the structural checks and never by the child dying.
 """
 
 import datetime as dt
@@ -15,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enrollment import campaigns, ingest, reader
+from enrollment import campaigns, ingest, reader, sandbox
+from enrollment.bounds import Limits, column_letters
 from enrollment.db import Store
 
-from . import files
+from . import files, hostile
 
 DAY = dt.date(2021, 11, 19)
 TODAY = dt.date(2021, 12, 31)
@@ -208,3 +212,102 @@ def test_short_chinese_utf16_without_bom_is_text(encoding):
     content = text.encode(encoding)
     assert reader.sniff(content) == "csv"
     assert reader.decode_text(content) == text
+
+
+# --- workbook structure: positions, merged ranges, strings, sheets --------------------------------
+#
+# Small limits, so that the structures hypothesis writes sit on both sides of every one of them:
+# a refusal must come exactly when a limit is exceeded, from the structural checks (never from
+# the sandbox finding the child dead or out of time), and anything else is a table or a
+# ReadError.
+
+FUZZ_LIMITS = Limits(rows=300, columns=30, cells=3000, cell_chars=200, merges=8, sheets=3)
+DEATHS = ("读取所需内存超过", "读取超过", "读取占用处理器", "读取程序异常退出", "读出的表格内容超过")
+def _mostly(usual: list, rare: list, weight: int = 4):
+    """A value of `usual` about `weight` times as often as one of `rare`: a structure should
+    breach one limit at a time, and stay within all of them (right up to them) as often as not."""
+    return st.sampled_from(usual * (weight * len(rare) // max(len(usual), 1) + 1) + rare)
+
+
+rows_near = _mostly(list(range(1, 13)), [299, 300, 301, 100_000, 1_048_576], 12)
+columns_near = _mostly([1, 2, 3, 4], [29, 30, 31, 256, 16_384], 12)
+lengths_near = _mostly([0, 1, 3, 199, 200], [201, 5000], 8)
+
+
+@st.composite
+def workbook_structures(draw):
+    """(xlsx bytes, should it be refused) for a random structure around FUZZ_LIMITS."""
+    shared = [draw(st.sampled_from("城x")) * draw(lengths_near)
+              for _ in range(draw(st.integers(0, 4)))]
+    sheets, reasons = [], []
+    merges_total, cells_total = 0, 0
+    for number in range(draw(_mostly([1, 1, 2, 3], [4], 3))):
+        cells: dict[tuple[int, int], tuple[str, int | None]] = {}     # (xml, text length or None)
+        for _ in range(draw(st.integers(0, 8))):
+            row, column = draw(rows_near), draw(columns_near)
+            ref = f"{column_letters(column)}{row}"
+            kind = draw(st.sampled_from(["number", "text", "empty"]))
+            if kind == "empty":                 # formatted, no content: not part of the data
+                cells[(row, column)] = (f'<c r="{ref}" s="1"/>', None)
+            elif kind == "text":
+                length = draw(lengths_near)
+                cells[(row, column)] = (hostile.cell(ref, draw(st.sampled_from("区y")) * length), length)
+            else:
+                cells[(row, column)] = (hostile.cell(ref, draw(st.integers(0, 10**6))), 0)
+        if number == 0:
+            cells[(1, 1)] = (hostile.cell("A1", "单位"), 2)
+            cells[(1, 2)] = (hostile.cell("B1", "累计参保人数"), 6)
+            for i, text in enumerate(shared):   # every shared string is used
+                cells[(2 + i, 1)] = (hostile.cell(f"A{2 + i}", i, shared=True), len(text))
+        valued = [position for position, (_, length) in cells.items() if length is not None]
+        extent = [max((r for r, _ in valued), default=0), max((c for _, c in valued), default=0)]
+        if any(length and length > FUZZ_LIMITS.cell_chars for _, length in cells.values()):
+            reasons.append("cell")
+        by_row: dict[int, list[str]] = {}
+        for (row, column), (xml, _) in sorted(cells.items()):
+            by_row.setdefault(row, []).append(xml)
+        order = sorted(by_row)
+        if draw(st.booleans()):
+            order = draw(st.permutations(order))
+        rows_xml = "".join(f'<row r="{r}">{"".join(by_row[r])}</row>' for r in order)
+        merges = [(draw(rows_near), draw(columns_near), draw(rows_near), draw(columns_near))
+                  for _ in range(draw(_mostly([0, 0, 1, 2], [3, 9], 3)))]
+        merges = [(min(a, c), min(b, d), max(a, c), max(b, d)) for a, b, c, d in merges]
+        merges_total += len(merges)
+        area = sum((min(r1, extent[0]) - r0 + 1) * (min(c1, extent[1]) - c0 + 1)
+                   for r0, c0, r1, c1 in merges if r0 <= extent[0] and c0 <= extent[1])
+        cells_total += extent[0] * extent[1]
+        if extent[0] > FUZZ_LIMITS.rows or extent[1] > FUZZ_LIMITS.columns:
+            reasons.append("extent")
+        if area > FUZZ_LIMITS.cells:
+            reasons.append("merged area")
+        dimension = draw(st.sampled_from(["A1", "A1:B2", "A1:XFD1048576", "B3:C4", "XFD1048576"]))
+        sheets.append(hostile.sheet(rows_xml, merges=[
+            f"{column_letters(c0)}{r0}:{column_letters(c1)}{r1}" for r0, c0, r1, c1 in merges],
+            dimension=dimension))
+    if merges_total > FUZZ_LIMITS.merges:
+        reasons.append("merges")
+    if cells_total > FUZZ_LIMITS.cells:
+        reasons.append("cells")
+    if len(sheets) > FUZZ_LIMITS.sheets:
+        reasons.append("sheets")
+    return hostile.workbook(sheets, shared=shared if shared else None), reasons
+
+
+@PROFILE
+@given(structure=workbook_structures())
+def test_random_workbook_structures_are_read_or_refused_exactly_at_the_limits(structure):
+    content, reasons = structure
+    try:
+        table = sandbox.read(reader.read_table, content, limits=FUZZ_LIMITS, seconds=20)
+    except reader.FileRefused as exc:
+        assert reasons, f"refused within the limits: {exc}"
+        assert not exc.reason.startswith(DEATHS), exc.reason
+        assert CJK.search(str(exc))
+        return
+    except reader.ReadError as exc:
+        assert not reasons, f"{reasons} not refused: {exc}"
+        assert CJK.search(str(exc))
+        return
+    assert not reasons, f"{reasons} not refused"
+    assert isinstance(table, reader.Table)

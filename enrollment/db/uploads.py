@@ -32,27 +32,38 @@ def insert(tx: Session, **values) -> None:
            {c: values.get(c) for c in COLUMNS})
 
 
-def log(tx: Session, campaign_id: str, uploader: str | None = None,
-        limit: int = 200) -> pd.DataFrame:
+def log(tx: Session, campaign_id: str, uploader: str | None, limit: int,
+        messages_read: int) -> pd.DataFrame:
     """The newest real uploads and withdrawals of a campaign, with their outcome.
 
     status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry).
+    The stored messages come along only up to `messages_read` characters (older uploads may hold
+    huge lists); `messages_length` says how long they were.
     """
     return tx.frame("""
+        WITH shown AS (
+            SELECT id FROM uploads
+            WHERE campaign_id = :c AND source = 'upload' AND kind IN ('report', 'withdrawal')
+              AND (CAST(:who AS VARCHAR) IS NULL OR uploader = :who)
+            ORDER BY id DESC LIMIT :n)
         SELECT u.id, u.uploaded_at, u.uploader, u.kind, u.file_name, u.report_date,
                CASE WHEN w.id IS NOT NULL THEN 'withdrawn' ELSE u.status END AS status,
-               u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.messages, u.withdraws,
-               w.id AS withdrawn_by, u.size
-        FROM uploads u
+               u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.withdraws,
+               w.id AS withdrawn_by, u.size,
+               CASE WHEN length(u.messages) <= :most THEN u.messages END AS messages,
+               length(u.messages) AS messages_length
+        FROM uploads u JOIN shown s ON s.id = u.id
         LEFT JOIN uploads w ON w.kind = 'withdrawal' AND w.withdraws = u.id
-        WHERE u.campaign_id = :c AND u.source = 'upload' AND u.kind IN ('report', 'withdrawal')
-          AND (CAST(:who AS VARCHAR) IS NULL OR u.uploader = :who)
-        ORDER BY u.id DESC LIMIT :n""", {"c": campaign_id, "who": uploader or None, "n": limit})
+        ORDER BY u.id DESC""",
+        {"c": campaign_id, "who": uploader or None, "n": limit, "most": messages_read})
 
 
-def messages(tx: Session, upload_id: int) -> str | None:
-    """The messages stored with an upload (JSON)."""
-    return tx.value("SELECT messages FROM uploads WHERE id = :id", {"id": upload_id})
+def messages(tx: Session, upload_id: int, most: int) -> tuple[str | None, int | None] | None:
+    """(the messages stored with an upload, when at most `most` characters; their length), or
+    None when there is no such upload."""
+    rows = tx.tuples("SELECT CASE WHEN length(messages) <= :most THEN messages END, "
+                     "length(messages) FROM uploads WHERE id = :id", {"id": upload_id, "most": most})
+    return rows[0] if rows else None
 
 
 def content(tx: Session, campaign_id: str, upload_id: int) -> tuple[str | None, bytes | None] | None:
