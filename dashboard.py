@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from enrollment import access, settings, ui, websession
-from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
+from enrollment import settings, ui
 from enrollment.db import StorageError
+from enrollment.identity import access, websession
+from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
 from enrollment.text import md
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide",
@@ -24,7 +25,7 @@ except (StorageError, settings.SettingError) as exc:
     st.navigation([st.Page(lambda: ui.fault_page(fault), title=APP_TITLE, icon=":material/error:",
                            url_path="fault")], position="hidden").run()
     st.stop()
-# The page list per role is one table (enrollment/access.py: PAGES).
+# The page list per role is one table (enrollment/identity/access.py: PAGES).
 specs = access.pages_for(viewer)
 pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default or len(specs) == 1)
          for p in specs]

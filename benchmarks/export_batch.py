@@ -85,8 +85,11 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="export-bench-"))
     os.environ["ENROLLMENT_DB"] = str(folder / "bench.duckdb")
-    from enrollment import bootstrap, campaigns, demo, exports, render
+    from enrollment import campaigns
+    from enrollment.campaigns import bootstrap, demo
     from enrollment.db import Store
+    from enrollment.export import model as exports
+    from enrollment.export import render
 
     problem = render.chromium_problem()
     if problem:
@@ -101,7 +104,7 @@ def main() -> int:
     ranking = exports.ranking_chart(data) or exports.trend_chart(data)   # townships: no tasks
 
     # 1. One cold image, the way plotly makes one without a running server.
-    import plotly.io as pio   # noqa: F401 - imported before timing, like the batch's modules
+    import plotly.io as pio  # noqa: F401 - imported before timing, like the batch's modules
     with BrowserWatch() as cold_watch:
         start = time.perf_counter()
         png = ranking.figure.to_image(format="png", width=ranking.width, height=ranking.height,

@@ -9,17 +9,18 @@ The figures are random (seeded) benchmark data in a throw-away database, never s
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from decimal import Decimal
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from enrollment import bootstrap, campaigns
-from enrollment.campaigns import Campaign
+from enrollment import campaigns
+from enrollment.campaigns import bootstrap
+from enrollment.campaigns.model import Campaign
 from enrollment.db import Store
 from enrollment.storage import registered
 

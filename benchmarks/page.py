@@ -34,8 +34,8 @@ def main() -> None:
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    from enrollment import ingest
     from enrollment.db import Store
+    from enrollment.uploads import ingest
 
     # As in tests/conftest.py: keep AppTest out of the legacy pages-folder mode, like a server.
     original = PagesManager.__init__

@@ -45,8 +45,10 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks import baseline, generate
-from enrollment import db, ingest, progress
+from enrollment import db
 from enrollment.db import Store
+from enrollment.metrics import progress
+from enrollment.uploads import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_DAY = generate.campaign_for("city").week_end_of(generate.WEEKS)   # the 17th Friday
@@ -273,7 +275,7 @@ def _backup(store, work: Path, size: str, repeat: int) -> dict:
     """`backup` (checkpoint, copy the file while holding it, check the copy) against copying
     the file alone; also how long the database is held, and how long DuckDB's own
     COPY FROM DATABASE into an attached file would hold it."""
-    from enrollment import backup
+    from enrollment.db import backup
 
     ours, base, held = Timed(), Timed(), []
     for n in range(repeat):

@@ -34,14 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import generate, run  # noqa: E402
-from enrollment import bounds, campaigns, ingest, reader, sandbox  # noqa: E402
+from enrollment import campaigns
+from enrollment.files import bounds, reader, sandbox
 from enrollment.storage import Store  # noqa: E402
+from enrollment.uploads import ingest  # noqa: E402
 
 SMALL = "单位,累计参保人数\r\n城区,5\r\n".encode()
 COLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from enrollment import reader, sandbox
+from enrollment.files import reader, sandbox
 started = time.perf_counter()
 sandbox.read(reader.read_table, {small!r})
 print(time.perf_counter() - started)

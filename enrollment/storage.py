@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from .db import (LATEST_VERSION, MIGRATIONS, DatabaseBusy, DatabaseDamaged,  # noqa: F401
-                 DiskFull, Migration, NotInitialized, StorageError, Store, explain, migrate,
-                 require_schema, schema_version)
+from .db import (  # noqa: F401
+    LATEST_VERSION,
+    MIGRATIONS,
+    DatabaseBusy,
+    DatabaseDamaged,
+    DiskFull,
+    Migration,
+    NotInitialized,
+    StorageError,
+    Store,
+    explain,
+    migrate,
+    require_schema,
+    schema_version,
+)
 from .db.engine import write_lock as _write_lock  # noqa: F401
 
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from . import bootstrap, campaigns, db, progress, quality, reporting
-from .campaigns import Campaign
-from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
-from .access import Viewer
+from . import campaigns, db
+from .campaigns import bootstrap
+from .campaigns.model import Campaign
 from .db import Store
+from .identity.access import Viewer
+from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
+from .metrics import progress, quality, reporting
 from .text import md
 
 CONTEXT_KEY = "_context"
@@ -53,7 +55,7 @@ class Context:
     version: int
     campaign: Campaign | None
     source: str
-    viewer: Viewer = OPEN_VIEWER     # who is using the app (enrollment/access.py)
+    viewer: Viewer = OPEN_VIEWER     # who is using the app (enrollment/identity/access.py)
 
     @property
     def store(self) -> Store:
@@ -372,7 +374,7 @@ def account_box(store: Store, viewer: Viewer) -> None:
     """The sidebar's who-am-I line and logout button (after st.navigation, see dashboard.py)."""
     if not viewer.logged_in:
         return
-    from . import websession
+    from .identity import websession
 
     with st.sidebar:
         text, button = st.columns([3, 2], vertical_alignment="center")

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from enrollment import accounts, ui, websession
-from enrollment.labels import ROLE_LABELS
+from enrollment import ui
 from enrollment.db import StorageError
+from enrollment.identity import accounts, websession
+from enrollment.labels import ROLE_LABELS
 from enrollment.text import md
 
 ctx = ui.context()

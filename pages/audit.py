@@ -4,10 +4,12 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, db, ingest, settings, ui, websession
-from enrollment.labels import AUDIT_ACTION_LABELS
+from enrollment import db, settings, ui
 from enrollment.db import Store
+from enrollment.identity import audit, websession
+from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.text import csv_bytes
+from enrollment.uploads import ingest
 
 ctx = ui.require("view_audit")
 viewer = ctx.viewer

@@ -4,7 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import regions, ui, websession
+from enrollment import ui
+from enrollment.campaigns import regions
+from enrollment.identity import websession
 from enrollment.labels import LEVEL_LABELS, PROGRAMME_LABELS
 from enrollment.text import md
 

@@ -4,9 +4,12 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, boards, bulletin, exports, render, tables, ui, websession, workbook
-from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
+from enrollment import ui
 from enrollment.db import Store
+from enrollment.export import boards, bulletin, render, tables, workbook
+from enrollment.export import model as exports
+from enrollment.identity import audit, websession
+from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
 from enrollment.text import md
 
 # Boards take about 0.3 s each (measured: benchmarks/export_batch.py --level township); beyond

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from enrollment import accounts, ui, websession
-from enrollment.labels import APP_TITLE
+from enrollment import ui
 from enrollment.db import StorageError
+from enrollment.identity import accounts, websession
+from enrollment.labels import APP_TITLE
 from enrollment.text import md
 
 ui.require_entry()          # a first request on a fresh server runs through dashboard.py

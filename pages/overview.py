@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from enrollment import charts, overview, progress, tables, ui
+from enrollment import ui
+from enrollment.export import charts, tables
 from enrollment.labels import TARGETS_MISSING
+from enrollment.metrics import overview, progress
 from enrollment.text import md
 
 ctx = ui.context()

@@ -5,10 +5,14 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from enrollment import allocation, db, tables, targets, ui, websession
-from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
-from enrollment.problems import errors, warnings
+from enrollment import db, ui
 from enrollment.db import Store
+from enrollment.export import tables
+from enrollment.files.problems import errors, warnings
+from enrollment.identity import websession
+from enrollment.labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
+from enrollment.targets import allocation
+from enrollment.targets import tables as targets
 from enrollment.text import TextError, clean_file_name, clean_text, csv_bytes, md
 
 ctx = ui.require("manage_targets")

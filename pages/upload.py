@@ -4,10 +4,13 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import audit, db, ingest, settings, template, ui, uploads, websession
+from enrollment import db, settings, ui
+from enrollment.db import StorageError, Store
+from enrollment.identity import audit, websession
 from enrollment.labels import LEVEL_LABELS
-from enrollment.db import Store, StorageError
 from enrollment.text import TextError, clean_text, md
+from enrollment.uploads import ingest, template
+from enrollment.uploads import log as uploads
 
 ctx = ui.require("upload")
 campaign = ctx.campaign

@@ -3,10 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from enrollment import accounts, db, ui, uploads, websession
+from enrollment import db, ui
+from enrollment.db import StorageError, Store
+from enrollment.identity import accounts, websession
 from enrollment.labels import LEVEL_LABELS, ROLE_LABELS
-from enrollment.db import Store, StorageError
 from enrollment.text import md
+from enrollment.uploads import log as uploads
 
 ctx = ui.context()
 viewer = ctx.viewer

@@ -16,7 +16,8 @@ os.environ["ENROLLMENT_DB"] = str(_SAFE_DIR / "default.duckdb")
 os.environ["ENROLLMENT_SECRET"] = "test-secret-" + "0123456789abcdef" * 3
 os.environ.pop("ENROLLMENT_REQUIRE_LOGIN", None)
 
-from enrollment import bootstrap, campaigns  # noqa: E402
+from enrollment import campaigns  # noqa: E402
+from enrollment.campaigns import bootstrap
 from enrollment.db import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,8 @@ def demo_data(store, jincheng):
     """Jincheng's demo data gathered for export at Friday 19 November 2021 (week 12)."""
     import datetime as dt
 
-    from enrollment import demo, exports
+    from enrollment.campaigns import demo
+    from enrollment.export import model as exports
 
     demo.generate(store, jincheng)
     with store.read() as con:

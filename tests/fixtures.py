@@ -10,8 +10,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from enrollment import ingest
 from enrollment.db import Store
+from enrollment.uploads import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2021, 11, 19, 8, 0)    # 16:00 in Shanghai: on time for that Friday

@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import access, accounts, audit, settings, websession
+from enrollment import settings
+from enrollment.identity import access, accounts, audit, websession
 from enrollment.labels import OPEN_MODE_BANNER
 
 from .fixtures import ROOT, csv_bytes

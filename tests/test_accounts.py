@@ -6,9 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from enrollment import accounts, audit
-from enrollment.accounts import AccountError
 from enrollment.cli import cli
+from enrollment.identity import accounts, audit
+from enrollment.identity.accounts import AccountError
 
 from .fixtures import dump
 
@@ -263,7 +263,7 @@ def test_cli_ingest_applies_the_uploaders_scope(store, tmp_path):
 
 
 def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_path):
-    from enrollment import ingest
+    from enrollment.uploads import ingest
 
     from .fixtures import NOW, TODAY, report_csv
 
@@ -380,7 +380,7 @@ def test_the_console_unlocks_a_name_or_an_address(store):
 
 
 def test_throttling_counts_the_proxys_client_only_for_trusted_proxies():
-    from enrollment.websession import throttle_key
+    from enrollment.identity.websession import throttle_key
 
     proxies = frozenset({"10.0.0.1"})
     assert throttle_key("10.0.0.1", "1.2.3.4, 10.0.0.1", proxies) == "1.2.3.4"

@@ -9,7 +9,7 @@ import os
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from enrollment import accounts, audit
+from enrollment.identity import accounts, audit
 
 from .fixtures import csv_bytes
 from .server import CHROMIUM, CHROMIUM_ARGS, settle, streamlit_server

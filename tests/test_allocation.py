@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrollment import allocation
-from enrollment.allocation import AllocationError, Bound, Weight
 from enrollment.cli import cli
+from enrollment.targets import allocation
+from enrollment.targets.allocation import AllocationError, Bound, Weight
 
 from .fixtures import ROOT, csv_bytes, xlsx_bytes
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import demo
+from enrollment.campaigns import demo
 
 from .fixtures import ROOT, record
 

@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from enrollment import accounts, audit, bootstrap, db, ingest
+from enrollment import db
+from enrollment.campaigns import bootstrap
 from enrollment.cli import cli
-from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.db import Store
+from enrollment.identity import accounts, audit
+from enrollment.labels import AUDIT_ACTION_LABELS
+from enrollment.uploads import ingest
 
 from .fixtures import NOW, ROOT, TODAY, report_csv
 

@@ -12,9 +12,12 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from enrollment import backup, demo, ingest, progress, db
+from enrollment import db
+from enrollment.campaigns import demo
 from enrollment.cli import cli
-from enrollment.db import Store
+from enrollment.db import Store, backup
+from enrollment.metrics import progress
+from enrollment.uploads import ingest
 
 from .fixtures import ROOT, csv_bytes, dump, record
 
@@ -74,7 +77,7 @@ def test_backup_waits_for_another_process_and_copies_one_instant(busy, tmp_path)
     version = busy.data_version()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import datetime as dt, sys, time
-        from enrollment import ingest
+        from enrollment.uploads import ingest
         from enrollment.db import Store
         store = Store({str(busy.path)!r})
         with store.write() as con:

@@ -14,7 +14,13 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from .fixtures import ROOT, csv_bytes
-from .server import CHROMIUM, CHROMIUM_ARGS, assert_no_exception, streamlit_server, wait_for_app
+from .server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_no_exception,
+    streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 

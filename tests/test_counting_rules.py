@@ -19,9 +19,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enrollment import exports, ingest, progress, quality, reporting, template, uploads
-from enrollment import bulletin, workbook
 from enrollment.cli import cli
+from enrollment.export import bulletin, workbook
+from enrollment.export import model as exports
+from enrollment.metrics import progress, quality, reporting
+from enrollment.uploads import ingest, template
+from enrollment.uploads import log as uploads
 
 from .fixtures import NOW, TODAY, record, report_csv
 

@@ -13,10 +13,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from enrollment import bulletin, campaigns, exports, progress, render, reporting, targets, workbook
+from enrollment import campaigns
 from enrollment.cli import cli
+from enrollment.export import bulletin, render, workbook
+from enrollment.export import model as exports
 from enrollment.labels import STATUS_LABELS
-from enrollment.targets import TargetRow, TargetTable
+from enrollment.metrics import progress, reporting
+from enrollment.targets import tables as targets
+from enrollment.targets.tables import TargetRow, TargetTable
 
 from .fixtures import record
 
@@ -43,7 +47,7 @@ def wanzhou_with_low_income(store) -> exports.ExportData:
         rows = "".join(f"{c},{int((2000 + 100 * i) * (share + 0.03 * (i % 4)))},{40 - (i % 3)}\r\n"
                        for i, c in enumerate(COMMUNITIES))
         content = ("区划代码,累计参保人数,低收入人口参保人数\r\n" + rows).encode()
-        from enrollment import ingest
+        from enrollment.uploads import ingest
         ingest.commit(store, WANZHOU, content, f"{day}.csv", report_date=day, uploader="街道",
                       accept_warnings=True, today=dt.date(2022, 3, 1),
                       now=dt.datetime.combine(day, dt.time(8, 0)))
@@ -345,7 +349,7 @@ def test_sheet_frame_is_what_the_sheet_holds(demo_data):
 
 
 def test_board_html_shows_the_units_own_progress(demo_data):
-    from enrollment import boards
+    from enrollment.export import boards
 
     unit = demo_data.units[demo_data.units["status"] == "behind"].iloc[0].to_dict()
     page = boards.board_html(demo_data, unit)

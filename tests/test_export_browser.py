@@ -12,9 +12,16 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from enrollment import demo, render
+from enrollment.campaigns import demo
+from enrollment.export import render
 
-from .server import CHROMIUM, CHROMIUM_ARGS, assert_no_exception, streamlit_server, wait_for_app
+from .server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_no_exception,
+    streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(render.chromium_problem() is not None, reason="needs Chromium")]

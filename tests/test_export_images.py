@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageChops
 
-from enrollment import boards, charts, exports, render, targets
 from enrollment.cli import cli
-from enrollment.targets import TargetRow, TargetTable
+from enrollment.export import boards, charts, render
+from enrollment.export import model as exports
+from enrollment.targets import tables as targets
+from enrollment.targets.tables import TargetRow, TargetTable
 
 from .fixtures import record
 

@@ -4,7 +4,8 @@ from the URL, generating the files with and without Chromium."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import demo, render
+from enrollment.campaigns import demo
+from enrollment.export import render
 
 from .fixtures import ROOT
 from .markup import plain

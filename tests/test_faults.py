@@ -17,8 +17,10 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from enrollment import accounts, db, ingest
+from enrollment import db
 from enrollment.cli import cli
+from enrollment.identity import accounts
+from enrollment.uploads import ingest
 
 from .fixtures import NOW, ROOT, TODAY, dump, report_csv
 

@@ -12,11 +12,16 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from enrollment import allocation, bounds, ingest, reader, sandbox, storage, targets, uploads
+from enrollment import storage
 from enrollment.cli import cli
-from enrollment.names import UnitIndex
-from enrollment.problems import STORED_LIMIT, Problem, bounded, from_json, to_json
+from enrollment.files import bounds, reader, sandbox
+from enrollment.files.names import UnitIndex
+from enrollment.files.problems import STORED_LIMIT, Problem, bounded, from_json, to_json
 from enrollment.storage import Store
+from enrollment.targets import allocation
+from enrollment.targets import tables as targets
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from . import hostile
 from .fixtures import NOW, ROOT, TODAY, csv_bytes, dump

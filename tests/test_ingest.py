@@ -6,8 +6,10 @@ import datetime as dt
 
 import pytest
 
-from enrollment import ingest, progress, uploads
-from enrollment.problems import ERROR, WARNING
+from enrollment.files.problems import ERROR, WARNING
+from enrollment.metrics import progress
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from . import files
 from .fixtures import NOW, TODAY, csv_bytes, dump, record, report_csv

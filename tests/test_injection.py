@@ -8,8 +8,10 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from enrollment import accounts, audit, ingest, uploads
 from enrollment.cli import cli
+from enrollment.identity import accounts, audit
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from .fixtures import NOW, TODAY, csv_bytes, dump, report_csv, xlsx_bytes
 
@@ -135,7 +137,8 @@ def image(tag: str) -> str:
 
 def hostile_campaign(store, name: str) -> str:
     """阳城县's townships under a hostile name, with a target table whose file name is hostile."""
-    from enrollment import regions, targets
+    from enrollment.campaigns import regions
+    from enrollment.targets import tables as targets
 
     definition = regions.define(id="hostile-2022-residents", name=name, region_code="140522",
                                 levels="township", start=dt.date(2021, 9, 1),
@@ -154,7 +157,7 @@ def hostile_campaign(store, name: str) -> str:
 def app_as(token: str | None, campaign: str, page: str):
     from streamlit.testing.v1 import AppTest
 
-    from enrollment import websession
+    from enrollment.identity import websession
 
     from .fixtures import ROOT
 
@@ -292,7 +295,11 @@ def formula_cells(content: bytes) -> list[tuple[str, str]]:
 def test_excel_outputs_write_formula_like_text_as_text(store):
     import pandas as pd
 
-    from enrollment import campaigns, exports, tables, targets, template, workbook
+    from enrollment import campaigns
+    from enrollment.export import model as exports
+    from enrollment.export import tables, workbook
+    from enrollment.targets import tables as targets
+    from enrollment.uploads import template
 
     frame = pd.DataFrame({"单位": [FORMULA, "@SUM(A1)", "泽州县"], "累计参保人数": [-5, 3, 7]})
     assert formula_cells(tables.to_xlsx_bytes(frame)) == []
@@ -310,7 +317,7 @@ def test_excel_outputs_write_formula_like_text_as_text(store):
 
 
 def test_allocation_results_neutralise_unit_names_from_the_base_file(tmp_path):
-    from enrollment import allocation
+    from enrollment.targets import allocation
 
     base = allocation.read_base(csv_bytes([["单位", "上年参保人数"], [FORMULA, 100], ["泽州县", 300]]))
     result = allocation.allocate(base, 1000, [allocation.Weight("上年参保人数", 1)], 10)
@@ -398,7 +405,7 @@ def test_the_campaign_page_refuses_a_name_with_a_newline(store):
 
 @pytest.mark.parametrize("name", ["..\\..\\x\x07\x1b.csv", "..&#47;..&#47;x.csv", "a/b\\c\u202e.csv"])
 def test_target_tables_keep_only_a_clean_file_name(store, name):
-    from enrollment import targets
+    from enrollment.targets import tables as targets
 
     table = csv_bytes([["县区", "任务数"], *([n, 1000] for n in
                                             ("城区", "泽州县", "高平市", "阳城县", "陵川县", "沁水县"))])

@@ -11,7 +11,9 @@ import threading
 import pytest
 from playwright.sync_api import sync_playwright
 
-from enrollment import accounts, ingest, regions
+from enrollment.campaigns import regions
+from enrollment.identity import accounts
+from enrollment.uploads import ingest
 
 from .fixtures import NOW, TODAY, csv_bytes
 from .server import CHROMIUM, CHROMIUM_ARGS, free_port, settle, streamlit_server

@@ -17,7 +17,8 @@ import statistics
 
 import pytest
 
-from enrollment import db, uploads
+from enrollment import db
+from enrollment.uploads import log as uploads
 
 from .fixtures import csv_bytes
 from .server import streamlit_server

@@ -5,7 +5,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from enrollment import db, overview, progress, quality, reporting
+from enrollment import db
+from enrollment.metrics import overview, progress, quality, reporting
 
 from .fixtures import record
 
@@ -154,8 +155,9 @@ def test_a_view_holds_the_totals_the_unit_and_its_children_as_in_the_whole(store
 
 
 def test_low_income_rows_against_100_percent(store):
-    from enrollment import campaigns, targets
-    from enrollment.targets import TargetRow, TargetTable
+    from enrollment import campaigns
+    from enrollment.targets import tables as targets
+    from enrollment.targets.tables import TargetRow, TargetTable
 
     wanzhou = campaigns.load(store, "wanzhou-zhoujiaba-2022-residents")
     codes = [f"500101021{i:03d}" for i in range(1, 12)]
@@ -165,7 +167,7 @@ def test_low_income_rows_against_100_percent(store):
         targets.save(con, wanzhou.id, table, source="test")
     csv = "单位代码,累计参保人数,低收入人口参保人数\r\n" + "".join(
         f"{c},{900},{50 if i % 2 else 45}\r\n" for i, c in enumerate(codes))
-    from enrollment import ingest
+    from enrollment.uploads import ingest
     ingest.commit(store, wanzhou.id, csv.encode(), "w.csv", report_date=D(2022, 1, 14),
                   today=D(2022, 3, 1))
     with store.read() as con:

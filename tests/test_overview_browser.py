@@ -7,8 +7,11 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from enrollment import campaigns, demo, ingest, targets
-from enrollment.targets import TargetRow, TargetTable
+from enrollment import campaigns
+from enrollment.campaigns import demo
+from enrollment.targets import tables as targets
+from enrollment.targets.tables import TargetRow, TargetTable
+from enrollment.uploads import ingest
 
 from .server import assert_no_exception, streamlit_server, wait_for_app
 

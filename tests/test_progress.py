@@ -4,8 +4,11 @@ import datetime as dt
 
 import pytest
 
-from enrollment import campaigns, demo, progress, targets
-from enrollment.targets import TargetRow, TargetTable
+from enrollment import campaigns
+from enrollment.campaigns import demo
+from enrollment.metrics import progress
+from enrollment.targets import tables as targets
+from enrollment.targets.tables import TargetRow, TargetTable
 
 from .fixtures import record
 

@@ -14,7 +14,8 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from enrollment import campaigns, progress
+from enrollment import campaigns
+from enrollment.metrics import progress
 
 CAMPAIGN = "jincheng-2022-residents"
 FRIDAYS = [dt.date(2021, 10, 29) + dt.timedelta(weeks=k) for k in range(8)]

@@ -10,9 +10,11 @@ import shutil
 
 import pytest
 
-from enrollment import campaigns, ingest, reader
-from enrollment.reader import CellError, ReadError
+from enrollment import campaigns
 from enrollment.db import Store
+from enrollment.files import reader
+from enrollment.files.reader import CellError, ReadError
+from enrollment.uploads import ingest
 
 from . import files
 

@@ -18,9 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enrollment import campaigns, ingest, reader, sandbox
-from enrollment.bounds import Limits, column_letters
+from enrollment import campaigns
 from enrollment.db import Store
+from enrollment.files import reader, sandbox
+from enrollment.files.bounds import Limits, column_letters
+from enrollment.uploads import ingest
 
 from . import files, hostile
 

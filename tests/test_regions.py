@@ -6,7 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from enrollment import campaigns, db, regions
+from enrollment import campaigns, db
+from enrollment.campaigns import regions
 from enrollment.cli import cli
 
 from .fixtures import dump

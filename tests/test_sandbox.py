@@ -9,10 +9,11 @@ import types
 
 import pytest
 
-from enrollment import reader, sandbox
-from enrollment.bounds import Limits
+from enrollment.files import reader, sandbox
+from enrollment.files.bounds import Limits
 
-from . import hostile, sandbox_helpers as helpers
+from . import hostile
+from . import sandbox_helpers as helpers
 from .fixtures import csv_bytes
 
 SMALL = csv_bytes([["单位", "累计参保人数"], ["城区", 5]])

@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from enrollment import bootstrap, campaigns, db, units
+from enrollment import campaigns, db
+from enrollment.campaigns import bootstrap, units
 from enrollment.db import Store
 
 from .fixtures import dump

@@ -13,8 +13,11 @@ import python_calamine
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from enrollment import campaigns, db, ingest, progress, targets
+from enrollment import campaigns, db
 from enrollment.cli import cli
+from enrollment.metrics import progress
+from enrollment.targets import tables as targets
+from enrollment.uploads import ingest
 
 from .fixtures import ROOT, csv_bytes, dump, xlsx_bytes
 

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment import campaigns, db, targets
+from enrollment import campaigns, db
+from enrollment.targets import tables as targets
 
 from .fixtures import ROOT, csv_bytes, dump
 from .markup import plain

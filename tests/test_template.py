@@ -6,7 +6,9 @@ import io
 import openpyxl
 import pytest
 
-from enrollment import ingest, progress, reader, template
+from enrollment.files import reader
+from enrollment.metrics import progress
+from enrollment.uploads import ingest, template
 
 from .fixtures import TODAY, record
 

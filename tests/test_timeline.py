@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from enrollment.campaigns import Campaign
+from enrollment.campaigns.model import Campaign
 
 D = dt.date
 JINCHENG = Campaign(id="j", name="晋城", programme="residents", region_code="1405",

@@ -6,7 +6,8 @@ import subprocess
 import sys
 import threading
 
-from enrollment import ingest, uploads
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from .fixtures import NOW, ROOT, TODAY, csv_bytes
 

@@ -22,8 +22,10 @@ import time
 
 import pytest
 
-from enrollment import ingest, progress, db
+from enrollment import db
 from enrollment.db import Store
+from enrollment.metrics import progress
+from enrollment.uploads import ingest
 
 CAMPAIGN = "jincheng-2022-residents"
 KILLS = int(os.environ.get("CRASH_KILLS", "20"))

@@ -5,7 +5,8 @@ import datetime as dt
 
 from streamlit.testing.v1 import AppTest
 
-from enrollment import ingest, uploads
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from . import files
 from .fixtures import ROOT, csv_bytes, dump, record

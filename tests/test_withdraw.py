@@ -6,7 +6,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from enrollment import ingest, progress, uploads
+from enrollment.metrics import progress
+from enrollment.uploads import ingest
+from enrollment.uploads import log as uploads
 
 from .fixtures import dump, record
 

@@ -6,9 +6,24 @@ through; `schema` the tables, views and migrations; every other module one kind 
 """
 
 from . import audit, campaigns, divisions, reports, rollup, targets, units, uploads
-from .engine import (DatabaseBusy, DatabaseDamaged, DiskFull, NotInitialized, Session, StorageError,
-                     Store, explain)
-from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
+from .engine import (
+                     DatabaseBusy,
+                     DatabaseDamaged,
+                     DiskFull,
+                     NotInitialized,
+                     Session,
+                     StorageError,
+                     Store,
+                     explain,
+)
+from .schema import (
+                     LATEST_VERSION,
+                     MIGRATIONS,
+                     Migration,
+                     migrate,
+                     require_schema,
+                     schema_version,
+)
 
 __all__ = ["DatabaseDamaged", "DiskFull", "explain",
            "audit", "campaigns", "divisions", "reports", "rollup", "targets", "units", "uploads",

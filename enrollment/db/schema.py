@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .engine import NotInitialized, Session, StorageError, Store, raise_explained, rollback
+from .engine import (
+    NotInitialized,
+    Session,
+    StorageError,
+    Store,
+    raise_explained,
+    rollback,
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,390 @@
+"""The Word 通报稿 (python-docx): a draft bulletin the clerk edits before it is issued.
+
+The narrative is written from the export's numbers only (no praise or blame words beyond what
+the figures say), in the manner of the bureau's notices: a title, the addressees, then numbered
+sections — overall progress against the goal and the 序时目标, the units ranked, who has not
+reported, low-income groups below 100%, and what is asked of the units that are behind — and,
+as an attachment, the ranking chart (a table alone when no image could be made) and the table.
+Layout follows GB/T 9704 (A4, 仿宋 三号 body, 小标宋 二号 title, 28 pt lines).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from ..labels import (
+    BULLETIN_RECIPIENTS,
+    COLUMN_LABELS,
+    DEMO_BADGE,
+    LEVEL_LABELS,
+    STATUS_LABELS,
+)
+from ..metrics import reporting
+from ..text import md
+from .model import ExportData, cn_date, cn_short_date, count, percent
+
+TITLE_FONT, HEADING_FONT, BODY_FONT, TABLE_FONT = "方正小标宋简体", "黑体", "仿宋", "宋体"
+BODY_SIZE, TABLE_SIZE = Pt(16), Pt(10.5)
+TEXT_WIDTH = Mm(156)            # A4 minus the 28 mm / 26 mm side margins of GB/T 9704
+LIST_LIMIT = 10                 # longer lists of units end with 等 N 个
+NUMBERS = "一二三四五六七八九十"
+BEHIND_FILL, MISSING_FILL, HEADER_FILL = "FDE2E1", "EEEEEE", "DCE6F1"
+
+
+@dataclass
+class Draft:
+    """The bulletin's text, for the .docx and for the page's preview."""
+
+    title: str
+    subtitle: str
+    recipients: str
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)
+    attachment: str = ""
+    date: str = ""
+    demo_note: str | None = None
+
+    def markdown(self) -> str:
+        """The draft for st.markdown: its own emphasis, every text of it escaped."""
+        lines = [f"**{md(self.title)}**", md(self.subtitle), "", md(self.recipients)]
+        if self.demo_note:
+            lines.insert(0, f":red[{md(self.demo_note)}]")
+        for heading, paragraphs in self.sections:
+            lines += ["", f"**{md(heading)}**" if heading else ""] + [f"　　{md(p)}" for p in paragraphs]
+        lines += ["", md(self.attachment), "", md(self.date)]
+        return "  \n".join(lines)
+
+
+def _names(frame: pd.DataFrame, describe=None, limit: int = LIST_LIMIT) -> str:
+    rows = frame.to_dict("records")
+    parts = [f"{r['name']}（{describe(r)}）" if describe else r["name"] for r in rows[:limit]]
+    text = "、".join(parts)
+    return text + (f"等{len(rows)}个单位" if len(rows) > limit else "")
+
+
+def _pp(value: float) -> str:
+    return f"{abs(value):.2f}个百分点"
+
+
+def overall(data: ExportData) -> list[str]:
+    """一、总体进度: the scope against the goal, the 序时目标 and the calendar."""
+    unit, c = data.scope, data.campaign
+    name = unit["name"]
+    tp, pace, goal = float(data.result.time_progress), float(data.result.pace), float(c.goal)
+    elapsed = c.elapsed_days(data.as_of)
+    calendar = (f"集中参保期共{c.window_days}天，已过{elapsed}天，序时进度为{percent(tp)}，"
+                f"序时目标为{percent(pace)}（{c.goal:.0%}×序时进度）。")
+    if pd.isna(unit["target"]):
+        return [f"{data.when}，{name}尚未录入任务数，无法计算完成率。" + calendar]
+    if pd.isna(unit["enrolled"]):
+        return [f"{data.when}，{name}任务数{count(unit['target'])}人，尚无上报数据。" + calendar]
+    completion = float(unit["completion"])
+    first = (f"{data.when}，{name}累计参保{count(unit['enrolled'])}人，任务数{count(unit['target'])}人，"
+             f"完成率{percent(completion)}。" + calendar)
+    gap = float(unit["gap_pp"])
+    if completion >= goal:
+        first += f"完成率已达到{c.goal:.0%}的目标。"
+    else:
+        relation = "高于" if gap > 0 else "低于" if gap < 0 else "等于"
+        first += f"完成率{relation}序时目标" + (_pp(gap) if gap else "") + "。"
+    second = []
+    if completion < goal:
+        needed = math.ceil(c.goal_basis_points() * int(unit["target"]) / 10000) - int(unit["enrolled"])
+        text = f"距{c.goal:.0%}的目标还差{_pp((goal - completion) * 100)}，还需参保{needed:,}人"
+        days_left = (c.end - data.as_of).days
+        if days_left > 0 and not pd.isna(unit["needed_per_week"]):
+            text += (f"；集中参保期还剩{days_left}天，平均每周需参保约"
+                     f"{int(unit['needed_per_week']):,}人")
+        elif days_left <= 0:
+            text += "；集中参保期已结束"
+        second.append(text + "。")
+    if not pd.isna(unit["week_delta"]):
+        second.append(f"较上周新增参保{int(unit['week_delta']):,}人。")
+    if data.projection is not None:
+        projected = data.projection / int(unit["target"])
+        second.append("按最近三周的平均进度推算，期末完成率" + (
+            "预计超过100%。" if projected > 1 else f"约为{percent(projected, 1)}。"))
+    return [first] + (["".join(second)] if second else [])
+
+
+def ranking(data: ExportData) -> list[str]:
+    """二、各单位进度: status counts, highest and lowest, fastest this week, those behind."""
+    frame, level = data.units, LEVEL_LABELS.get(data.level, data.level)
+    counts = data.result.status_counts(frame)
+    parts = [f"{STATUS_LABELS[k]}{v}个" for k, v in counts.items() if v]
+    out = [f"{len(frame)}个{level}中，" + "，".join(parts) + "。"]
+    rated = frame[frame["completion"].notna() & (frame["status"] != "no_target")]
+    if len(rated) >= 2:
+        k = max(1, min(3, len(rated) // 3))
+        top, bottom = rated.head(k), rated.tail(k).iloc[::-1]
+        out.append(f"完成率较高的是{_names(top, lambda r: percent(r['completion']))}；"
+                   f"较低的是{_names(bottom, lambda r: percent(r['completion']))}。")
+    moving = rated[rated["week_delta"].notna() & (rated["status"] != "not_reported")
+                   & rated["target"].notna()].copy()
+    if len(moving) >= 2:
+        moving["week_pp"] = moving["week_delta"].astype(float) / moving["target"].astype(float) * 100
+        moving = moving.sort_values("week_pp", ascending=False, kind="stable")
+        fast, slow = moving.iloc[0], moving.iloc[-1]
+        out.append(f"本周完成率提高最多的是{fast['name']}（提高{fast['week_pp']:.2f}个百分点，新增参保"
+                   f"{int(fast['week_delta']):,}人），提高最少的是{slow['name']}（提高"
+                   f"{slow['week_pp']:.2f}个百分点，新增参保{int(slow['week_delta']):,}人）。")
+    behind = frame[frame["status"] == "behind"].sort_values("gap_pp", kind="stable")
+    if len(behind):
+        out.append("低于序时目标、进度落后的是" + _names(
+            behind, lambda r: f"完成率{percent(r['completion'])}，低于序时目标{_pp(r['gap_pp'])}")
+            + "。")
+    elif counts["achieved"] + counts["on_track"] == len(frame):
+        out.append(f"各{level}完成率均不低于序时目标。")
+    return out
+
+
+def reports(data: ExportData) -> list[str]:
+    """三、上报情况: who reported this week on time, late or not at all."""
+    status = data.week_status
+    if status.empty:
+        return []
+    counts = reporting.summary(status)
+    deadline = data.campaign.deadline(data.as_of)
+    total = len(status)
+    text = (f"第{data.week}周（截止{cn_short_date(deadline.date())}{deadline:%H:%M}）应上报{total}个单位，"
+            f"按时上报{counts[reporting.ON_TIME]}个，逾期上报{counts[reporting.LATE]}个，"
+            f"未上报{counts[reporting.MISSING]}个")
+    if counts[reporting.VIA_CHILDREN]:
+        text += f"，由下级汇总{counts[reporting.VIA_CHILDREN]}个"
+    out = [text + "。"]
+    missing = status[status["status"] == reporting.MISSING]
+    if len(missing):
+        out.append("未上报的是" + _names(missing, lambda r: "从未上报" if pd.isna(r["last_date"]) else
+                                          f"最近一次上报为{cn_short_date(pd.Timestamp(r['last_date']).date())}")
+                   + "。")
+    late = status[status["status"] == reporting.LATE]
+    if len(late):
+        out.append("逾期上报的是" + _names(late) + "。")
+    return out
+
+
+def low_income(data: ExportData) -> list[str]:
+    """四、低收入人口: units below the 100% required for low-income groups."""
+    level = LEVEL_LABELS.get(data.level, data.level)
+    frame = data.units[data.units["low_income_target"].notna()]
+    if frame.empty:
+        return [f"本期各{level}未录入低收入人口（含稳定脱贫人口）任务数，未作统计。"]
+    below = frame[frame["low_income_completion"].isna() | (frame["low_income_completion"] < 1)]
+    if below.empty:
+        return [f"已录入低收入人口任务数的{len(frame)}个{level}，低收入人口参保率均达到100%。"]
+    below = below.sort_values("low_income_completion", na_position="first", kind="stable")
+
+    def describe(r) -> str:
+        enrolled = 0 if pd.isna(r["low_income_enrolled"]) else int(r["low_income_enrolled"])
+        rate = "未上报" if pd.isna(r["low_income_completion"]) else percent(r["low_income_completion"])
+        return f"{rate}，未参保{max(int(r['low_income_target']) - enrolled, 0):,}人"
+
+    return [f"低收入人口（含稳定脱贫人口）参保率要求达到100%，未达到的{level}有{len(below)}个："
+            + _names(below, describe) + "。"]
+
+
+def requests(data: ExportData) -> list[str]:
+    """五、工作要求: only what the numbers call for."""
+    frame = data.units
+    asks = []
+    behind = frame[frame["status"] == "behind"].sort_values("gap_pp", kind="stable")
+    if len(behind):
+        asks.append(f"{_names(behind, limit=5)}要分析进度落后的原因，压实工作责任，加快参保缴费进度。")
+    status = data.week_status
+    late = status[status["status"].isin([reporting.MISSING, reporting.LATE])] if len(status) else status
+    if len(late):
+        deadline = data.campaign.deadline(data.as_of)
+        asks.append(f"请{_names(late, limit=5)}于每周{'一二三四五六日'[deadline.weekday()]}"
+                    f"{deadline:%H:%M}前按时报送参保进度。")
+    li = frame[frame["low_income_target"].notna()]
+    if len(li) and (li["low_income_completion"].isna() | (li["low_income_completion"] < 1)).any():
+        asks.append("低收入人口参保率未达到100%的单位要逐人核实，确保应保尽保。")
+    c = data.campaign
+    if data.as_of < c.end:
+        asks.append(f"集中参保缴费期至{cn_date(c.end)}结束，请各单位对照{c.goal:.0%}的目标和序时进度抓紧推进。")
+    return [f"（{NUMBERS[i]}）{text}" if len(asks) > 1 else text for i, text in enumerate(asks)]
+
+
+def draft(data: ExportData) -> Draft:
+    """The bulletin's text from the export's numbers."""
+    level = LEVEL_LABELS.get(data.level, data.level)
+    sections = [("一、总体进度", overall(data)), (f"二、各{level}进度", ranking(data))]
+    for heading, paragraphs in (("上报情况", reports(data)), ("低收入人口参保情况", low_income(data)),
+                                ("工作要求", requests(data))):
+        if paragraphs:
+            sections.append((f"{NUMBERS[len(sections)]}、{heading}", paragraphs))
+    return Draft(
+        title=f"关于{data.scope['name']}{data.year_programme}参保缴费进度的通报",
+        subtitle=f"（截至{cn_date(data.as_of)}" + (f"，第{data.week}周）" if data.week else "）"),
+        recipients=BULLETIN_RECIPIENTS.get(data.level, f"各{level}："),
+        sections=sections,
+        attachment=f"附件：{data.scope['name']}各{level}参保进度排名",
+        date=cn_date(data.as_of),
+        demo_note=(f"【{DEMO_BADGE}】本稿数字为模拟的示例数据，仅供演示，不得印发。"
+                   if data.demo else None),
+    )
+
+
+# --- .docx ------------------------------------------------------------------------------------
+
+def _font(run, name: str, size=None, bold: bool | None = None, color: str | None = None) -> None:
+    run.font.name = name
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)
+    if size is not None:
+        run.font.size = size
+    if bold is not None:
+        run.font.bold = bold
+    if color:
+        run.font.color.rgb = RGBColor.from_string(color)
+
+
+def _paragraph(doc, text: str, font: str = BODY_FONT, size=BODY_SIZE, *, align=None,
+               indent: bool = True, bold: bool = False, color: str | None = None,
+               space_after=Pt(0)):
+    p = doc.add_paragraph()
+    fmt = p.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(28) if size >= BODY_SIZE else Pt(18)
+    fmt.space_after = space_after
+    fmt.space_before = Pt(0)
+    if indent:
+        fmt.first_line_indent = Pt(size.pt * 2)
+    if align is not None:
+        p.alignment = align
+    _font(p.add_run(text), font, size, bold, color)
+    return p
+
+
+def _shade(cell, fill: str) -> None:
+    props = cell._tc.get_or_add_tcPr()
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    props.append(shd)
+
+
+def _repeat_header(row) -> None:
+    props = row._tr.get_or_add_trPr()
+    header = OxmlElement("w:tblHeader")
+    header.set(qn("w:val"), "true")
+    props.append(header)
+
+
+TABLE_COLUMNS = (("排名", Mm(11)), ("单位", Mm(30)), (COLUMN_LABELS["target"], Mm(20)),
+                 (COLUMN_LABELS["enrolled"], Mm(22)), (COLUMN_LABELS["completion"], Mm(17)),
+                 ("与序时目标差距（百分点）", Mm(22)), (COLUMN_LABELS["week_delta"], Mm(18)),
+                 (COLUMN_LABELS["status"], Mm(16)))
+
+
+def table_rows(data: ExportData) -> list[tuple[list[str], str]]:
+    """The ranking table as text cells, with each row's status key (for shading)."""
+    rows = []
+    for r in data.units.to_dict("records"):
+        rows.append(([
+            "" if pd.isna(r["rank"]) else str(int(r["rank"])), r["name"], count(r["target"]),
+            count(r["enrolled"]), percent(r["completion"]),
+            "—" if pd.isna(r["gap_pp"]) else f"{r['gap_pp']:+.2f}",
+            "—" if pd.isna(r["week_delta"]) else f"{int(r['week_delta']):+,}",
+            STATUS_LABELS.get(r["status"], r["status"])], r["status"]))
+    return rows
+
+
+def total_row(data: ExportData) -> list[str]:
+    """The scope unit's own figures (the overview's headline numbers) under the ranking."""
+    r = data.scope
+    return ["", f"{r['name']}合计", count(r["target"]), count(r["enrolled"]),
+            percent(r["completion"]), "—" if pd.isna(r["gap_pp"]) else f"{r['gap_pp']:+.2f}",
+            "—" if pd.isna(r["week_delta"]) else f"{int(r['week_delta']):+,}",
+            STATUS_LABELS.get(r["status"], r["status"])]
+
+
+def _table(doc, data: ExportData) -> None:
+    rows = table_rows(data) + [(total_row(data), "total")]
+    table = doc.add_table(rows=1, cols=len(TABLE_COLUMNS))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    header = table.rows[0]
+    _repeat_header(header)
+    for cell, (text, width) in zip(header.cells, TABLE_COLUMNS):
+        cell.width = width
+        _shade(cell, HEADER_FILL)
+        run = cell.paragraphs[0].add_run(text)
+        cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _font(run, HEADING_FONT, TABLE_SIZE)
+    for values, status in rows:
+        cells = table.add_row().cells
+        for i, (cell, value) in enumerate(zip(cells, values)):
+            cell.width = TABLE_COLUMNS[i][1]
+            paragraph = cell.paragraphs[0]
+            paragraph.alignment = (WD_ALIGN_PARAGRAPH.LEFT if i == 1 else
+                                   WD_ALIGN_PARAGRAPH.CENTER if i in (0, 7) else
+                                   WD_ALIGN_PARAGRAPH.RIGHT)
+            color = "8B0000" if status == "behind" else "555555" if status == "not_reported" else None
+            _font(paragraph.add_run(value), TABLE_FONT, TABLE_SIZE,
+                  bold=(status == "behind" and i == 7) or status == "total", color=color)
+            if status == "behind":
+                _shade(cell, BEHIND_FILL)
+            elif status == "not_reported":
+                _shade(cell, MISSING_FILL)
+
+
+def build(data: ExportData, chart_png: bytes | None = None) -> bytes:
+    """The .docx: the draft's text, then the attachment with the chart (if any) and the table."""
+    text = draft(data)
+    doc = Document()
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    normal = doc.styles["Normal"]
+    normal.font.name = BODY_FONT
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY_FONT)
+    normal.font.size = BODY_SIZE
+    doc.core_properties.title = text.title
+    doc.core_properties.subject = data.when
+    doc.core_properties.comments = (f"参保进度看板根据{data.when}的数据生成的草稿（{data.source_note}），"
+                                    "印发前请核对修改。")
+
+    if text.demo_note:
+        _paragraph(doc, text.demo_note, HEADING_FONT, Pt(14), indent=False, color="C00000",
+                   align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph(doc, text.title, TITLE_FONT, Pt(22), indent=False, align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph(doc, text.subtitle, "楷体", BODY_SIZE, indent=False, align=WD_ALIGN_PARAGRAPH.CENTER,
+               space_after=Pt(14))
+    _paragraph(doc, text.recipients, indent=False)
+    intro = f"现将{data.when}{data.scope['name']}{data.programme}参保缴费进度通报如下："
+    _paragraph(doc, intro)
+    for heading, paragraphs in text.sections:
+        _paragraph(doc, heading, HEADING_FONT)
+        for paragraph in paragraphs:
+            _paragraph(doc, paragraph)
+    _paragraph(doc, "", indent=False)
+    _paragraph(doc, text.attachment, indent=True)
+    _paragraph(doc, text.date, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
+
+    doc.add_page_break()
+    _paragraph(doc, "附件", HEADING_FONT, indent=False)
+    _paragraph(doc, f"{data.scope['name']}各{LEVEL_LABELS.get(data.level, data.level)}参保进度排名",
+               TITLE_FONT, Pt(18), indent=False, align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph(doc, f"{text.subtitle[:-1]}　{data.source_note}）", "楷体", Pt(12), indent=False,
+               align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(8))
+    if chart_png:
+        doc.add_picture(io.BytesIO(chart_png), width=TEXT_WIDTH)
+        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _table(doc, data)
+    _paragraph(doc, "注：完成率 = 累计参保人数 ÷ 任务数；序时目标 = "
+               f"{data.campaign.goal:.0%} × 序时进度；标红的单位进度落后，灰色的单位本周未上报。",
+               size=Pt(10.5), indent=False)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

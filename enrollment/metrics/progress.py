@@ -1,0 +1,178 @@
+"""Progress metrics for a campaign at an as-of date: the calendar's inputs for the roll-up in
+db/rollup.py, the result as a frame, a unit's trend and the projection to the window's end.
+
+For every unit: target, enrolled (the figure that counts on or before the date), completion,
+time progress, pace line, gap in percentage points, status, change since the previous week and
+the weekly pace still needed. A parent without a report (or target) of its own takes the sum of
+its children's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import pandas as pd
+
+from .. import db
+from ..campaigns.model import Campaign
+from ..db import Session
+from ..labels import STATUS_LABELS
+
+SOURCES = ("upload", "demo")
+
+
+@dataclass
+class Progress:
+    campaign: Campaign
+    as_of: dt.date
+    source: str
+    units: pd.DataFrame        # one row per unit of the campaign, parents before children
+
+    @property
+    def time_progress(self) -> Fraction:
+        return self.campaign.time_progress(self.as_of)
+
+    @property
+    def pace(self) -> Fraction:
+        return self.campaign.pace(self.as_of)
+
+    @property
+    def week(self) -> int:
+        return self.campaign.week_number(self.as_of)
+
+    @property
+    def total(self) -> dict:
+        """The campaign as a whole (its top unit's row); in a view's result, the viewed unit."""
+        return self.units.loc[self.units["depth"].idxmin()].to_dict()
+
+    @property
+    def targets_missing(self) -> bool:
+        return bool(pd.isna(self.total["target"]))
+
+    def level(self, level: str) -> pd.DataFrame:
+        return self.units[self.units["level"] == level]
+
+    def children(self, code: str) -> pd.DataFrame:
+        return self.units[self.units["parent_code"] == code]
+
+    def status_counts(self, frame: pd.DataFrame | None = None) -> dict[str, int]:
+        frame = self.units if frame is None else frame
+        counts = frame["status"].value_counts()
+        return {key: int(counts.get(key, 0)) for key in STATUS_LABELS}
+
+
+_INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
+                "low_income_target", "low_income_enrolled")
+
+
+def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+    def week_start(day: dt.date) -> dt.date:
+        week = campaign.week_number(day)
+        return campaign.week_start_of(week) if week else campaign.start
+
+    def weeks_left(day: dt.date) -> int:
+        left = (campaign.end - day).days
+        return math.ceil(left / 7) if left > 0 else 0
+
+    return {
+        "as_of": days,
+        "prev": [d - dt.timedelta(days=7) for d in days],
+        "week_start": [week_start(d) for d in days],
+        "pace": [float(campaign.pace(d)) for d in days],
+        "elapsed": [campaign.elapsed_days(d) for d in days],
+        "after_end": [d > campaign.end for d in days],
+        "weeks_left": [weeks_left(d) for d in days],
+    }
+
+
+def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
+                 source: str = "upload", root: str | None = None,
+                 only: str | None = None, with_prev: bool = True,
+                 view: str | None = None) -> pd.DataFrame:
+    """Metrics of every unit (of the subtree under `root`, if given) at each of the dates.
+
+    One query for all dates: the frame has an `as_of` column. Units outside the subtree are
+    left out, which is exact because a unit's figures depend only on its descendants. `only`
+    keeps one unit's rows, `view` that unit and its children (what a page shows);
+    without `with_prev` the week's change is not computed (a trend takes it from consecutive
+    rows instead). With `only == root` and without `with_prev` (a
+    trend) the unit's rows are summed from the reporting units below it (_unit_sql) instead of
+    rolling up every unit at every date: the same rows, far less work.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    if not days:
+        raise ValueError("no dates")
+    frame = db.rollup.rollup(tx, campaign.id, source, campaign.goal_basis_points(),
+                             campaign.window_days, _date_params(campaign, list(days)),
+                             root=root, only=only, with_prev=with_prev, view=view)
+    for column in _INT_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    return frame
+
+
+def compute(tx: Session, campaign: Campaign, as_of: dt.date,
+            source: str = "upload", view: str | None = None) -> Progress:
+    """Metrics of every unit of the campaign as of the date, from one data source.
+
+    With `view` (a unit code) the result holds only what a page shows of it, the unit and its
+    children: the roll-up runs over the unit's subtree only, and a campaign of 665,277 units
+    does not become a frame of 665,277 rows. Its `total` is then the viewed unit.
+    """
+    root = None if view in (None, campaign.region_code) else view
+    frame = compute_many(tx, campaign, [as_of], source, root=root, view=view)
+    return Progress(campaign, as_of, source, frame.drop(columns="as_of"))
+
+
+def trend(tx: Session, campaign: Campaign, code: str,
+          source: str = "upload", days: list[dt.date] | None = None) -> pd.DataFrame:
+    """One unit week by week: its metrics at every week's Friday in the window (and the end)."""
+    days = days or report_days(campaign)
+    frame = compute_many(tx, campaign, days, source, root=code, only=code, with_prev=False)
+    frame = frame.sort_values("as_of").reset_index(drop=True)
+    frame["enrolled_prev"] = frame["enrolled"].shift(1)
+    frame["week_delta"] = frame["enrolled"] - frame["enrolled_prev"]
+    return frame
+
+
+def report_days(campaign: Campaign) -> list[dt.date]:
+    """The Fridays of the window, plus its last day when that is not a Friday."""
+    days = [d for d in campaign.week_ends() if d <= campaign.end]
+    if campaign.end not in days:
+        days.append(campaign.end)
+    return days
+
+
+def available_sources(tx: Session, campaign_id: str) -> list[str]:
+    found = db.reports.sources(tx, campaign_id)
+    return [s for s in SOURCES if s in found]
+
+
+def default_source(tx: Session, campaign_id: str) -> str:
+    """Real uploads when there are any; demo data only for a campaign with nothing else."""
+    sources = available_sources(tx, campaign_id)
+    return "demo" if sources == ["demo"] else "upload"
+
+
+def projection(series: pd.DataFrame, campaign: Campaign, as_of: dt.date,
+               weeks: int = 3) -> float | None:
+    """Enrolled expected at the window's end if the last `weeks` weeks' average pace continues.
+
+    `series` is a unit's trend (as_of, enrolled). None when there are fewer than three weekly
+    figures (two weeks of change) or the window has ended.
+    """
+    known = series[(series["as_of"] <= as_of) & series["enrolled"].notna()]
+    if len(known) < 3 or as_of >= campaign.end:
+        return None
+    recent = known.tail(weeks + 1)
+    first, last = recent.iloc[0], recent.iloc[-1]
+    days = (last["as_of"] - first["as_of"]).days
+    if days <= 0:
+        return None
+    per_day = (int(last["enrolled"]) - int(first["enrolled"])) / days
+    return int(last["enrolled"]) + max(per_day, 0.0) * (campaign.end - last["as_of"]).days

@@ -1,0 +1,1004 @@
+"""The Friday upload: read a file, check every row, preview, then commit atomically; withdraw.
+
+`read` parses the file in the sandbox (a child process with limits, `enrollment/files/sandbox.py`)
+before any database connection is opened; `check` then checks it against the campaign with a
+connection, writing nothing. `preview` does both for the page and `ingest --dry-run`. `commit`
+reads first, then takes the write lock only for the checks that need the database and the
+insert: the upload (raw bytes and all) and, when it has no errors and its warnings were
+accepted, its rows as new report revisions, in one transaction. `withdraw` undoes an
+uploader's latest upload by appending revisions that restore the figures it replaced. The page
+and the CLI call the same functions, so they show the same messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gc
+import hashlib
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from .. import campaigns, db, settings
+from ..campaigns import units
+from ..campaigns.model import Campaign
+from ..db import Session, Store
+from ..files import bounds, reader, sandbox
+from ..files.names import Suggestions, UnitIndex, variants
+from ..files.problems import ERROR, WARNING, Problem, bounded, errors, to_json, warnings
+from ..files.reader import CellError, ReadError
+from ..identity import audit
+from ..labels import LEVEL_LABELS
+from ..text import clean_file_name  # one cleaner for uploads and target tables
+
+SOURCE = "upload"
+MAX_UPLOADER = 100           # characters of an uploader's name (the page's 填报人 field)
+
+
+@dataclass
+class ReportRow:
+    row: int
+    code: str
+    name: str
+    level: str
+    enrolled: int
+    amount: float | None = None
+    low_income_enrolled: int | None = None
+    previous: int | None = None          # the unit's latest earlier figure, for the preview
+    previous_date: dt.date | None = None
+    target: int | None = None
+    replaces: int | None = None          # the figure already stored for the same date (a correction)
+
+
+@dataclass
+class Line:
+    """One row of the file as the preview shows it: what was written, what it maps to, problems."""
+    row: int
+    written: str                          # the unit as written in the file
+    code: str | None = None
+    name: str | None = None
+    enrolled: object = None               # the count as written (parsed when it could be)
+    kind: str = "data"                    # data | total | skipped
+    note: str = ""
+
+
+@dataclass
+class Preview:
+    campaign_id: str
+    file_name: str
+    sha256: str
+    size: int
+    report_date: dt.date | None
+    rows: list[ReportRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    file_dates: list[tuple[int, dt.date]] = field(default_factory=list)
+    form_date: dt.date | None = None      # the date the form (or --report-date) gave
+    date_source: str | None = None        # 'form' or 'file'
+    sheet: str | None = None
+    header_row: int | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    top_codes: set[str] = field(default_factory=set)    # rows with no ancestor in the file
+
+    @property
+    def errors(self) -> list[Problem]:
+        return errors(self.problems)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return warnings(self.problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def units(self) -> int:
+        return len({r.code for r in self.rows})
+
+    def _top(self) -> list[ReportRow]:
+        return [r for r in self.rows if r.code in self.top_codes] if self.top_codes else self.rows
+
+    @property
+    def total_enrolled(self) -> int:
+        """The sum over the file's top units (a county and its townships count once)."""
+        return sum(r.enrolled for r in self._top())
+
+    @property
+    def total_amount(self) -> float | None:
+        values = [r.amount for r in self._top() if r.amount is not None]
+        return round(sum(values), 2) if values else None
+
+    @property
+    def total_low_income(self) -> int | None:
+        values = [r.low_income_enrolled for r in self._top() if r.low_income_enrolled is not None]
+        return sum(values) if values else None
+
+    @property
+    def date_question(self) -> tuple[dt.date, list[dt.date]] | None:
+        """(form date, other dates in the file) when the two disagree and the user must choose."""
+        if self.form_date is None:
+            return None
+        others = sorted({d for _, d in self.file_dates if d != self.form_date})
+        return (self.form_date, others) if others else None
+
+    def frame(self) -> pd.DataFrame:
+        """Every row of the file as the preview shows it, each with its problems beside it."""
+        by_row: dict[int, list[Problem]] = {}
+        for p in self.problems:
+            if p.row is not None:
+                by_row.setdefault(p.row, []).append(p)
+        by_code = {r.row: r for r in self.rows}
+        records = []
+        for line in self.lines:
+            found = by_row.get(line.row, [])
+            report = by_code.get(line.row)
+            if any(p.severity == ERROR for p in found):
+                status = "错误"
+            elif found:
+                status = "需确认"
+            elif line.kind == "total":
+                status = "合计行"
+            elif line.kind == "skipped":
+                status = "不上报"
+            else:
+                status = "通过"
+            messages = [p.message for p in found]
+            if line.note:
+                messages.append(line.note)
+            records.append({
+                "行号": line.row,
+                "文件中的单位": line.written,
+                "对应单位": line.name or "",
+                "单位代码": line.code or "",
+                "累计参保人数": _count(report.enrolled) if report else reader.cell_text(line.enrolled),
+                "上次上报": _count(report.previous) if report else "",
+                "任务数": _count(report.target) if report else "",
+                "检查结果": status,
+                "说明": "；".join(messages),
+            })
+        return pd.DataFrame(records, columns=[
+            "行号", "文件中的单位", "对应单位", "累计参保人数", "检查结果", "说明", "单位代码",
+            "上次上报", "任务数"])
+
+
+def _count(value: int | None) -> str:
+    """A count as the preview shows it: with thousands separators, blank when unknown."""
+    return "" if value is None else f"{value:,}"
+
+
+@dataclass
+class Receipt:
+    upload_id: int
+    campaign_id: str
+    file_name: str
+    report_date: dt.date
+    rows: int
+    units: int
+    total_enrolled: int
+    uploaded_at: dt.datetime          # UTC, naive
+    on_time: bool
+    uploader: str | None
+    deadline: dt.datetime
+    total_amount: float | None = None
+    total_low_income: int | None = None
+    corrected: int = 0                # units whose figure for the date changed (a correction)
+    warnings_accepted: int = 0
+
+    @property
+    def uploaded_local(self) -> dt.datetime:
+        return self.uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(self.deadline.tzinfo)
+
+    @property
+    def timing(self) -> str:
+        if self.on_time:
+            return f"按时上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
+        return f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
+
+    def summary(self) -> str:
+        return (f"已接收第 {self.upload_id} 号上报：{self.file_name}，上报日期 {self.report_date}，"
+                f"{self.rows} 行、{self.units} 个单位，累计参保人数合计 {self.total_enrolled:,}；"
+                f"{self.uploaded_local:%Y-%m-%d %H:%M} {self.timing}")
+
+    def details(self) -> list[tuple[str, str]]:
+        """The receipt as label/value pairs, for the page."""
+        out = [("上报编号", f"第 {self.upload_id} 号"), ("文件名", self.file_name),
+               ("上报日期", f"{self.report_date:%Y-%m-%d}"), ("数据行数", f"{self.rows} 行"),
+               ("单位数", f"{self.units} 个"), ("累计参保人数合计", f"{self.total_enrolled:,}")]
+        if self.total_amount is not None:
+            out.append(("缴费金额合计（元）", f"{self.total_amount:,.2f}"))
+        if self.total_low_income is not None:
+            out.append(("低收入人口参保人数合计", f"{self.total_low_income:,}"))
+        if self.corrected:
+            out.append(("更正", f"{self.corrected} 个单位该日期的数字已更正（原数字保留在历史中）"))
+        out += [("填报人", self.uploader or "（未填写）"),
+                ("上报时间", f"{self.uploaded_local:%Y-%m-%d %H:%M:%S}"), ("是否按时", self.timing)]
+        return out
+
+
+class UploadRejected(Exception):
+    """The upload has errors (or unaccepted warnings) and changed nothing but the archive."""
+
+    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool):
+        self.preview = preview
+        self.upload_id = upload_id
+        self.warnings_only = warnings_only
+        super().__init__("；".join(str(p) for p in preview.problems))
+
+
+class WithdrawError(Exception):
+    """A withdrawal that cannot be done (message in Chinese); nothing was changed."""
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def latest_allowed_date(campaign: Campaign, today: dt.date) -> dt.date:
+    """The latest report date accepted today: this week's Friday, inside the window."""
+    return min(campaign.week_end(today), campaign.end)
+
+
+def default_report_date(campaign: Campaign, today: dt.date | None = None) -> dt.date:
+    """The form's default: this week's Friday within the window (the last day after it)."""
+    return campaign.default_as_of(today or local_today())
+
+
+def local_today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone())).date()
+
+
+# --- prepare -------------------------------------------------------------------------------
+
+_gc_guard = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _cycle_collection_paused():
+    """Checking a province's file makes some 200,000 short-lived lists, dicts and rows, none in
+    a reference cycle; the cycle collector would walk them (and every long-lived object) again
+    and again for nothing: a quarter of the time. Reference counting frees them all the same.
+    The pause spans reading and checking (`preview`, `commit`): the table read in the sandbox
+    lives from one to the other. Shared by threads: collection resumes when the last of them is
+    done."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_guard:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _without_cycle_collection(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _cycle_collection_paused():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+@dataclass
+class Parsed:
+    """An upload read before any database connection is opened: its table, or why it has none."""
+    sha256: str
+    size: int
+    table: reader.Table | None = None
+    problem: Problem | None = None
+
+
+@_without_cycle_collection
+def read(content: bytes) -> Parsed:
+    """Read an upload in the sandbox, holding nothing; a file that cannot be read (too large,
+    damaged, refused by the limits) gives a Parsed with the reason as its problem."""
+    parsed = Parsed(sha256(content), len(content))
+    if message := bounds.size_problem(len(content)):
+        parsed.problem = Problem(None, message)
+        return parsed
+    try:
+        parsed.table = sandbox.read(reader.read_table, content, reader.REPORT_ROLES, ("enrolled",))
+    except ReadError as exc:
+        parsed.problem = Problem(None, str(exc))
+    return parsed
+
+
+@_without_cycle_collection
+def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
+            report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
+            today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """`read` and `check` in one call; writes nothing. The file is read while the caller holds
+    `tx`: with a Store, use `preview` (or `commit`), which read first."""
+    return check(tx, campaign, read(content), file_name, report_date, allowed_units, today,
+                 date_confirmed=date_confirmed)
+
+
+@_without_cycle_collection
+def preview(store: Store, campaign_id: str, content: bytes, file_name: str,
+            report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
+            today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """Read the upload (no connection open), then check it with a short read connection."""
+    parsed = read(content)
+    with store.read() as tx:
+        campaign = campaigns.get(tx, campaign_id)
+        return check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
+                     date_confirmed=date_confirmed)
+
+
+@_without_cycle_collection
+def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
+          report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
+          today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
+    """Check a read upload against the campaign; writes nothing.
+
+    `report_date` comes from the form; when the file names another date the preview asks
+    (a warning and `Preview.date_question`) unless `date_confirmed` says the user chose.
+    """
+    preview = Preview(campaign.id, file_name, parsed.sha256, parsed.size, report_date,
+                      form_date=report_date)
+    if parsed.table is None:
+        preview.problems.append(parsed.problem or Problem(None, "无法读取文件"))
+        return preview
+    table = parsed.table
+    preview.sheet, preview.header_row = table.sheet, table.header_row
+    preview.columns = dict(table.headers)
+    preview.ignored_columns = list(table.ignored_columns)
+    if table.other_sheets:
+        preview.problems.append(Problem(
+            None, f"工作簿中的工作表「{'」「'.join(table.other_sheets)}」也有数据，本次只读取了第一个"
+                  f"工作表「{table.sheet}」。如需上报其他工作表，请分别另存为文件上传", WARNING))
+    preview.file_dates = _file_dates(table, campaign, preview.problems)
+    _settle_date(preview, campaign, today or local_today(), date_confirmed)
+    index = units.index(tx, campaign.id)
+    parents = db.units.parents(tx, campaign.id)
+    allowed = _scope(tx, campaign.id, allowed_units)
+    scope_text = _scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
+    resolved = _resolve_all(index, parents, table, preview)
+    seen: dict[str, int] = {}
+    for row in table.rows:
+        code = resolved.get(row.number)
+        line = Line(row.number, row.unit_text, code, index.names.get(code) if code else None,
+                    row.values.get("enrolled"))
+        preview.lines.append(line)
+        name = index.names[code] if code else row.unit_text
+        values = _row_values(row, table, name, preview.problems)
+        if code is None or values is None:
+            continue
+        if values.get("enrolled") is None:
+            line.kind = "skipped"
+            continue
+        if allowed is not None and code not in allowed:
+            preview.problems.append(Problem(
+                row.number, f"「{name}」不在您负责的单位范围内（{scope_text}），不能上报", unit=code))
+            continue
+        if code in seen:
+            preview.problems.append(Problem(
+                row.number, f"「{name}」重复出现（第 {seen[code]} 行已填写），每个单位只能填一行", unit=code))
+            continue
+        seen[code] = row.number
+        preview.rows.append(ReportRow(row.number, code, name, index.levels[code], **values))
+    for total in table.totals:
+        preview.lines.append(Line(total.number, total.unit_text,
+                                  enrolled=total.values.get("enrolled"), kind="total"))
+    preview.lines.sort(key=lambda line: line.row)
+    _check_blank_counts(preview)
+    if not preview.rows and not preview.errors:
+        preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
+    preview.top_codes = _top_codes(preview.rows, parents)
+    _check_hierarchy(preview, parents)
+    _check_totals(table, preview)
+    if preview.report_date is not None and preview.rows:
+        _compare_with_history(tx, campaign, preview)
+        _check_duplicate_file(tx, preview)
+    preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    return preview
+
+
+def _file_dates(table: reader.Table, campaign: Campaign,
+                problems: list[Problem]) -> list[tuple[int, dt.date]]:
+    """Dates the file states: titles, 填报日期 lines, notes and a date column."""
+    dates = list(table.dates)
+    for row_number, (month, day) in table.month_days:
+        # 截至11月19日: the year that puts the day inside the campaign's window.
+        for year in sorted({campaign.start.year, campaign.end.year}):
+            try:
+                candidate = dt.date(year, month, day)
+            except ValueError:
+                continue
+            if campaign.in_window(candidate):
+                dates.append((row_number, candidate))
+                break
+    if "report_date" in table.columns:
+        for row in table.rows:
+            value = row.values.get("report_date")
+            if reader.cell_text(value):
+                found = reader.parse_date(value)
+                if found is None:
+                    problems.append(Problem(row.number, f"填报日期「{reader.cell_text(value)}」无法识别，"
+                                                        "请写成 2021-11-19 或 2021年11月19日"))
+                else:
+                    dates.append((row.number, found))
+    return sorted(set(dates))
+
+
+def _settle_date(preview: Preview, campaign: Campaign, today: dt.date, confirmed: bool) -> None:
+    """The report date from the form or the file; ask (a warning) when they disagree."""
+    distinct = sorted({d for _, d in preview.file_dates})
+    if preview.report_date is None:
+        if len(distinct) == 1:
+            preview.report_date = distinct[0]
+            preview.date_source = "file"
+        elif len(distinct) > 1:
+            listed = "、".join(f"第 {r} 行 {d}" for r, d in preview.file_dates)
+            preview.problems.append(Problem(None, f"文件中有多个不同的日期（{listed}），请指定上报日期"))
+            return
+        else:
+            preview.problems.append(Problem(None, "请指定上报日期（文件中没有找到填报日期）"))
+            return
+    else:
+        preview.date_source = "form"
+        if not confirmed:
+            for row_number, found in preview.file_dates:
+                if found != preview.report_date:
+                    preview.problems.append(Problem(
+                        row_number, f"文件中的日期为 {found}，与所选上报日期 {preview.report_date} 不一致，"
+                        "请确认使用哪个日期", WARNING))
+                    break
+    day = preview.report_date
+    if not campaign.in_window(day):
+        preview.problems.append(Problem(
+            None, f"上报日期 {day} 不在集中参保期（{campaign.start} 至 {campaign.end}）内"))
+    elif day > latest_allowed_date(campaign, today):
+        preview.problems.append(Problem(
+            None, f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"))
+
+
+def _scope(tx: Session, campaign_id: str, allowed_units: Iterable[str] | None) -> set[str] | None:
+    """The allowed units and all their descendants; None means no restriction."""
+    if allowed_units is None:
+        return None
+    return db.units.descendants(tx, campaign_id, allowed_units)
+
+
+# --- units ---------------------------------------------------------------------------------
+
+def _scope_text(tx: Session, campaign_id: str, allowed_units: Iterable[str]) -> str:
+    """您负责：泽州县及其下属单位 — the scope as the uploader knows it."""
+    codes = list(allowed_units)
+    names = db.units.names(tx, campaign_id, codes)
+    if not names:
+        return "您在本活动中没有负责的单位"
+    return f"您负责：{'、'.join(names[c] for c in codes if c in names)}及其下属单位"
+
+
+def _code_candidates(index: UnitIndex, text: str) -> list[str]:
+    """A code as typed; 12-digit codes padded with zeros (140525000000) mean the shorter one."""
+    if text in index.names:
+        return [text]
+    found = index.resolve(text)
+    if found or not text.isdigit():
+        return found
+    for length in (9, 6, 4, 2):
+        if len(text) > length and set(text[length:]) == {"0"} and text[:length] in index.names:
+            return [text[:length]]
+    return []
+
+
+def _ancestors(code: str, parents: dict[str, str | None]) -> list[str]:
+    out, current = [], parents.get(code)
+    while current:
+        out.append(current)
+        current = parents.get(current)
+    return out
+
+
+def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
+                 preview: Preview) -> dict[int, str]:
+    """Every data row's unit code; problems for those that cannot be told.
+
+    Names that fit several units (北义城 = 北义城镇 or 北义城村) are settled by the parent column
+    when the table has one, then by the level of the file's other rows.
+    """
+    first: dict[int, list[str]] = {}
+    for row in table.rows:
+        first[row.number] = _candidates(index, row)
+    levels: dict[str, int] = {}
+    for codes in first.values():
+        if codes and len(codes) == 1:
+            levels[index.levels[codes[0]]] = levels.get(index.levels[codes[0]], 0) + 1
+    hinted = _header_level(table)
+    main_level = max(levels, key=lambda lv: (levels[lv], lv == hinted)) if levels else hinted
+    suggest = Suggestions(index)
+    resolved: dict[int, str] = {}
+    for row in table.rows:
+        codes = first[row.number]
+        parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT)) if len(codes) != 1 else ""
+        if parent_text and len(codes) != 1:
+            parent_codes = index.resolve(parent_text)
+            if codes and parent_codes:
+                narrowed = [c for c in codes if set(_ancestors(c, parents)) & set(parent_codes)]
+                direct = [c for c in narrowed if parents.get(c) in parent_codes]
+                codes = direct if len(direct) == 1 else narrowed or codes
+            elif not codes and parent_codes:
+                codes = _names_under(index, parents, reader.cell_text(row.values.get("unit_name")),
+                                     parent_codes)
+        if len(codes) > 1 and main_level:
+            codes = [c for c in codes if index.levels[c] == main_level] or codes
+        if len(codes) == 1:
+            code = codes[0]
+            if _code_name_conflict(index, row, code, preview.problems):
+                continue
+            resolved[row.number] = code
+            continue
+        _explain_unresolved(index, row, codes, main_level, preview.problems, suggest)
+    return resolved
+
+
+_HEADER_LEVELS = (("community", ("社区", "村", "居")), ("township", ("乡", "镇", "街道")),
+                  ("county", ("县", "区", "市")))
+
+
+def _header_level(table: reader.Table) -> str | None:
+    """The level a unit column's title names: 村（社区） → community, 乡镇 → township, 县区 → county."""
+    header = table.headers.get("unit_name", "")
+    for level, words in _HEADER_LEVELS:
+        if any(word in header for word in words):
+            return level
+    return None
+
+
+def _candidates(index: UnitIndex, row: reader.Row) -> list[str]:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if code_text:
+        by_code = _code_candidates(index, code_text)
+        if by_code:
+            return by_code
+        if name_text:
+            return []   # a wrong code beside a name: explained as such, never guessed
+    return index.resolve(name_text) if name_text else []
+
+
+def _names_under(index: UnitIndex, parents: dict, name: str, parent_codes: list[str]) -> list[str]:
+    """A name that the index does not know outright, looked up among one parent's descendants."""
+    key = reader.normalize(name)
+    out = []
+    for code, unit_name in index.names.items():
+        if set(_ancestors(code, parents)) & set(parent_codes) and key and \
+                key in variants(unit_name):
+            out.append(code)
+    return out
+
+
+def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str,
+                        problems: list[Problem]) -> bool:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if not (code_text and name_text):
+        return False
+    if code in index.by_alias.get(name_text, ()):
+        return False    # the name as written is one of the code's own names: the usual case
+    by_name = index.resolve(name_text)
+    if by_name and code not in by_name:
+        problems.append(Problem(
+            row.number, f"单位代码 {code_text}（{index.names[code]}）与单位名称「{name_text}」"
+            "不一致，请核对是代码填错还是名称填错"))
+        return True
+    return False
+
+
+def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
+                        main_level: str | None, problems: list[Problem],
+                        suggest: Suggestions) -> None:
+    code_text = reader.cell_text(row.values.get("unit_code"))
+    name_text = reader.cell_text(row.values.get("unit_name"))
+    if not code_text and not name_text:
+        problems.append(Problem(row.number, "缺少单位名称（或单位代码），无法确定是哪个单位"))
+        return
+    if len(codes) > 1:
+        names = "、".join(f"{index.names[c]}（{c}，{LEVEL_LABELS.get(index.levels[c], index.levels[c])}）"
+                         for c in codes[:5])
+        problems.append(Problem(row.number, f"「{name_text}」对应多个单位：{names}，"
+                                            "请写全称、填写单位代码，或在表中加上「上级单位」列"))
+        return
+    if code_text and not _code_candidates(index, code_text):
+        by_name = index.resolve(name_text) if name_text else []
+        hint = f"（单位名称「{name_text}」对应的代码是 {by_name[0]}）" if len(by_name) == 1 else ""
+        problems.append(Problem(row.number, f"单位代码「{code_text}」不存在{hint}"))
+        return
+    suggestions = _suggest(index, suggest, name_text, main_level)
+    hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else "。请核对单位名称，或使用模板"
+    problems.append(Problem(row.number, f"未知单位「{name_text}」{hint}"))
+
+
+def _suggest(index: UnitIndex, suggest: Suggestions, text: str, level: str | None) -> list[str]:
+    """The closest official names, those of the file's level first."""
+    found = suggest(text, limit=12)
+    rank = {lv: i for i, lv in enumerate(LEVEL_LABELS)}
+    level_of: dict[str, str] = {}
+    for code in {c for name in found for c in index.resolve(name)}:
+        level_of.setdefault(index.names[code], index.levels[code])
+    found.sort(key=lambda name: (level_of.get(name) != level, rank.get(level_of.get(name), 99)))
+    return found[:3]
+
+
+# --- values --------------------------------------------------------------------------------
+
+def _row_values(row: reader.Row, table: reader.Table, name: str,
+                problems: list[Problem]) -> dict | None:
+    """Parsed numbers of a row; None (with problems) when one is wrong."""
+    label = table.headers.get("enrolled", "累计参保人数")
+    ok = True
+    values: dict = {}
+    try:
+        values["enrolled"] = reader.parse_count(row.values.get("enrolled"))
+    except CellError as exc:
+        problems.append(Problem(row.number, _cell_message(name, label, exc)))
+        ok = False
+    for key, parse in (("amount", reader.parse_amount),
+                       ("low_income_enrolled", reader.parse_count)):
+        if key not in table.columns:
+            continue
+        try:
+            values[key] = parse(row.values.get(key))
+        except CellError as exc:
+            problems.append(Problem(row.number, _cell_message(name, table.headers[key], exc)))
+            ok = False
+    if ok and values.get("enrolled") is None and any(values.get(k) is not None for k in
+                                                      ("amount", "low_income_enrolled")):
+        problems.append(Problem(row.number, f"「{name}」填写了其他数字，但缺少{label}"))
+        ok = False
+    return values if ok else None
+
+
+def _cell_message(name: str, label: str, exc: CellError) -> str:
+    if exc.kind == "negative":
+        return f"「{name}」的{label}为 {exc.text}，不能为负数"
+    if exc.kind == "fraction":
+        return f"「{name}」的{label}为 {exc.text}，人数应为整数"
+    return f"「{name}」的{label}{exc}"
+
+
+def _check_blank_counts(preview: Preview) -> None:
+    """Units listed without a count (a template row left empty): not reported, user confirms."""
+    blank = [line for line in preview.lines if line.kind == "skipped"]
+    if not blank:
+        return
+    if not preview.rows:
+        preview.problems.append(Problem(
+            blank[0].row, "表中列出的单位都没有填写累计参保人数，请填写后再上传"))
+        return
+    for line in blank:
+        preview.problems.append(Problem(
+            line.row, f"「{line.name}」没有填写累计参保人数，本行不上报（如需上报请填写后重新上传）",
+            WARNING, line.code))
+
+
+def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
+    codes = {r.code for r in rows}
+    return {c for c in codes if codes.isdisjoint(_ancestors(c, parents))}
+
+
+def _check_hierarchy(preview: Preview, parents: dict) -> None:
+    """A county listed with its townships must not report less than they add up to."""
+    by_code = {r.code: r for r in preview.rows}
+    children: dict[str, list[ReportRow]] = {}
+    for r in preview.rows:
+        parent = parents.get(r.code)
+        if parent in by_code:
+            children.setdefault(parent, []).append(r)
+    for code, kids in children.items():
+        parent = by_code[code]
+        total = sum(k.enrolled for k in kids)
+        all_listed = {k.code for k in kids} == {c for c, p in parents.items() if p == code}
+        if parent.enrolled < total or (all_listed and parent.enrolled != total):
+            preview.problems.append(Problem(
+                parent.row, f"「{parent.name}」填写 {parent.enrolled:,}，但表中其下属单位之和为 "
+                f"{total:,}（{len(kids)} 个），请核对", WARNING, code))
+
+
+def _check_totals(table: reader.Table, preview: Preview) -> None:
+    """合计/总计 rows must equal the sum of the rows; 小计 rows are checked within their group."""
+    if preview.errors or not table.totals:
+        return
+    groups: dict[str, list[ReportRow]] = {}
+    by_number = {row.number: row for row in table.rows}
+    for r in preview.rows:
+        source = by_number.get(r.row)
+        parent_text = reader.cell_text(source.values.get(reader.UNIT_PARENT)) if source else ""
+        if parent_text:
+            groups.setdefault(parent_text, []).append(r)
+    columns = [("enrolled", "累计参保人数", reader.parse_count)]
+    if "amount" in table.columns:
+        columns.append(("amount", table.headers["amount"], reader.parse_amount))
+    if "low_income_enrolled" in table.columns:
+        columns.append(("low_income_enrolled", table.headers["low_income_enrolled"], reader.parse_count))
+    for total in table.totals:
+        label = reader.normalize(total.unit_text)
+        if label.startswith("小计"):
+            parent_text = reader.cell_text(total.values.get(reader.UNIT_PARENT))
+            rows = groups.get(parent_text) if parent_text else None
+            if not rows:
+                continue   # a subtotal of a part we cannot tell: skipped
+            what = f"「{parent_text}」小计行"
+        else:
+            rows = [r for r in preview.rows if r.code in preview.top_codes]
+            what = "合计行"
+        for key, header, parse in columns:
+            try:
+                stated = parse(total.values.get(key))
+            except CellError as exc:
+                preview.problems.append(Problem(total.number, f"{what}的{header}{exc}"))
+                continue
+            if stated is None:
+                continue
+            actual = sum(getattr(r, key) or 0 for r in rows)
+            if key == "amount":
+                actual = round(actual, 2)
+            if stated != actual:
+                fmt = (lambda v: f"{v:,.2f}") if key == "amount" else (lambda v: f"{v:,}")
+                preview.problems.append(Problem(
+                    total.number, f"{what}的{header}为 {fmt(stated)}，但各单位之和为 {fmt(actual)}，"
+                    f"相差 {fmt(stated - actual)}；请核对各行数字或{what}"))
+
+
+def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> None:
+    """Each row against the unit's figures that count: the previous one, a later one, the one
+    already stored for the same date (a correction), and the task."""
+    file_units = pd.DataFrame({"unit_code": [r.code for r in preview.rows]})
+    around = db.reports.around(tx, campaign.id, file_units, preview.report_date)
+    target = db.targets.current_tasks(tx, campaign.id)
+    previous, following, same_day = {}, {}, {}
+    for r in around.itertuples():
+        if pd.notna(r.previous):
+            previous[r.unit_code] = (int(r.previous), pd.Timestamp(r.previous_date).date())
+        if pd.notna(r.following):
+            following[r.unit_code] = (int(r.following), pd.Timestamp(r.following_date).date())
+        if pd.notna(r.same_day):
+            same_day[r.unit_code] = int(r.same_day)
+    margin = settings.over_target_margin()
+    lines = {line.row: line for line in preview.lines}
+    for r in preview.rows:
+        if r.code in previous:
+            r.previous, r.previous_date = previous[r.code]
+        r.target = target.get(r.code)
+        r.replaces = same_day.get(r.code)
+        if r.previous is not None and r.enrolled < r.previous:
+            preview.problems.append(Problem(
+                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 低于上次上报的 {r.previous:,}"
+                f"（{r.previous_date}），少了 {r.previous - r.enrolled:,}（累计数一般不会减少），请确认",
+                WARNING, r.code))
+        if r.code in following and r.enrolled > following[r.code][0]:
+            value, day = following[r.code]
+            preview.problems.append(Problem(
+                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
+                "请确认上报日期是否正确", WARNING, r.code))
+        if r.target and r.enrolled > r.target * (1 + margin):
+            preview.problems.append(Problem(
+                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
+                f"{1 + margin:.0%}，请确认", WARNING, r.code))
+        if r.replaces is not None and r.row in lines:
+            lines[r.row].note = (f"{preview.report_date} 已上报过 {r.replaces:,}，本次作为更正"
+                                 if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
+
+
+def _check_duplicate_file(tx: Session, preview: Preview) -> None:
+    rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
+    if not rows:
+        return
+    upload_id, uploader, uploaded_at, day = rows[0]
+    local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
+    who = f"由「{uploader}」" if uploader else ""
+    if day == preview.report_date:
+        preview.problems.append(Problem(
+            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
+                  "不会重复计入。如需更正，请修改文件后再上传"))
+    else:
+        preview.problems.append(Problem(
+            None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
+                  "是否误传了以前的文件？请确认", WARNING))
+
+
+# --- commit --------------------------------------------------------------------------------
+
+@_without_cycle_collection
+def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
+           report_date: dt.date | None = None, uploader: str | None = None,
+           accept_warnings: bool = False, allowed_units: Iterable[str] | None = None,
+           now: dt.datetime | None = None, today: dt.date | None = None,
+           date_confirmed: bool = False, address: str | None = None,
+           role: str | None = None) -> Receipt:
+    """Read the file (in the sandbox, before any lock), then check it again and store it in one
+    write transaction.
+
+    On errors (or warnings not accepted) the upload is archived as rejected, with its first
+    200 problems and a count of the rest, no report changes, and UploadRejected (with every
+    problem) is raised. A file over the size limit is archived without its bytes. Either way the
+    attempt is in the audit log (uploader, `role`, `address`).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    uploader = audit.clean(uploader, 100) or None
+    file_name = clean_file_name(file_name)
+    parsed = read(content)
+    with store.write() as tx:
+        campaign = campaigns.get(tx, campaign_id)
+        preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
+                        date_confirmed=date_confirmed)
+        blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
+        upload_id = db.uploads.new_id(tx)
+        on_time = (campaign.is_on_time(preview.report_date, now)
+                   if preview.report_date and not blocked else None)
+        stored = content if len(content) <= settings.max_upload_bytes() else None
+        db.uploads.insert(
+            tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
+            file_name=file_name, sha256=preview.sha256, size=len(content), content=stored,
+            uploader=uploader, uploaded_at=now, report_date=preview.report_date,
+            status="rejected" if blocked else "accepted",
+            messages=to_json(bounded(preview.problems)), row_count=len(preview.rows),
+            unit_count=preview.units, total_enrolled=preview.total_enrolled, on_time=on_time)
+        if not blocked:
+            _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
+            audit.record(tx, uploader, "upload",
+                         f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
+                         f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
+                         address, campaign_id=campaign_id, role=role, now=now)
+        else:
+            first = (preview.errors or preview.warnings)[0]
+            audit.record(tx, uploader, "upload_rejected",
+                         f"第 {upload_id} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
+                         f"{len(preview.warnings)} 条未确认的提醒），未保存任何数字；{first}",
+                         address, campaign_id=campaign_id, role=role, now=now)
+    if blocked:
+        raise UploadRejected(preview, upload_id, warnings_only=not preview.errors)
+    return Receipt(upload_id, campaign_id, file_name, preview.report_date, len(preview.rows),
+                   preview.units, preview.total_enrolled, now, on_time,
+                   uploader, campaign.deadline(preview.report_date), preview.total_amount,
+                   preview.total_low_income,
+                   sum(1 for r in preview.rows if r.replaces not in (None, r.enrolled)),
+                   len(preview.warnings))
+
+
+def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.date,
+                    rows: list[ReportRow], upload_id: int) -> None:
+    """Append each row as the next revision of its unit's figure for that date."""
+    db.reports.append(tx, campaign_id, source, pd.DataFrame({
+        "unit_code": [r.code for r in rows],
+        "report_date": [report_date] * len(rows),
+        "enrolled": pd.array([r.enrolled for r in rows], dtype="Int64"),
+        "amount": pd.array([r.amount for r in rows], dtype="Float64"),
+        "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
+    }), upload_id)
+
+
+# --- withdraw ------------------------------------------------------------------------------
+
+@dataclass
+class Withdrawal:
+    upload_id: int                 # the withdrawal's own entry in the upload log
+    withdrawn_id: int
+    file_name: str | None
+    report_date: dt.date
+    units: int
+    restored: int                  # units whose earlier figure for the date is back
+    cleared: int                   # units that have no figure for the date any more
+    uploaded_at: dt.datetime       # UTC, naive
+
+    def summary(self) -> str:
+        parts = []
+        if self.restored:
+            parts.append(f"{self.restored} 个单位恢复为此前上报的数字")
+        if self.cleared:
+            parts.append(f"{self.cleared} 个单位在 {self.report_date} 不再有数字")
+        return (f"已撤回第 {self.withdrawn_id} 号上报（{self.file_name or '无文件名'}，上报日期 "
+                f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.upload_id} 号，历史数字均保留。")
+
+
+def withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:
+    """The uploader's latest accepted upload that has not been withdrawn, or None."""
+    return db.uploads.latest_withdrawable(tx, campaign_id, audit.clean(uploader, 100) or None)
+
+
+def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
+             now: dt.datetime | None = None, *, allowed_units: Iterable[str] | None = None,
+             address: str | None = None, role: str | None = None) -> Withdrawal:
+    """Undo the uploader's latest upload: append revisions restoring the figures it replaced.
+
+    A figure that someone changed again after that upload is not overwritten: the withdrawal is
+    refused (WithdrawError) and nothing changes. So is an upload that touched units outside
+    `allowed_units` (and their descendants), when given. History is never deleted; the
+    withdrawal is in the audit log.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    uploader = audit.clean(uploader, 100) or None
+    with store.write() as tx:
+        campaigns.get(tx, campaign_id)
+        target = withdrawable(tx, campaign_id, uploader)
+        who = f"「{uploader}」" if uploader else "未署名填报人"
+        if target is None:
+            raise WithdrawError(f"{who}在本活动中没有可以撤回的上报")
+        if upload_id is not None and upload_id != target["id"]:
+            raise WithdrawError(
+                f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
+                f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
+        touched = _effective(tx, campaign_id, target["id"])
+        allowed = _scope(tx, campaign_id, allowed_units)
+        outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
+        if outside:
+            names = db.units.names(tx, campaign_id)
+            raise WithdrawError(
+                f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
+                f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
+        changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
+        if changed:
+            names = db.units.names(tx, campaign_id)
+            listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
+                              for (code, _), top in sorted(changed.items())[:5])
+            raise WithdrawError(
+                f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
+                "如需更正，请上传更正后的文件")
+        new_id = db.uploads.new_id(tx)
+        keys = sorted(touched)
+        values = [touched[k][1] for k in keys]
+        restored = sum(1 for v in values if v[0] is not None)
+        db.uploads.insert(
+            tx, id=new_id, campaign_id=campaign_id, kind="withdrawal", source="upload",
+            file_name=target["file_name"], uploader=uploader, uploaded_at=now,
+            report_date=target["report_date"], status="accepted", messages="[]",
+            row_count=len(keys), unit_count=len(keys), withdraws=target["id"])
+        db.reports.append(tx, campaign_id, SOURCE, pd.DataFrame({
+            "unit_code": [k[0] for k in keys],
+            "report_date": [k[1] for k in keys],
+            "enrolled": pd.array([v[0] for v in values], dtype="Int64"),
+            "amount": pd.array([None if v[1] is None else float(v[1]) for v in values],
+                               dtype="Float64"),
+            "low_income_enrolled": pd.array([v[2] for v in values], dtype="Int64"),
+        }), new_id)
+        rows = keys
+        audit.record(tx, uploader, "withdrawal",
+                     f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
+                     f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_id} 号",
+                     address, campaign_id=campaign_id, role=role, now=now)
+    return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
+                      restored, len(rows) - restored, now)
+
+
+def _effective(tx: Session, campaign_id: str,
+               upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
+    """For each figure an upload wrote: (the upload whose figure counts now, the figure before
+    `upload_id`'s).
+
+    Revisions are replayed in order as a stack: an upload pushes its figure, a withdrawal pops
+    back to (and including) the upload it withdrew. The figure before is the one below
+    `upload_id` on the stack, or no figure (None values).
+    """
+    rows = db.reports.revisions_of_upload(tx, campaign_id, upload_id)
+    stacks: dict[tuple[str, dt.date], list[tuple[int, tuple]]] = {}
+    for code, day, uid, kind, withdraws, enrolled, amount, low in rows:
+        stack = stacks.setdefault((code, day), [])
+        if kind == "withdrawal":
+            ids = [entry[0] for entry in stack]
+            if withdraws in ids:
+                del stack[ids.index(withdraws):]
+        else:
+            stack.append((uid, (enrolled, amount, low)))
+    out = {}
+    empty = (None, None, None)
+    for key, stack in stacks.items():
+        ids = [entry[0] for entry in stack]
+        top = ids[-1] if ids else None
+        below = stack[ids.index(upload_id) - 1][1] if upload_id in ids and ids.index(upload_id) else empty
+        out[key] = (top, below)
+    return out
