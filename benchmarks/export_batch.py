@@ -7,7 +7,7 @@ Builds a throw-away database with the Jincheng demo data, then measures, at 2021
 1. one cold image: `fig.to_image()` as plotly does it without a running server, which starts
    Chromium, renders one PNG and closes it (the cost every image would pay with one browser per
    image);
-2. the batch: `exports.build` of every format (PNG, SVG, PDF of both charts, the ranking PNG for
+2. the batch: `bundles.build` of every format (PNG, SVG, PDF of both charts, the ranking PNG for
    Word, Excel, Word, one 张榜 PDF per unit of the level and the combined one).
 
 It prints the times, the ratio of batch time to one cold image, and how many browsers the batch
@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from enrollment.export import bundles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -118,14 +120,14 @@ def main() -> int:
         launches = render.Renderer.launches
         with BrowserWatch() as watch:
             start = time.perf_counter()
-            bundle = exports.build(data)
+            bundle = bundles.build(data)
             times.append(time.perf_counter() - start)
         started = render.Renderer.launches - launches
     batch = min(times)
     if bundle.failures:
-        print(exports.failure_message(bundle), file=sys.stderr)
+        print(bundles.failure_message(bundle), file=sys.stderr)
         return 1
-    kinds = {k: len(bundle.of(k)) for k in exports.FORMATS}
+    kinds = {k: len(bundle.of(k)) for k in bundles.FORMATS}
     images = kinds["png"] + kinds["svg"] + kinds["pdf"] + (exports.ranking_chart(data) is not None)
     pages = kinds["board"]
     rendered = images + pages

@@ -6,7 +6,7 @@ import streamlit as st
 
 from enrollment import ui
 from enrollment.db import Store
-from enrollment.export import boards, bulletin, render, tables, workbook
+from enrollment.export import boards, bulletin, bundles, render, tables, workbook
 from enrollment.export import model as exports
 from enrollment.identity import audit, websession
 from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS
@@ -65,11 +65,11 @@ if problem:
 
 # --- files ------------------------------------------------------------------------------------
 st.markdown("**生成文件**")
-usable = [f for f in exports.FORMATS if not (problem and f in exports.BROWSER_FORMATS)]
+usable = [f for f in bundles.FORMATS if not (problem and f in bundles.BROWSER_FORMATS)]
 many = len(data.units) > BOARDS_BY_DEFAULT
 if many:
     usable = [f for f in usable if f != "board"]
-formats = st.pills("格式", list(exports.FORMATS), selection_mode="multi", default=usable,
+formats = st.pills("格式", list(bundles.FORMATS), selection_mode="multi", default=usable,
                    format_func=EXPORT_FORMAT_LABELS.get, key=f"export:formats:{campaign.id}")
 if "board" in (formats or []) or many:
     minutes = len(data.units) * SECONDS_PER_BOARD / 60
@@ -80,7 +80,7 @@ request = (ctx.path, ctx.version, campaign.id, as_of, ctx.source, level, data.sc
            tuple(formats or ()))
 if st.button("生成", type="primary", icon=":material/file_export:", disabled=not formats):
     bar = st.progress(0.0, text="正在准备……")
-    bundle = exports.build(data, formats, progress=lambda f, what: bar.progress(min(f, 1.0), text=what))
+    bundle = bundles.build(data, formats, progress=lambda f, what: bar.progress(min(f, 1.0), text=what))
     bar.empty()
     st.session_state["export:bundle"] = (request, bundle)
     if bundle.files:
@@ -92,7 +92,7 @@ if st.button("生成", type="primary", icon=":material/file_export:", disabled=n
 kept = st.session_state.get("export:bundle")
 if kept and kept[0] == request:
     bundle = kept[1]
-    failure = exports.failure_message(bundle)
+    failure = bundles.failure_message(bundle)
     if failure:
         st.error(md(failure), icon=":material/error:")
     for note in bundle.notes:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from enrollment import campaigns
 from enrollment.cli import cli
-from enrollment.export import bulletin, render, workbook
+from enrollment.export import bulletin, bundles, render, workbook
 from enrollment.export import model as exports
 from enrollment.labels import STATUS_LABELS
 from enrollment.metrics import progress, reporting
@@ -267,7 +267,7 @@ def test_bulletin_without_targets_says_the_tasks_are_missing(store):
 # --- names, ZIP, formats, missing Chromium ----------------------------------------------------
 
 def test_export_files_have_deterministic_names_and_zip_together(demo_data, no_browser):
-    bundle = exports.build(demo_data, ["xlsx", "docx"])
+    bundle = bundles.build(demo_data, ["xlsx", "docx"])
     assert [f.name for f in bundle.files] == ["示例数据-晋城市-参保进度-20211119-通报表.xlsx",
                                               "示例数据-晋城市-参保进度-20211119-通报稿.docx"]
     assert bundle.failures == {} and bundle.browsers == 0
@@ -278,10 +278,10 @@ def test_export_files_have_deterministic_names_and_zip_together(demo_data, no_br
 
 
 def test_formats_are_checked():
-    assert exports.parse_formats("png, XLSX") == ("png", "xlsx")
-    assert exports.parse_formats(None) == exports.FORMATS
+    assert bundles.parse_formats("png, XLSX") == ("png", "xlsx")
+    assert bundles.parse_formats(None) == bundles.FORMATS
     with pytest.raises(exports.ExportError, match="不认识的导出格式：gif"):
-        exports.parse_formats("png,gif")
+        bundles.parse_formats("png,gif")
 
 
 def test_missing_chromium_is_explained_with_the_install_command(no_browser):
@@ -293,10 +293,10 @@ def test_missing_chromium_is_explained_with_the_install_command(no_browser):
 
 
 def test_without_chromium_excel_and_word_are_made_and_images_are_reported(demo_data, no_browser):
-    bundle = exports.build(demo_data)
+    bundle = bundles.build(demo_data)
     assert [f.kind for f in bundle.files] == ["xlsx", "docx"]
     assert set(bundle.failures) == {"png", "svg", "pdf", "board"}
-    assert "apt-get install chromium" in exports.failure_message(bundle)
+    assert "apt-get install chromium" in bundles.failure_message(bundle)
     document = docx.Document(io.BytesIO(bundle.of("docx")[0].data))
     assert len(document.inline_shapes) == 0 and len(document.tables) == 1
     assert any("表格代替" in n for n in bundle.notes)

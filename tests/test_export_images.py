@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageChops
 
 from enrollment.cli import cli
-from enrollment.export import boards, charts, render
+from enrollment.export import boards, bundles, charts, render
 from enrollment.export import model as exports
 from enrollment.targets import tables as targets
 from enrollment.targets.tables import TargetRow, TargetTable
@@ -35,8 +35,8 @@ def renderer():
 
 
 @pytest.fixture
-def bundle(demo_data, renderer) -> exports.Bundle:
-    made = exports.build(demo_data, renderer=renderer)
+def bundle(demo_data, renderer) -> bundles.Bundle:
+    made = bundles.build(demo_data, renderer=renderer)
     assert made.failures == {}
     return made
 
@@ -120,7 +120,7 @@ def test_word_draft_has_the_ranking_picture(bundle):
 
 def test_the_whole_batch_runs_in_one_browser(demo_data):
     before = render.Renderer.launches
-    made = exports.build(demo_data)
+    made = bundles.build(demo_data)
     assert made.failures == {}
     assert render.Renderer.launches - before == 1 and made.browsers == 1
     assert [f.kind for f in made.files].count("png") == 2

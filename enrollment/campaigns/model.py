@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .. import db, settings
-from . import divisions, units
 from ..db import Session, Store
+from . import divisions, units
 
 FRIDAY = 4
 

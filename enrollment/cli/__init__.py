@@ -17,8 +17,8 @@ from .. import campaigns, db, settings
 from .. import text as txt
 from ..campaigns import bootstrap, demo, regions
 from ..db import StorageError, Store
+from ..export import bundles, tables
 from ..export import model as exports
-from ..export import tables
 from ..files import bounds
 from ..files.problems import bounded
 from ..files.reader import ReadError
@@ -936,7 +936,7 @@ def audit_command(ctx: click.Context, actor: str | None, actions: tuple[str, ...
 @click.option("--scope", help="Unit (code or name) whose lower units are exported (default: all).")
 @click.option("--source", type=click.Choice(progress.SOURCES),
               help="upload or demo (default: uploads, demo only when nothing else exists).")
-@click.option("--formats", default=",".join(exports.FORMATS), show_default=True,
+@click.option("--formats", default=",".join(bundles.FORMATS), show_default=True,
               help="Comma-separated: png, svg, pdf (charts), xlsx, docx, board (张榜 PDFs).")
 @click.option("--zip", "make_zip", is_flag=True, help="Also write all files as one ZIP beside the folder's files.")
 @click.pass_context
@@ -949,13 +949,13 @@ def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, 
     campaign = _campaign(store, campaign_id)
     as_of = as_of or campaign.default_as_of()
     try:
-        wanted = exports.parse_formats(formats)
+        wanted = bundles.parse_formats(formats)
         with store.read() as con:
             source = source or progress.default_source(con, campaign_id)
             data = exports.gather(con, campaign, as_of, source, level, scope)
     except exports.ExportError as exc:
         fail(str(exc))
-    bundle = exports.build(data, wanted)
+    bundle = bundles.build(data, wanted)
     out.mkdir(parents=True, exist_ok=True)
     written = bundle.write(out)
     if make_zip and bundle.files:
@@ -975,7 +975,7 @@ def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, 
                + (f"，张榜 {boards} 个单位" if boards else "") + "）", err=True)
     for note in bundle.notes:
         click.echo(f"提示：{note}", err=True)
-    problem = exports.failure_message(bundle)
+    problem = bundles.failure_message(bundle)
     if problem:
         fail(f"{problem}\n其余格式已生成。")
 

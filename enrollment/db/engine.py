@@ -32,7 +32,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -329,10 +329,17 @@ class Store:
         return int(value) if value is not None else -1
 
     def schema_version(self) -> int:
-        from .schema import schema_version
-
         with self.read() as tx:
             return schema_version(tx)
+
+
+def schema_version(tx: Session) -> int:
+    """The schema version of an open database; 0 when it has no schema yet."""
+    exists = tx.value("SELECT count(*) FROM information_schema.tables "
+                      "WHERE table_name = 'schema_version'")
+    if not exists:
+        return 0
+    return tx.value("SELECT coalesce(max(version), 0) FROM schema_version")
 
 
 def _limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -344,8 +351,3 @@ def _limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         raise StorageError(f"ENROLLMENT_DB_MEMORY 的值「{limit}」无效，应为数字加单位，例如 1GB 或 512MB")
     con.execute(f"SET memory_limit = '{limit}'")
     return con
-
-
-def sequence_rows(values: Sequence) -> pd.DataFrame:
-    """A one-column frame `value` (to join a list of codes as a relation)."""
-    return pd.DataFrame({"value": list(values)})

@@ -14,14 +14,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .engine import (
-    NotInitialized,
-    Session,
-    StorageError,
-    Store,
-    raise_explained,
-    rollback,
-)
+from .engine import (NotInitialized, StorageError, Store, raise_explained, rollback,
+                     schema_version)
 
 
 @dataclass(frozen=True)
@@ -225,15 +219,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
-
-
-def schema_version(tx: Session) -> int:
-    """The schema version of an open database; 0 when it has no schema yet."""
-    exists = tx.value("SELECT count(*) FROM information_schema.tables "
-                      "WHERE table_name = 'schema_version'")
-    if not exists:
-        return 0
-    return tx.value("SELECT coalesce(max(version), 0) FROM schema_version")
 
 
 def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
