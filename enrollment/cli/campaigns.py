@@ -1,0 +1,98 @@
+"""Setting up: init, campaigns, campaign create, regions and demo data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from .. import campaigns
+from ..campaigns import bootstrap, demo, regions
+from ..db import StorageError
+from ..labels import LEVEL_LABELS
+from .common import check_secret, cli_actor, cli_address, fail, find_campaign, parse_day, ready
+
+
+@click.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create or migrate the schema and load the shipped campaigns (idempotent)."""
+    check_secret()
+    try:
+        report = bootstrap.init(ctx.obj.store, actor=cli_actor(), address=cli_address())
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(f"{report.summary()}（数据库：{ctx.obj.store.path}）")
+
+
+@click.command("campaigns")
+@click.pass_context
+def list_campaigns(ctx: click.Context) -> None:
+    """List campaigns: id, name, window, goal."""
+    store = ready(ctx)
+    with store.read() as con:
+        rows = campaigns.list_campaigns(con)
+    for c in rows:
+        click.echo(f"{c.id}\t{c.name}\t{c.start} 至 {c.end}\t目标 {c.goal:.0%}")
+
+
+@click.group("campaign")
+def campaign_group() -> None:
+    """Set up campaigns."""
+
+
+@campaign_group.command("create")
+@click.option("--id", "campaign_id", required=True, help="Campaign id, e.g. yangcheng-2022-residents.")
+@click.option("--name", required=True, help="Campaign name (Chinese).")
+@click.option("--region", required=True, help="Statistical division code of the region (see `regions`).")
+@click.option("--levels", required=True,
+              help="Levels below the region to track: county,township,village (village = community).")
+@click.option("--start", required=True, callback=parse_day, help="First day of the window, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=parse_day, help="Last day of the window, YYYY-MM-DD.")
+@click.option("--goal", default="0.97", show_default=True, help="Coverage goal (0.97 or 97%).")
+@click.option("--programme", type=click.Choice(("residents", "employees")), default="residents",
+              show_default=True, help="Insurance programme.")
+@click.option("--low-income-goal", help="Goal for low-income residents (e.g. 1 for 100%).")
+@click.pass_context
+def campaign_create(ctx: click.Context, campaign_id: str, name: str, region: str, levels: str,
+                    start: dt.date, end: dt.date, goal: str, programme: str,
+                    low_income_goal: str | None) -> None:
+    """Create a campaign for any region from the national division codes."""
+    store = ready(ctx)
+    try:
+        definition = regions.define(id=campaign_id, name=name, region_code=region, levels=levels,
+                                    start=start, end=end, goal=goal, programme=programme,
+                                    low_income_goal=low_income_goal)
+        created = regions.create(store, definition, actor=cli_actor(), address=cli_address())
+    except (regions.SetupError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(created.summary())
+
+
+@click.command("regions")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, help="Most results to list.")
+def regions_command(text: str, limit: int) -> None:
+    """Find division codes by name (province to township) or check a code."""
+    found = regions.search(text, limit=limit)
+    if not found:
+        fail(f"没有找到名称包含「{text}」的区划")
+    names = regions.full_names([d.code for d in found])
+    for d in found:
+        click.echo(f"{d.code}\t{LEVEL_LABELS.get(d.level, d.level)}\t{names.get(d.code, d.name)}")
+
+
+@click.command("demo")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--clear", is_flag=True, help="Remove the campaign's demo data instead.")
+@click.pass_context
+def demo_command(ctx: click.Context, campaign_id: str, clear: bool) -> None:
+    """Simulated weekly reports (示例数据), stored apart from real uploads."""
+    store = ready(ctx)
+    campaign = find_campaign(store, campaign_id)
+    if clear:
+        removed = demo.clear(store, campaign_id)
+        click.echo(f"已删除 {campaign_id} 的示例数据 {removed} 条")
+        return
+    result = demo.generate(store, campaign)
+    click.echo(result.summary())

@@ -1,0 +1,60 @@
+"""The database file itself: backup and restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import db
+from ..db import StorageError
+from .common import fail, ready
+
+
+@click.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The backup file to write (must not exist yet).")
+@click.pass_context
+def backup_command(ctx: click.Context, out: Path) -> None:
+    """A consistent copy of the database, also while the app is serving it."""
+    from ..db import backup
+
+    store = ready(ctx)
+    try:
+        result = backup.backup(store, out)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(result.summary())
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database that holds data without asking.")
+@click.pass_context
+def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
+    """Replace the database with a backup made by `backup` (checked first)."""
+    from ..db import backup
+
+    store = ctx.obj.store
+    try:
+        snapshot = backup.inspect(file)
+        try:
+            existing = backup.current(store)
+        except db.DatabaseDamaged as exc:
+            # Never opened again: restore moves it aside (kept) and puts the backup in place.
+            click.echo(f"{exc}\n当前数据库无法打开，将移到旁边保留后用备份恢复。", err=True)
+            existing = None
+        if existing is not None and existing.rows and not yes:
+            click.echo(f"备份文件：{snapshot.summary()}")
+            click.echo(f"当前数据库 {store.path}：{existing.summary()}")
+            try:
+                confirmed = click.confirm("恢复将用备份替换当前数据库的全部数据，确定吗？", default=False)
+            except click.Abort:
+                confirmed = False
+            if not confirmed:
+                fail("未恢复：当前数据库中已有数据。确认要替换，请加 --yes 再运行。")
+            yes = True
+        result = backup.restore(store, file, replace=yes)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(result.summary())
