@@ -22,7 +22,6 @@ from enrollment import campaigns
 from enrollment.campaigns import bootstrap
 from enrollment.campaigns.model import Campaign
 from enrollment.db import Store
-from enrollment.storage import registered
 
 SIZES = {"city": "1405", "province": "14", "nation": "CN"}
 # The region whose Friday file the ingest benchmark reads: every village of Shanxi (Jincheng's for
@@ -73,7 +72,7 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         targets = pd.DataFrame({"set_id": set_id, "campaign_id": campaign.id, "unit_code": codes,
                                 "task": tasks, "baseline": None, "registered_population": None,
                                 "resident_population": None, "low_income": None})
-        with registered(con, bench_targets=targets):
+        with con.relations(bench_targets=targets):
             con.raw.execute("INSERT INTO targets SELECT set_id, campaign_id, unit_code, task, "
                         "baseline::BIGINT, registered_population::BIGINT, "
                         "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
@@ -87,7 +86,7 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         for week, day in enumerate(days):
             enrolled = np.floor(tasks * final * shares[:, week]).astype(np.int64)
             frame = pd.DataFrame({"unit_code": codes, "enrolled": enrolled})
-            with registered(con, bench_week=frame):
+            with con.relations(bench_week=frame):
                 con.raw.execute("INSERT INTO reports SELECT ?, 'upload', unit_code, ?, 1, enrolled, "
                             "NULL, NULL, ? FROM bench_week", [campaign.id, day, upload_id])
         units = con.raw.execute("SELECT count(*) FROM units WHERE campaign_id = ?",

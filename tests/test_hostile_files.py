@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from enrollment import storage
 from enrollment.cli import cli
+from enrollment.db import Store
+from enrollment.db.engine import write_lock
 from enrollment.files import bounds, reader, sandbox
 from enrollment.files.names import UnitIndex
 from enrollment.files.problems import STORED_LIMIT, Problem, bounded, from_json, to_json
-from enrollment.storage import Store
 from enrollment.targets import allocation
 from enrollment.targets import tables as targets
 from enrollment.uploads import ingest
@@ -253,7 +253,7 @@ def test_the_write_lock_is_free_while_a_file_is_being_read(store, monkeypatch):
     real = sandbox.read
 
     def checking(function, content, *args, **kwargs):
-        lock = storage._write_lock(str(store.path))
+        lock = write_lock(str(store.path))
         free.append(lock.acquire(timeout=5))
         if free[-1]:
             lock.release()

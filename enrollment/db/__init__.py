@@ -2,10 +2,12 @@
 
 `engine` owns the file, connections, write serialisation and the Session every statement runs
 through; `schema` the tables, views and migrations; every other module one kind of record
-(units, reports, targets, uploads, accounts, audit …), returning dataclasses or frames.
+(units, reports, targets, uploads, accounts, login sessions, failed logins, audit …), returning
+dataclasses or frames.
 """
 
-from . import audit, campaigns, divisions, reports, rollup, targets, units, uploads
+from . import (accounts, audit, campaigns, divisions, logins, reports, rollup, sessions, targets,
+               units, uploads)
 from .engine import (
                      DatabaseBusy,
                      DatabaseDamaged,
@@ -26,6 +28,7 @@ from .schema import (
 )
 
 __all__ = ["DatabaseDamaged", "DiskFull", "explain",
-           "audit", "campaigns", "divisions", "reports", "rollup", "targets", "units", "uploads",
+           "accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup", "sessions",
+           "targets", "units", "uploads",
            "DatabaseBusy", "LATEST_VERSION", "MIGRATIONS", "Migration", "NotInitialized",
            "Session", "StorageError", "Store", "migrate", "require_schema", "schema_version"]

@@ -151,3 +151,21 @@ def under(tx: Session, campaign_id: str, scope_code: str, level: str) -> pd.Data
         LEFT JOIN units p ON p.campaign_id = :c AND p.code = u.parent_code
         WHERE u.level = :lv ORDER BY tree.path""",
         {"c": campaign_id, "s": scope_code, "lv": level})
+
+
+def names_in_any_campaign(tx: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Names of unit codes from whichever campaign has them (the first by campaign id)."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    return dict(tx.tuples(
+        "SELECT DISTINCT ON (code) code, name FROM units "
+        "WHERE code IN (SELECT unnest(CAST(:codes AS VARCHAR[]))) ORDER BY code, campaign_id",
+        {"codes": codes}))
+
+
+def codes_named(tx: Session, text: str) -> list[str]:
+    """Codes of the units (of any campaign) whose code, name or alias is exactly `text`."""
+    return tx.column("SELECT code FROM units WHERE code = :x OR name = :x "
+                     "UNION SELECT code FROM unit_aliases WHERE alias = :x ORDER BY 1",
+                     {"x": text})

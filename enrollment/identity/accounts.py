@@ -20,7 +20,8 @@ both kept in the database so that several app servers share them:
 Unknown names and wrong passwords take the same path (the name is kept only as a SHA-256, in
 case a password was typed into it), so every message is the same whether the account exists.
 Every function that depends on the time takes `now` (UTC, naive), so tests use an injectable
-clock instead of sleeping.
+clock instead of sleeping. The rules are here; the records are read and written by
+enrollment/db/ (accounts, sessions, logins).
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import argon2
-import duckdb
 
-from .. import text
+from .. import db, text
+from ..db import Session, Store
 from ..labels import ROLE_LABELS
-from ..storage import Store, fetch_dicts
 from . import audit
 
 ADMIN, LEADER, REPORTER = "admin", "leader", "reporter"
@@ -167,65 +167,52 @@ def _verify(password_hash: str | None, password: str) -> bool:
 
 # --- reading -------------------------------------------------------------------------------
 
-# failed_logins and locked_until come from login_locks (per address): the most failures in a
-# row from one address, and the end of the latest lock (users' own columns of the same names
-# are no longer used since schema version 3).
-_USER_SQL = """
-    SELECT name, full_name, role, active, must_change_password,
-           coalesce((SELECT max(failures) FROM login_locks l
-                     WHERE l.name_hash = sha256(u.name)), 0)::INTEGER AS failed_logins,
-           (SELECT max(locked_until) FROM login_locks l
-            WHERE l.name_hash = sha256(u.name)) AS locked_until,
-           created_at, created_by, last_login_at,
-           coalesce((SELECT list(unit_code ORDER BY unit_code) FROM user_units
-                     WHERE user_name = u.name), []) AS units
-    FROM users u"""
+def _users(tx: Session, rows: list[dict]) -> list[User]:
+    """Accounts from their records, with their failed logins: the most failures in a row from
+    one address and the end of the latest lock (a lock belongs to a name and an address)."""
+    failures = db.logins.by_name(tx, {_sha256(r["name"]) for r in rows})
+    users = []
+    for row in rows:
+        count, until = failures.get(_sha256(row["name"]), (0, None))
+        users.append(User(**{**row, "failed_logins": count, "locked_until": until,
+                             "units": tuple(row["units"] or ())}))
+    return users
 
 
-def _user(row: dict) -> User:
-    return User(**{**row, "units": tuple(row["units"] or ())})
-
-
-def any_account(con: duckdb.DuckDBPyConnection) -> bool:
+def any_account(tx: Session) -> bool:
     """Whether login is on: some account exists (active or not)."""
-    return con.raw.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+    return db.accounts.count(tx) > 0
 
 
-def get(con: duckdb.DuckDBPyConnection, name: str) -> User | None:
+def get(tx: Session, name: str) -> User | None:
     """The account of a name as typed (NFKC, stripped: ｒｅｐ１ finds rep1), or None."""
-    rows = fetch_dicts(con, _USER_SQL + " WHERE name = ?", [text.identity(name)])
-    return _user(rows[0]) if rows else None
+    row = db.accounts.get(tx, text.identity(name))
+    return _users(tx, [row])[0] if row else None
 
 
-def require(con: duckdb.DuckDBPyConnection, name: str) -> User:
-    found = get(con, name)
+def require(tx: Session, name: str) -> User:
+    found = get(tx, name)
     if found is None:
         raise AccountError(f"账号「{audit.clean(name, 40)}」不存在。")
     return found
 
 
-def list_users(con: duckdb.DuckDBPyConnection) -> list[User]:
-    return [_user(r) for r in fetch_dicts(con, _USER_SQL + " ORDER BY created_at, name")]
+def list_users(tx: Session) -> list[User]:
+    return _users(tx, db.accounts.all_rows(tx))
 
 
-def unit_names(con: duckdb.DuckDBPyConnection, codes: Iterable[str]) -> dict[str, str]:
+def unit_names(tx: Session, codes: Iterable[str]) -> dict[str, str]:
     """Names of unit codes, from any campaign (the first by campaign id)."""
-    rows = con.raw.execute(
-        "SELECT code, arg_min(name, campaign_id) FROM units WHERE list_contains(?, code) "
-        "GROUP BY code", [list(codes)]).fetchall()
-    return dict(rows)
+    return db.units.names_in_any_campaign(tx, codes)
 
 
-def resolve_units(con: duckdb.DuckDBPyConnection, items: Iterable[str]) -> list[str]:
+def resolve_units(tx: Session, items: Iterable[str]) -> list[str]:
     """Unit codes from codes or exact names (泽州县 or 140525); AccountError when unknown."""
     codes, problems = [], []
     for item in (i.strip() for i in items):
         if not item:
             continue
-        found = [r[0] for r in con.raw.execute(
-            "SELECT DISTINCT code FROM units WHERE code = $x OR name = $x "
-            "UNION SELECT DISTINCT code FROM unit_aliases WHERE alias = $x ORDER BY 1",
-            {"x": item}).fetchall()]
+        found = db.units.codes_named(tx, item)
         if not found:
             problems.append(f"单位「{audit.clean(item, 60)}」不存在（请用单位代码，例如 140525，或完整名称）")
         elif len(found) > 1:
@@ -249,18 +236,19 @@ def create(store: Store, name: str, role: str, password: str, *, units: Sequence
     check_password(password, name)
     full_name = check_full_name(full_name)
     now = now or now_utc()
-    with store.write() as con:
-        if get(con, name) is not None:
+    with store.write() as tx:
+        if get(tx, name) is not None:
             raise AccountError(f"账号「{name}」已存在。")
-        codes = _check_units(con, role, units)
-        con.raw.execute("INSERT INTO users VALUES (?, ?, ?, ?, TRUE, ?, 0, NULL, ?, ?, NULL, NULL)",
-                    [name, full_name, role, hash_password(password), must_change_password, now,
-                     actor])
-        _set_units(con, name, codes)
-        audit.record(con, actor, "user_created",
-                     f"创建账号「{name}」：{_describe(con, role, codes, full_name)}",
+        codes = _check_units(tx, role, units)
+        db.accounts.insert(tx, name=name, full_name=full_name, role=role,
+                           password_hash=hash_password(password),
+                           must_change_password=must_change_password, created_at=now,
+                           created_by=actor)
+        db.accounts.set_units(tx, name, codes)
+        audit.record(tx, actor, "user_created",
+                     f"创建账号「{name}」：{_describe(tx, role, codes, full_name)}",
                      address, role=actor_role, now=now)
-        return get(con, name)
+        return get(tx, name)
 
 
 def update(store: Store, name: str, *, role: str | None = None, units: Sequence[str] | None = None,
@@ -268,22 +256,21 @@ def update(store: Store, name: str, *, role: str | None = None, units: Sequence[
            actor_role: str | None = None, now: dt.datetime | None = None) -> User:
     """Change an account's role, units or full name. Logged as user_updated."""
     now = now or now_utc()
-    with store.write() as con:
-        user = require(con, name)
+    with store.write() as tx:
+        user = require(tx, name)
         name = user.name
         new_role = parse_role(role) if role is not None else user.role
-        codes = _check_units(con, new_role, user.units if units is None else units)
+        codes = _check_units(tx, new_role, user.units if units is None else units)
         if user.role == ADMIN and new_role != ADMIN:
-            _keep_one_admin(con, name)
+            _keep_one_admin(tx, name)
         new_full = user.full_name if full_name is None else check_full_name(full_name)
-        con.raw.execute("UPDATE users SET role = ?, full_name = ?, updated_at = ? WHERE name = ?",
-                    [new_role, new_full, now, name])
-        _set_units(con, name, codes)
-        audit.record(con, actor, "user_updated",
-                     f"修改账号「{name}」：{_describe(con, user.role, user.units, user.full_name)} → "
-                     f"{_describe(con, new_role, codes, new_full)}",
+        db.accounts.set_role(tx, name, new_role, new_full, now)
+        db.accounts.set_units(tx, name, codes)
+        audit.record(tx, actor, "user_updated",
+                     f"修改账号「{name}」：{_describe(tx, user.role, user.units, user.full_name)} → "
+                     f"{_describe(tx, new_role, codes, new_full)}",
                      address, role=actor_role, now=now)
-        return get(con, name)
+        return get(tx, name)
 
 
 def set_active(store: Store, name: str, active: bool, *, actor: str | None = None,
@@ -291,17 +278,17 @@ def set_active(store: Store, name: str, active: bool, *, actor: str | None = Non
                now: dt.datetime | None = None) -> User:
     """Disable (revoking its sessions) or enable an account."""
     now = now or now_utc()
-    with store.write() as con:
-        user = require(con, name)
+    with store.write() as tx:
+        user = require(tx, name)
         name = user.name
         if not active and user.role == ADMIN:
-            _keep_one_admin(con, name)
-        con.raw.execute("UPDATE users SET active = ?, updated_at = ? WHERE name = ?", [active, now, name])
+            _keep_one_admin(tx, name)
+        db.accounts.set_active(tx, name, active, now)
         if not active:
-            _revoke_all(con, name, now)
-        audit.record(con, actor, "user_enabled" if active else "user_disabled",
+            db.sessions.revoke_all(tx, name, now)
+        audit.record(tx, actor, "user_enabled" if active else "user_disabled",
                      f"{'启用' if active else '停用'}账号「{name}」", address, role=actor_role, now=now)
-        return get(con, name)
+        return get(tx, name)
 
 
 def reset_password(store: Store, name: str, password: str, *, actor: str | None = None,
@@ -310,33 +297,33 @@ def reset_password(store: Store, name: str, password: str, *, actor: str | None 
     """An administrator sets a new password: unlocks, revokes sessions, asks for a change at
     the next login (unless must_change is False)."""
     now = now or now_utc()
-    with store.write() as con:
-        user = require(con, name)
+    with store.write() as tx:
+        user = require(tx, name)
         name = user.name
         check_password(password, name)
-        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ? "
-                    "WHERE name = ?", [hash_password(password), must_change and actor != name, now, name])
-        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ?", [name_hash(name)])
-        _revoke_all(con, name, now)
-        audit.record(con, actor, "password_reset",
+        db.accounts.set_password(tx, name, hash_password(password), must_change and actor != name,
+                                 now)
+        db.logins.clear_name(tx, name_hash(name))
+        db.sessions.revoke_all(tx, name, now)
+        audit.record(tx, actor, "password_reset",
                      f"重置账号「{user.name}」的密码" + ("，下次登录须修改" if must_change else ""),
                      address, role=actor_role, now=now)
-        return get(con, name)
+        return get(tx, name)
 
 
 def unlock(store: Store, name: str, *, actor: str | None = None, address: str | None = None,
            actor_role: str | None = None, now: dt.datetime | None = None) -> User:
     """End the account's login locks from every address (and its count of failures)."""
     now = now or now_utc()
-    with store.write() as con:
-        name = require(con, name).name
-        locked = con.raw.execute("SELECT count(*) FROM login_locks WHERE name_hash = ? AND "
-                             "locked_until > ?", [name_hash(name), now]).fetchone()[0]
-        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ?", [name_hash(name)])
-        audit.record(con, actor, "user_unlocked",
+    with store.write() as tx:
+        name = require(tx, name).name
+        locked = sum(1 for lock in db.logins.locks(tx, name_hash(name))
+                     if lock["locked_until"] is not None and lock["locked_until"] > now)
+        db.logins.clear_name(tx, name_hash(name))
+        audit.record(tx, actor, "user_unlocked",
                      f"解除账号「{name}」的登录锁定（{locked} 个地址）" if locked
                      else f"清除账号「{name}」的登录失败记录", address, role=actor_role, now=now)
-        return get(con, name)
+        return get(tx, name)
 
 
 def unlock_address(store: Store, client: str, *, actor: str | None = None,
@@ -346,14 +333,9 @@ def unlock_address(store: Store, client: str, *, actor: str | None = None,
     were cleared (0: the address had none)."""
     now = now or now_utc()
     client = audit.clean(client) or ""
-    with store.write() as con:
-        cleared = (con.raw.execute("SELECT count(*) FROM login_addresses WHERE address = ?",
-                               [client]).fetchone()[0]
-                   + con.raw.execute("SELECT count(*) FROM login_locks WHERE address = ?",
-                                 [client]).fetchone()[0])
-        con.raw.execute("DELETE FROM login_addresses WHERE address = ?", [client])
-        con.raw.execute("DELETE FROM login_locks WHERE address = ?", [client])
-        audit.record(con, actor, "user_unlocked", f"解除地址 {client} 的登录限制（{cleared} 条记录）",
+    with store.write() as tx:
+        cleared = db.logins.clear_address(tx, client)
+        audit.record(tx, actor, "user_unlocked", f"解除地址 {client} 的登录限制（{cleared} 条记录）",
                      address, role=actor_role, now=now)
     return cleared
 
@@ -362,25 +344,22 @@ def change_password(store: Store, name: str, old: str, new: str, *, address: str
                     keep_token: str | None = None, now: dt.datetime | None = None) -> User:
     """The user changes their own password (the old one is checked); other sessions end."""
     now = now or now_utc()
-    with store.write() as con:
-        row = con.raw.execute("SELECT password_hash, role FROM users WHERE name = ? AND active",
-                          [name]).fetchone()
-        if row is None or not _verify(row[0], old):
+    with store.write() as tx:
+        row = db.accounts.credentials(tx, name)
+        if row is None or not row["active"] or not _verify(row["password_hash"], old):
             raise AccountError("原密码不正确。")
         if old == new:
             raise AccountError("新密码不能与原密码相同。")
         check_password(new, name)
-        con.raw.execute("UPDATE users SET password_hash = ?, must_change_password = FALSE, "
-                    "updated_at = ? WHERE name = ?", [hash_password(new), now, name])
-        keep = token_hash(keep_token) if keep_token else None
-        con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL "
-                    "AND token_hash IS DISTINCT FROM ?", [now, name, keep])
-        audit.record(con, name, "password_changed", "修改了自己的密码", address, role=row[1], now=now)
-        return get(con, name)
+        db.accounts.set_password(tx, name, hash_password(new), False, now)
+        db.sessions.revoke_all(tx, name, now, keep=token_hash(keep_token) if keep_token else None)
+        audit.record(tx, name, "password_changed", "修改了自己的密码", address, role=row["role"],
+                     now=now)
+        return get(tx, name)
 
 
-def _check_units(con, role: str, units: Sequence[str]) -> list[str]:
-    codes = resolve_units(con, units)
+def _check_units(tx: Session, role: str, units: Sequence[str]) -> list[str]:
+    codes = resolve_units(tx, units)
     if role == REPORTER and not codes:
         raise AccountError("填报员至少要负责一个单位（例如 --units 140525）。")
     if role != REPORTER and codes:
@@ -388,22 +367,14 @@ def _check_units(con, role: str, units: Sequence[str]) -> list[str]:
     return codes
 
 
-def _set_units(con, name: str, codes: list[str]) -> None:
-    con.raw.execute("DELETE FROM user_units WHERE user_name = ?", [name])
-    for code in codes:
-        con.raw.execute("INSERT INTO user_units VALUES (?, ?)", [name, code])
-
-
-def _keep_one_admin(con, name: str) -> None:
-    others = con.raw.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active AND name <> ?",
-                         [name]).fetchone()[0]
-    if not others:
+def _keep_one_admin(tx: Session, name: str) -> None:
+    if not db.accounts.active_with_role(tx, ADMIN, besides=name):
         raise AccountError("这是唯一可用的管理员账号，不能停用或改为其他角色；请先创建另一个管理员。")
 
 
-def _describe(con, role: str, codes: Iterable[str], full_name: str | None) -> str:
+def _describe(tx: Session, role: str, codes: Iterable[str], full_name: str | None) -> str:
     codes = list(codes)
-    names = unit_names(con, codes)
+    names = unit_names(tx, codes)
     scope = "、".join(f"{names.get(c, c)}（{c}）" for c in codes)
     parts = [ROLE_LABELS.get(role, role)]
     if scope:
@@ -420,9 +391,13 @@ def token_hash(token: str) -> str:
 
 
 def name_hash(name: str) -> str:
-    """How login_locks keeps a login name: the SHA-256 of its NFKC form (DuckDB's sha256 gives
-    the same), so a password typed into the name field is never stored as it was typed."""
-    return hashlib.sha256(text.identity(name).encode("utf-8")).hexdigest()
+    """How login_locks keeps a login name: the SHA-256 of its NFKC form, so a password typed
+    into the name field is never stored as it was typed."""
+    return _sha256(text.identity(name))
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def authenticate(store: Store, name: str, password: str, *, address: str | None = None,
@@ -442,38 +417,37 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
     key = name_hash(name)
     client = audit.clean(client or address) or UNKNOWN_ADDRESS
     # A waiting address costs one read, no write: hammering it fills neither log nor disk.
-    with store.read() as con:
-        waiting = _address_wait(con, client, now)
+    with store.read() as tx:
+        waiting = _address_wait(tx, client, now)
     if waiting is not None:
         return LoginResult(None, _throttled_message(waiting, now))
     # A login changes no figure and no other session: keep the app's caches (no version bump).
-    with store.write(bump=False) as con:
-        waiting = _address_wait(con, client, now)       # another thread may have just failed
+    with store.write(bump=False) as tx:
+        waiting = _address_wait(tx, client, now)       # another thread may have just failed
         if waiting is not None:
             return LoginResult(None, _throttled_message(waiting, now))
-        row = con.raw.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
-        user = get(con, name) if row else None
+        row = db.accounts.credentials(tx, name)
+        user = get(tx, name) if row else None
         who = user.name if user else None
         role = user.role if user else None
         shown = "" if user else f"用户名「{_mask(typed)}」"
-        locked = con.raw.execute("SELECT locked_until FROM login_locks WHERE name_hash = ? AND "
-                             "address = ? AND locked_until > ?", [key, client, now]).fetchone()
-        if locked is not None:
-            audit.record(con, who, "login_failed", f"{shown}锁定期间尝试登录", address, role=role,
+        lock = db.logins.lock(tx, key, client)
+        if lock is not None and lock["locked_until"] is not None and lock["locked_until"] > now:
+            audit.record(tx, who, "login_failed", f"{shown}锁定期间尝试登录", address, role=role,
                          now=now)
-            _address_failed(con, client, now)
-            return LoginResult(None, _locked_message(locked[0]))
-        ok = _verify(row[0] if row else None, password or "")
+            _address_failed(tx, client, now)
+            return LoginResult(None, _locked_message(lock["locked_until"]))
+        ok = _verify(row["password_hash"] if row else None, password or "")
         if user is None or not ok:
             # People type their password into the name field by mistake: an unknown name is
             # logged masked, never whole.
-            audit.record(con, who, "login_failed", f"{shown}不存在" if user is None else "密码错误",
+            audit.record(tx, who, "login_failed", f"{shown}不存在" if user is None else "密码错误",
                          address, role=role, now=now)
-            wait = _address_failed(con, client, now)
-            failures, until = _name_failed(con, key, client, now)
+            wait = _address_failed(tx, client, now)
+            failures, until = _name_failed(tx, key, client, now)
             if until is not None:
                 if user is not None:
-                    audit.record(con, who, "account_locked",
+                    audit.record(tx, who, "account_locked",
                                  f"从 {client} 连续 {failures} 次登录失败，该地址暂停登录此账号 "
                                  f"{int(LOCKOUT.total_seconds() // 60)} 分钟", address, role=role,
                                  now=now)
@@ -487,68 +461,54 @@ def authenticate(store: Store, name: str, password: str, *, address: str | None 
                 message += f"为防止猜测密码，本机需等待 {_seconds(wait, now)} 秒后才能再次登录。"
             return LoginResult(None, message)
         if not user.active:
-            audit.record(con, user.name, "login_failed", "账号已停用", address, role=user.role,
+            audit.record(tx, user.name, "login_failed", "账号已停用", address, role=user.role,
                          now=now)
             return LoginResult(None, "账号已停用，请联系管理员。")
-        if _hasher.check_needs_rehash(row[0]):
-            con.raw.execute("UPDATE users SET password_hash = ? WHERE name = ?",
-                        [hash_password(password), user.name])
-        con.raw.execute("UPDATE users SET last_login_at = ? WHERE name = ?", [now, user.name])
-        con.raw.execute("DELETE FROM login_locks WHERE name_hash = ? AND address = ?", [key, client])
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            db.accounts.rehash(tx, user.name, hash_password(password))
+        db.accounts.logged_in(tx, user.name, now)
+        db.logins.clear_lock(tx, key, client)
         token = secrets.token_urlsafe(32)
-        con.raw.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
-                    [token_hash(token), user.name, now, now + dt.timedelta(hours=session_hours),
-                     audit.clean(address)])
-        audit.record(con, user.name, "login", "登录成功", address, role=user.role, now=now)
-        return LoginResult(get(con, user.name), "登录成功", token)
+        db.sessions.insert(tx, token_hash(token), user.name, now,
+                           now + dt.timedelta(hours=session_hours), audit.clean(address))
+        audit.record(tx, user.name, "login", "登录成功", address, role=user.role, now=now)
+        return LoginResult(get(tx, user.name), "登录成功", token)
 
 
-def _address_wait(con, client: str, now: dt.datetime) -> dt.datetime | None:
+def _address_wait(tx: Session, client: str, now: dt.datetime) -> dt.datetime | None:
     """Until when the address must wait before its next attempt, or None."""
-    row = con.raw.execute("SELECT blocked_until FROM login_addresses WHERE address = ? AND "
-                      "blocked_until > ?", [client, now]).fetchone()
-    return row[0] if row else None
+    row = db.logins.address(tx, client)
+    until = row["blocked_until"] if row else None
+    return until if until is not None and until > now else None
 
 
-def _address_failed(con, client: str, now: dt.datetime) -> dt.datetime | None:
+def _address_failed(tx: Session, client: str, now: dt.datetime) -> dt.datetime | None:
     """Count a failure of the address; returns until when it must now wait (None: no wait)."""
-    con.raw.execute("DELETE FROM login_addresses WHERE window_start <= ? AND "
-                "coalesce(blocked_until, window_start) <= ?", [now - THROTTLE_WINDOW, now])
-    row = con.raw.execute("SELECT failures, window_start FROM login_addresses WHERE address = ?",
-                      [client]).fetchone()
-    fresh = row is None or now - row[1] >= THROTTLE_WINDOW
-    failures = 1 if fresh else row[0] + 1
+    db.logins.forget_addresses(tx, now - THROTTLE_WINDOW, now)
+    row = db.logins.address(tx, client)
+    fresh = row is None or now - row["window_start"] >= THROTTLE_WINDOW
+    failures = 1 if fresh else row["failures"] + 1
     wait = None
     if failures > FREE_FAILURES:
         # 2 s, 4 s, 8 s … up to the cap; the exponent is bounded before it is raised.
         wait = now + min(THROTTLE_BASE * 2 ** min(failures - FREE_FAILURES - 1, 20), THROTTLE_CAP)
-    if row is None:
-        con.raw.execute("INSERT INTO login_addresses VALUES (?, ?, ?, ?, ?)",
-                    [client, failures, now, now, wait])
-    else:
-        con.raw.execute("UPDATE login_addresses SET failures = ?, window_start = ?, last_failure = ?, "
-                    "blocked_until = ? WHERE address = ?",
-                    [failures, now if fresh else row[1], now, wait, client])
+    db.logins.save_address(tx, client, failures=failures,
+                           window_start=now if fresh else row["window_start"], last_failure=now,
+                           blocked_until=wait, new=row is None)
     return wait
 
 
-def _name_failed(con, key: str, client: str,
+def _name_failed(tx: Session, key: str, client: str,
                  now: dt.datetime) -> tuple[int, dt.datetime | None]:
     """Count a failure of the name from the address: (failures in a row, lock end or None)."""
-    con.raw.execute("DELETE FROM login_locks WHERE last_failure <= ? AND "
-                "coalesce(locked_until, last_failure) <= ?", [now - LOCKOUT, now])
-    row = con.raw.execute("SELECT failures, last_failure FROM login_locks WHERE name_hash = ? AND "
-                      "address = ?", [key, client]).fetchone()
+    db.logins.forget_locks(tx, now - LOCKOUT, now)
+    row = db.logins.lock(tx, key, client)
     # A lock that has ended, or a pause longer than LOCKOUT, starts the count again.
-    failures = 1 if row is None or now - row[1] >= LOCKOUT else row[0] + 1
+    failures = 1 if row is None or now - row["last_failure"] >= LOCKOUT else row["failures"] + 1
     until = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
-    if row is None:
-        con.raw.execute("INSERT INTO login_locks VALUES (?, ?, ?, ?, ?)",
-                    [key, client, failures, now, until])
-    else:
-        con.raw.execute("UPDATE login_locks SET failures = ?, last_failure = ?, locked_until = ? "
-                    "WHERE name_hash = ? AND address = ?",
-                    [0 if until else failures, now, until, key, client])
+    # A locked row keeps the lock, not the count: after the lock the count starts again.
+    db.logins.save_lock(tx, key, client, failures=0 if until else failures, last_failure=now,
+                        locked_until=until, new=row is None)
     return failures, until
 
 
@@ -583,48 +543,37 @@ def open_session(store: Store, name: str, *, address: str | None = None,
     created from the page): returns the token."""
     now = now or now_utc()
     token = secrets.token_urlsafe(32)
-    with store.write() as con:
-        con.raw.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, ?)",
-                    [token_hash(token), name, now, now + dt.timedelta(hours=session_hours),
-                     audit.clean(address)])
-        con.raw.execute("UPDATE users SET last_login_at = ? WHERE name = ?", [now, name])
+    with store.write() as tx:
+        db.sessions.insert(tx, token_hash(token), name, now,
+                           now + dt.timedelta(hours=session_hours), audit.clean(address))
+        db.accounts.logged_in(tx, name, now)
     return token
 
 
-def session_user(con: duckdb.DuckDBPyConnection, token: str,
-                 now: dt.datetime | None = None) -> User | None:
+def session_user(tx: Session, token: str, now: dt.datetime | None = None) -> User | None:
     """The active user of a live session, or None (unknown, revoked, expired or disabled)."""
     now = now or now_utc()
-    row = con.raw.execute(
-        "SELECT s.user_name FROM sessions s JOIN users u ON u.name = s.user_name "
-        "WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.active",
-        [token_hash(token), now]).fetchone()
-    return get(con, row[0]) if row else None
+    row = db.sessions.get(tx, token_hash(token))
+    if row is None or row["revoked_at"] is not None or row["expires_at"] <= now or not row["active"]:
+        return None
+    return get(tx, row["user_name"])
 
 
-def session_expires(con: duckdb.DuckDBPyConnection, token: str) -> dt.datetime | None:
-    row = con.raw.execute("SELECT expires_at FROM sessions WHERE token_hash = ?",
-                      [token_hash(token)]).fetchone()
-    return row[0] if row else None
+def session_expires(tx: Session, token: str) -> dt.datetime | None:
+    row = db.sessions.get(tx, token_hash(token))
+    return row["expires_at"] if row else None
 
 
 def logout(store: Store, token: str, *, address: str | None = None,
            now: dt.datetime | None = None) -> None:
     """End a session (the cookie no longer opens it, even if copied)."""
     now = now or now_utc()
-    with store.write() as con:
-        row = con.raw.execute("SELECT s.user_name, u.role FROM sessions s JOIN users u "
-                          "ON u.name = s.user_name WHERE token_hash = ? AND revoked_at IS NULL",
-                          [token_hash(token)]).fetchone()
-        if row is None:
+    with store.write() as tx:
+        row = db.sessions.get(tx, token_hash(token))
+        if row is None or row["revoked_at"] is not None:
             return
-        con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", [now, token_hash(token)])
-        audit.record(con, row[0], "logout", "退出登录", address, role=row[1], now=now)
-
-
-def _revoke_all(con, name: str, now: dt.datetime) -> None:
-    con.raw.execute("UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
-                [now, name])
+        db.sessions.revoke(tx, token_hash(token), now)
+        audit.record(tx, row["user_name"], "logout", "退出登录", address, role=row["role"], now=now)
 
 
 def status_label(user: User, now: dt.datetime | None = None) -> str:

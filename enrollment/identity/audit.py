@@ -3,9 +3,9 @@
 Every feature that changes data or lets data leave the app calls `record` inside the write
 transaction of the change itself, so the log entry commits (or rolls back) with it:
 
-    with store.write() as con:
+    with store.write() as tx:
         ...                                   # the change
-        audit.record(con, actor, "targets_changed", "载入任务表 xxx.xlsx：6 个单位",
+        audit.record(tx, actor, "targets_changed", "载入任务表 xxx.xlsx：6 个单位",
                      address, campaign_id=campaign.id, role=viewer.role)
 
 Actions are the keys of `labels.AUDIT_ACTION_LABELS`. Nothing here updates or deletes a row;

@@ -37,7 +37,7 @@ import streamlit as st
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from .. import settings
-from ..storage import Store
+from ..db import Store
 from . import accounts, audit
 from .access import Viewer
 
@@ -169,18 +169,18 @@ def viewer(store: Store, version: int | None = None) -> Viewer:
     if cached and cached[0] == key and (cached[2] is None or accounts.now_utc() < cached[2]):
         return cached[1]
     expires = None
-    with store.read() as con:
-        if not accounts.any_account(con) and not settings.require_login():
+    with store.read() as tx:
+        if not accounts.any_account(tx) and not settings.require_login():
             found = Viewer(None, open_mode=True)
         else:
-            user = accounts.session_user(con, token) if token else None
+            user = accounts.session_user(tx, token) if token else None
             if user is None:
                 if token is not None:
                     st.session_state[STATE] = {"logged_out": True}
                 found = Viewer(None, open_mode=False)
             else:
                 st.session_state[STATE] = {"token": token}
-                expires = accounts.session_expires(con, token)
+                expires = accounts.session_expires(tx, token)
                 found = Viewer(user, open_mode=False, token=token)
     if found.logged_in or found.open_mode:
         st.session_state[CACHE] = (key, found, expires)
@@ -199,8 +199,8 @@ def sync_cookie(store: Store, current: Viewer) -> None:
         cached = st.session_state.get(CACHE)
         expires = cached[2] if cached and cached[1] == current else None
         if expires is None:
-            with store.read() as con:
-                expires = accounts.session_expires(con, current.token)
+            with store.read() as tx:
+                expires = accounts.session_expires(tx, current.token)
         remaining = int((expires - accounts.now_utc()).total_seconds()) if expires else 0
         _cookie_writer(data={"name": COOKIE, "value": sign(current.token),
                              "max_age": max(remaining, 0)}, key="session_cookie")
