@@ -9,7 +9,7 @@ from enrollment.db import StorageError, Store
 from enrollment.identity import audit, websession
 from enrollment.labels import LEVEL_LABELS
 from enrollment.text import TextError, clean_text, md
-from enrollment.uploads import ingest, template
+from enrollment.uploads import ingest, rights, template
 from enrollment.uploads import log as uploads
 
 ctx = ui.require("upload")
@@ -17,7 +17,8 @@ campaign = ctx.campaign
 if campaign is None:
     st.stop()
 viewer = ctx.viewer
-scope = viewer.scope                  # None: any unit; else the reporter's units (and below)
+# The units whose figures this viewer may change (and those below them); None: every unit.
+scope = rights.of_viewer(viewer, rights.UPLOAD).units
 address = websession.client_address()
 
 P = f"upload:{campaign.id}:"          # session keys of this page, per campaign
@@ -108,7 +109,7 @@ if receipt is not None:
 # --- 1. who and which date -----------------------------------------------------------------
 today = ingest.local_today()
 lo = campaign.start
-hi = max(lo, ingest.latest_allowed_date(campaign, today))
+hi = max(lo, rights.latest_allowed_date(campaign, today))
 default = min(max(ingest.default_report_date(campaign, today), lo), hi)
 st.subheader("① 填报人和上报日期")
 who_col, date_col = st.columns(2)
@@ -128,11 +129,11 @@ else:
         st.session_state["upload:uploader"] = st.session_state.get("upload:who", "")
     typed = who_col.text_input(
         "填报人", key="upload:uploader", placeholder="例如：泽州县医保局 张三",
-        max_chars=ingest.MAX_UPLOADER,
+        max_chars=rights.MAX_NAME,
         help="会记录在上报记录中；撤回时只能撤回本人最近一次的上报。")
     st.session_state["upload:who"] = typed
     try:
-        uploader = clean_text(typed, what="填报人", limit=ingest.MAX_UPLOADER, required=False,
+        uploader = clean_text(typed, what="填报人", limit=rights.MAX_NAME, required=False,
                               fold=True) or ""
     except TextError as exc:
         who_col.error(md(exc), icon=":material/error:")

@@ -10,7 +10,15 @@ from .. import campaigns
 from ..campaigns import bootstrap, demo, regions
 from ..db import StorageError
 from ..labels import LEVEL_LABELS
-from .common import check_secret, cli_actor, cli_address, fail, find_campaign, parse_day, ready
+from .common import (
+    check_secret,
+    cli_actor,
+    cli_address,
+    fail,
+    find_campaign,
+    parse_day,
+    ready,
+)
 
 
 @click.command()

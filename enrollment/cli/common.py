@@ -10,12 +10,10 @@ from pathlib import Path
 import click
 
 from .. import campaigns, db, settings
-from .. import text as txt
 from ..db import StorageError, Store
 from ..files import bounds
 from ..files.problems import bounded
-from ..identity import accounts
-from ..uploads import ingest
+from ..uploads import rights
 
 LEVEL_CHOICES = ("city", "county", "township", "community", "village", "all")
 CONFIRM_WARNINGS = "有需要确认的提醒，未保存。核对无误后请加 --accept-warnings 重新提交。"
@@ -80,43 +78,13 @@ def cli_actor() -> str:
     return cli_address().replace("命令行 ", "命令行:").split("@")[0]
 
 
-PERMISSION_WORDS = {"upload": "上报或撤回数据", "withdraw": "上报或撤回数据",
-                    "manage_targets": "修改目标任务"}
-
-
-# The one permission check of the CLI (ingest, withdraw, targets load/restore, allocate --save);
-# kept as a single function so that a shared check for the page and the CLI can replace it.
-def _uploader_scope(store: Store, uploader: str | None, permission: str
-                    ) -> tuple[str | None, tuple[str, ...] | None, str | None]:
-    """(name, units, role) of the person --uploader names, for an action that needs `permission`.
-
-    The name is compared after NFKC (full-width ｒｅｐ１ is rep1) and may not contain control or
-    invisible characters. Once accounts exist it must be an active account whose role has the
-    permission, and the account's scope applies as on the page (access.Viewer decides both): a
-    填报员's rows outside their units are errors. An unknown name is refused, so a look-alike of
-    an account cannot pass as a free-text name. In open mode (no account) any name is recorded.
-    """
-    if uploader is None:
-        return None, None, None
-    from ..identity.access import Viewer
-
+def uploader(store: Store, name: str | None, permission: str) -> rights.Actor:
+    """The actor `--uploader` names, checked by uploads.rights as the page checks a login;
+    exit 1 with the reason when refused."""
     try:
-        name = txt.clean_text(uploader, what="--uploader", limit=ingest.MAX_UPLOADER, fold=True)
-    except txt.TextError as exc:
+        return rights.named(store, name, permission)
+    except rights.Refused as exc:
         fail(str(exc))
-    with store.read() as con:
-        if not accounts.any_account(con):
-            return name, None, None
-        user = accounts.get(con, name)
-    what = PERMISSION_WORDS.get(permission, permission)
-    if user is None:
-        fail(f"账号「{name}」不存在。已启用账号后，--uploader 须是账号的用户名（可用 users list 查看）。")
-    if not user.active:
-        fail(f"账号「{user.name}」已停用，不能{what}。")
-    viewer = Viewer(user, open_mode=False)
-    if not viewer.can(permission):
-        fail(f"账号「{user.name}」是{user.role_label}，没有{what}的权限。")
-    return user.name, viewer.scope, user.role
 
 
 def print_problems(problems) -> None:

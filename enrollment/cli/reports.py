@@ -10,13 +10,20 @@ import click
 import pandas as pd
 
 from .. import text as txt
-from ..export import bundles
+from ..export import bundles, tables
 from ..export import model as exports
-from ..export import tables
 from ..identity import audit
 from ..labels import LEVEL_LABELS, TARGETS_MISSING
 from ..metrics import progress
-from .common import LEVEL_CHOICES, cli_actor, cli_address, fail, find_campaign, parse_day, ready
+from .common import (
+    LEVEL_CHOICES,
+    cli_actor,
+    cli_address,
+    fail,
+    find_campaign,
+    parse_day,
+    ready,
+)
 from .output import json_value, output_options, text_table
 
 UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "completion", "pace",

@@ -17,10 +17,10 @@ from ..files.reader import ReadError
 from ..labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
 from ..targets import allocation
 from ..targets import tables as targets
+from ..uploads import rights
 from .common import (
     CONFIRM_WARNINGS,
     LEVEL_CHOICES,
-    _uploader_scope,
     cli_actor,
     cli_address,
     fail,
@@ -28,6 +28,9 @@ from .common import (
     print_problems,
     read_file,
     ready,
+)
+from .common import (
+    uploader as find_uploader,
 )
 from .output import output_options, records, text_table
 
@@ -97,7 +100,8 @@ def targets_load(ctx: click.Context, file: Path, campaign_id: str, uploader: str
     """Load a target table (CSV/Excel) as the new current version; exit 1 on errors, 2 on warnings."""
     store = ready(ctx)
     find_campaign(store, campaign_id)
-    uploader, _, role = _uploader_scope(store, uploader, "manage_targets")
+    actor = find_uploader(store, uploader, rights.MANAGE_TARGETS)
+    uploader, role = actor.name, actor.role
     try:
         note = txt.clean_text(note, what="--note", limit=targets.MAX_NOTE, required=False)
     except txt.TextError as exc:
@@ -185,7 +189,8 @@ def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
     """Make an earlier version current again (as a new version; history is kept)."""
     store = ready(ctx)
     find_campaign(store, campaign_id)
-    uploader, _, role = _uploader_scope(store, uploader, "manage_targets")
+    actor = find_uploader(store, uploader, rights.MANAGE_TARGETS)
+    uploader, role = actor.name, actor.role
     try:
         saved = targets.restore(store, campaign_id, set_id, created_by=uploader or cli_actor(),
                                 address=cli_address(), role=role)
@@ -231,7 +236,8 @@ def allocate_command(ctx: click.Context, file: Path, total: str, by: str, step: 
     if campaign_id:
         store = ready(ctx)
         find_campaign(store, campaign_id)
-        uploader, _, role = _uploader_scope(store, uploader if save else None, "manage_targets")
+        actor = find_uploader(store, uploader if save else None, rights.MANAGE_TARGETS)
+        uploader, role = actor.name, actor.role
         table = targets.check_file(store, campaign_id, content)
         print_problems(table.problems)
         if not table.ok:

@@ -12,13 +12,12 @@ from .. import text as txt
 from ..db import StorageError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
-from ..uploads import ingest
+from ..uploads import ingest, rights
 from ..uploads import log as upload_log
 from ..uploads import template as templates
 from .common import (
     CONFIRM_WARNINGS,
     LEVEL_CHOICES,
-    _uploader_scope,
     cli_actor,
     cli_address,
     fail,
@@ -26,6 +25,9 @@ from .common import (
     parse_day,
     print_problems,
     ready,
+)
+from .common import (
+    uploader as find_uploader,
 )
 from .output import echo_frame, output_options, text_table
 
@@ -43,7 +45,8 @@ def ingest_command(ctx: click.Context, file: Path, campaign_id: str, report_date
     """Read a progress report (CSV/Excel) and store it; exit 1 on errors, 2 on warnings."""
     store = ready(ctx)
     campaign = find_campaign(store, campaign_id)
-    uploader, scope, role = _uploader_scope(store, uploader, "upload")
+    actor = find_uploader(store, uploader, rights.UPLOAD)
+    uploader, scope, role = actor.name, actor.units, actor.role
     content = file.read_bytes()
     if dry_run:
         preview = ingest.preview(store, campaign.id, content, file.name, report_date, scope)
@@ -162,7 +165,8 @@ def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
     """Withdraw an uploader's latest upload: restore the figures it replaced (logged, history kept)."""
     store = ready(ctx)
     find_campaign(store, campaign_id)
-    uploader, scope, role = _uploader_scope(store, uploader, "withdraw")
+    actor = find_uploader(store, uploader, rights.WITHDRAW)
+    uploader, scope, role = actor.name, actor.units, actor.role
     try:
         result = ingest.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
                                  address=cli_address(), role=role)

@@ -6,25 +6,36 @@ through; `schema` the tables, views and migrations; every other module one kind 
 dataclasses or frames.
 """
 
-from . import (accounts, audit, campaigns, divisions, logins, reports, rollup, sessions, targets,
-               units, uploads)
+from . import (
+               accounts,
+               audit,
+               campaigns,
+               divisions,
+               logins,
+               reports,
+               rollup,
+               sessions,
+               targets,
+               units,
+               uploads,
+)
 from .engine import (
-                     DatabaseBusy,
-                     DatabaseDamaged,
-                     DiskFull,
-                     NotInitialized,
-                     Session,
-                     StorageError,
-                     Store,
-                     explain,
+               DatabaseBusy,
+               DatabaseDamaged,
+               DiskFull,
+               NotInitialized,
+               Session,
+               StorageError,
+               Store,
+               explain,
 )
 from .schema import (
-                     LATEST_VERSION,
-                     MIGRATIONS,
-                     Migration,
-                     migrate,
-                     require_schema,
-                     schema_version,
+               LATEST_VERSION,
+               MIGRATIONS,
+               Migration,
+               migrate,
+               require_schema,
+               schema_version,
 )
 
 __all__ = ["DatabaseDamaged", "DiskFull", "explain",

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .engine import (NotInitialized, StorageError, Store, raise_explained, rollback,
-                     schema_version)
+from .engine import (
+    NotInitialized,
+    StorageError,
+    Store,
+    raise_explained,
+    rollback,
+    schema_version,
+)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from ..files.reader import CellError, ReadError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
 from ..text import clean_file_name  # one cleaner for uploads and target tables
+from . import rights
 
 SOURCE = "upload"
-MAX_UPLOADER = 100           # characters of an uploader's name (the page's 填报人 field)
 
 
 @dataclass
@@ -240,11 +240,6 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def latest_allowed_date(campaign: Campaign, today: dt.date) -> dt.date:
-    """The latest report date accepted today: this week's Friday, inside the window."""
-    return min(campaign.week_end(today), campaign.end)
-
-
 def default_report_date(campaign: Campaign, today: dt.date | None = None) -> dt.date:
     """The form's default: this week's Friday within the window (the last day after it)."""
     return campaign.default_as_of(today or local_today())
@@ -364,8 +359,8 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     _settle_date(preview, campaign, today or local_today(), date_confirmed)
     index = units.index(tx, campaign.id)
     parents = db.units.parents(tx, campaign.id)
-    allowed = _scope(tx, campaign.id, allowed_units)
-    scope_text = _scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
+    allowed = rights.scope(tx, campaign.id, allowed_units)
+    scope_text = rights.scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
     resolved = _resolve_all(index, parents, table, preview)
     seen: dict[str, int] = {}
     for row in table.rows:
@@ -457,31 +452,9 @@ def _settle_date(preview: Preview, campaign: Campaign, today: dt.date, confirmed
                         row_number, f"文件中的日期为 {found}，与所选上报日期 {preview.report_date} 不一致，"
                         "请确认使用哪个日期", WARNING))
                     break
-    day = preview.report_date
-    if not campaign.in_window(day):
-        preview.problems.append(Problem(
-            None, f"上报日期 {day} 不在集中参保期（{campaign.start} 至 {campaign.end}）内"))
-    elif day > latest_allowed_date(campaign, today):
-        preview.problems.append(Problem(
-            None, f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"))
-
-
-def _scope(tx: Session, campaign_id: str, allowed_units: Iterable[str] | None) -> set[str] | None:
-    """The allowed units and all their descendants; None means no restriction."""
-    if allowed_units is None:
-        return None
-    return db.units.descendants(tx, campaign_id, allowed_units)
-
-
-# --- units ---------------------------------------------------------------------------------
-
-def _scope_text(tx: Session, campaign_id: str, allowed_units: Iterable[str]) -> str:
-    """您负责：泽州县及其下属单位 — the scope as the uploader knows it."""
-    codes = list(allowed_units)
-    names = db.units.names(tx, campaign_id, codes)
-    if not names:
-        return "您在本活动中没有负责的单位"
-    return f"您负责：{'、'.join(names[c] for c in codes if c in names)}及其下属单位"
+    refusal = rights.date_refusal(campaign, preview.report_date, today)
+    if refusal:
+        preview.problems.append(Problem(None, refusal))
 
 
 def _code_candidates(index: UnitIndex, text: str) -> list[str]:
@@ -934,7 +907,7 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                 f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
                 f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
         touched = _effective(tx, campaign_id, target["id"])
-        allowed = _scope(tx, campaign_id, allowed_units)
+        allowed = rights.scope(tx, campaign_id, allowed_units)
         outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
         if outside:
             names = db.units.names(tx, campaign_id)
