@@ -49,26 +49,28 @@ class Matches:
 def match(table: reader.Table, index: UnitIndex, parents: Parents) -> Matches:
     """Every data row's unit code, or the problem that says why it cannot be told; nothing is
     guessed (a wrong code beside a name is reported, not replaced by the name's unit)."""
-    found = {row.number: _candidates(index, row) for row in table.rows}
+    # The unit cells as text, once per row: every step below reads them.
+    written = [(row, reader.cell_text(row.values.get("unit_code")),
+                reader.cell_text(row.values.get("unit_name"))) for row in table.rows]
+    found = [_candidates(index, code_text, name_text) for _, code_text, name_text in written]
     counts: dict[str, int] = {}
-    for codes in found.values():
+    for codes in found:
         if len(codes) == 1:
             level = index.levels[codes[0]]
             counts[level] = counts.get(level, 0) + 1
     hinted = _header_level(table)
     out = Matches(index, max(counts, key=lambda lv: (counts[lv], lv == hinted)) if counts else hinted)
     suggest = Suggestions(index)
-    for row in table.rows:
-        codes = found[row.number]
+    for (row, code_text, name_text), codes in zip(written, found):
         if len(codes) != 1:
-            codes = _narrow(index, parents, row, codes, out.level)
+            codes = _narrow(index, parents, row, name_text, codes, out.level)
         if len(codes) == 1:
-            problem = _code_name_conflict(index, row, codes[0])
+            problem = _code_name_conflict(index, row.number, codes[0], code_text, name_text)
             if problem is None:
                 out.codes[row.number] = codes[0]
                 continue
         else:
-            problem = _unresolved(index, row, codes, out.level, suggest)
+            problem = _unresolved(index, row.number, code_text, name_text, codes, out.level, suggest)
         out.problems[row.number] = problem
     return out
 
@@ -95,10 +97,8 @@ def code_candidates(index: UnitIndex, text: str) -> list[str]:
     return []
 
 
-def _candidates(index: UnitIndex, row: reader.Row) -> list[str]:
+def _candidates(index: UnitIndex, code_text: str, name_text: str) -> list[str]:
     """The units a row may mean: by its code when it has one, else by its name."""
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
     if code_text:
         by_code = code_candidates(index, code_text)
         if by_code:
@@ -108,8 +108,8 @@ def _candidates(index: UnitIndex, row: reader.Row) -> list[str]:
     return index.resolve(name_text) if name_text else []
 
 
-def _narrow(index: UnitIndex, parents: Parents, row: reader.Row, codes: list[str],
-            level: str | None) -> list[str]:
+def _narrow(index: UnitIndex, parents: Parents, row: reader.Row, name_text: str,
+            codes: list[str], level: str | None) -> list[str]:
     """Candidates settled by the row's parent column, then by the file's level."""
     parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT))
     if parent_text:
@@ -119,8 +119,7 @@ def _narrow(index: UnitIndex, parents: Parents, row: reader.Row, codes: list[str
             direct = [c for c in narrowed if parents.get(c) in parent_codes]
             codes = direct if len(direct) == 1 else narrowed or codes
         elif not codes and parent_codes:
-            codes = _names_under(index, parents, reader.cell_text(row.values.get("unit_name")),
-                                 parent_codes)
+            codes = _names_under(index, parents, name_text, parent_codes)
     if len(codes) > 1 and level:
         codes = [c for c in codes if index.levels[c] == level] or codes
     return codes
@@ -150,40 +149,37 @@ def _header_level(table: reader.Table) -> str | None:
     return None
 
 
-def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str) -> Problem | None:
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
+def _code_name_conflict(index: UnitIndex, row: int, code: str, code_text: str,
+                        name_text: str) -> Problem | None:
     if not (code_text and name_text):
         return None
     if code in index.by_alias.get(name_text, ()):
         return None     # the name as written is one of the code's own names: the usual case
     by_name = index.resolve(name_text)
     if by_name and code not in by_name:
-        return Problem(row.number, f"单位代码 {code_text}（{index.names[code]}）与单位名称「{name_text}」"
-                                   "不一致，请核对是代码填错还是名称填错")
+        return Problem(row, f"单位代码 {code_text}（{index.names[code]}）与单位名称「{name_text}」"
+                            "不一致，请核对是代码填错还是名称填错")
     return None
 
 
-def _unresolved(index: UnitIndex, row: reader.Row, codes: list[str], level: str | None,
-                suggest: Suggestions) -> Problem:
+def _unresolved(index: UnitIndex, row: int, code_text: str, name_text: str, codes: list[str],
+                level: str | None, suggest: Suggestions) -> Problem:
     """Why a row names no unit or several: no unit given, several units, a wrong code, or an
     unknown name with the closest official names (bounded per file by `Suggestions`)."""
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
     if not code_text and not name_text:
-        return Problem(row.number, "缺少单位名称（或单位代码），无法确定是哪个单位")
+        return Problem(row, "缺少单位名称（或单位代码），无法确定是哪个单位")
     if len(codes) > 1:
         names = "、".join(f"{index.names[c]}（{c}，{LEVEL_LABELS.get(index.levels[c], index.levels[c])}）"
                          for c in codes[:5])
-        return Problem(row.number, f"「{name_text or code_text}」对应多个单位：{names}，"
-                                   "请写全称、填写单位代码，或在表中加上「上级单位」列")
+        return Problem(row, f"「{name_text or code_text}」对应多个单位：{names}，"
+                            "请写全称、填写单位代码，或在表中加上「上级单位」列")
     if code_text and not code_candidates(index, code_text):
         by_name = index.resolve(name_text) if name_text else []
         hint = f"（单位名称「{name_text}」对应的代码是 {by_name[0]}）" if len(by_name) == 1 else ""
-        return Problem(row.number, f"单位代码「{code_text}」不存在{hint}")
+        return Problem(row, f"单位代码「{code_text}」不存在{hint}")
     suggestions = _suggest(index, suggest, name_text, level)
     hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else "。请核对单位名称，或使用模板"
-    return Problem(row.number, f"未知单位「{name_text}」{hint}")
+    return Problem(row, f"未知单位「{name_text}」{hint}")
 
 
 def _suggest(index: UnitIndex, suggest: Suggestions, text: str, level: str | None) -> list[str]:
