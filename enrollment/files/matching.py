@@ -3,10 +3,9 @@
 A row names its unit by code (140525; 140525000000, the 12-digit form padded with zeros, means
 the same), by a full or short name (泽州县, 泽州), or by a name under a parent column (县区 beside
 乡镇). A name that fits several units (北义城 = 北义城镇 or 北义城村) is settled by the parent
-column, then by the level most of the file's rows share. A row that cannot be told gets one
-problem, and a unit given twice another (`Matches.claim`), worded the same for every kind of
-file. What a file may hold (the uploader's scope, a target table's one level) is its caller's
-rule.
+column, then by the level most of the file's rows share. Each row that cannot be told gets one
+problem, as does a unit given twice (`Matches.claim`), worded the same for every kind of file.
+What a file may hold (the uploader's scope, a target table's one level) is its caller's rule.
 """
 
 from __future__ import annotations
