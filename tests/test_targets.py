@@ -159,10 +159,10 @@ def _bad(kind: str) -> tuple[bytes, list[str]]:
         return zhoujiaba_table(rows[:9]), ["缺少以下单位的任务数：集中社区居民委员会、狮子社区居民委员会"]
     if kind == "total mismatch":
         body = [HEADER, *rows, ["合计", "", "", "", sum(r[4] for r in rows) + 100, ""]]
-        return xlsx_bytes(body), ["第 13 行：合计行的「2022年任务数」为", "相差 +100"]
+        return xlsx_bytes(body), ["第 13 行：合计行的「2022年任务数」为", "相差 +100；请核对各行数字或合计行"]
     if kind == "duplicate units":
         return zhoujiaba_table(rows + [["天子湖社区", 1, 1, 1, 10, 1]], total=False), [
-            "第 15 行：「天子湖社区居民委员会」重复出现（第 4 行已填写）"]
+            "第 15 行：「天子湖社区居民委员会」重复出现（第 4 行已填写），每个单位只能填一行"]
     if kind == "negative task":
         rows[2][4] = -5
         return zhoujiaba_table(rows, total=False), ["第 6 行：「2022年任务数」人数不能为负数"]
@@ -174,7 +174,7 @@ def _bad(kind: str) -> tuple[bytes, list[str]]:
         return zhoujiaba_table(rows, total=False), ["第 7 行", "人数应为整数"]
     if kind == "unknown unit":
         rows[0][0] = "天子糊"
-        return zhoujiaba_table(rows, total=False), ["第 4 行：未知单位「天子糊」", "天子湖"]
+        return zhoujiaba_table(rows, total=False), ["第 4 行：未知单位「天子糊」。您是否要填：", "天子湖社区居民委员会"]
     if kind == "no task column":
         return xlsx_bytes([["社区", "常住人口数"], ["天子湖", 1]]), ["找不到「任务数」"]
     raise AssertionError(kind)

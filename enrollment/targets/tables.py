@@ -18,8 +18,7 @@ import pandas as pd
 from .. import campaigns, db, settings
 from ..campaigns import units
 from ..db import Session, Store
-from ..files import reader, sandbox
-from ..files.names import Suggestions
+from ..files import matching, reader, sandbox, totals
 from ..files.problems import ERROR, WARNING, Problem, to_json, warnings
 from ..files.reader import CellError, ReadError
 from ..identity import audit
@@ -80,12 +79,12 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
     """Check a read target table against the campaign's units; nothing is stored."""
     out = TargetTable()
     index = units.index(tx, campaign_id)
-    candidates = [_candidates(index, row) for row in table.rows]
-    level = _main_level(index, candidates)
-    suggest = Suggestions(index)
-    seen: dict[str, int] = {}
-    for row, found in zip(table.rows, candidates):
-        code = _resolve(index, row, found, level, out.problems, suggest)
+    parents = db.units.parents(tx, campaign_id)
+    matches = matching.match(table, index, parents)
+    for row in table.rows:
+        code = matches.codes.get(row.number)
+        if code is None:
+            out.problems.append(matches.problems[row.number])
         values: dict[str, int | None] = {}
         for key in COLUMNS:
             if key not in table.columns:
@@ -100,60 +99,25 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             out.problems.append(Problem(row.number, f"「{row.unit_text}」缺少任务数", unit=code))
         if code is None:
             continue
-        if code in seen:
-            out.problems.append(Problem(
-                row.number, f"「{index.names[code]}」重复出现（第 {seen[code]} 行已填写）", unit=code))
+        if duplicate := matches.claim(code, row.number):
+            out.problems.append(duplicate)
             continue
-        seen[code] = row.number
         if values.get("task") is not None:
             out.rows.append(TargetRow(row.number, code, index.names[code], **values))
     if not out.rows and not out.problems:
         out.problems.append(Problem(None, "表中没有任何单位的任务数"))
     if out.rows:
         # A unit whose row has a bad cell is there (its row says what is wrong), not missing.
-        _check_level_and_scope(tx, campaign_id, out, index, present=set(seen))
-    _check_totals(table, out)
+        _check_level_and_scope(tx, campaign_id, out, index, parents, present=set(matches.claimed))
+    # The file's own arithmetic, whatever else is wrong: every row as written, an unknown unit's too.
+    columns = [totals.Column(key, table.headers[key], reader.parse_count)
+               for key in COLUMNS if key in table.columns]
+    out.problems.extend(totals.check(table, columns))
     return out
 
 
-def _candidates(index, row: reader.Row) -> list[str]:
-    """The units a row may mean: by its code when it has one that resolves, else by its name."""
-    for key in ("unit_code", "unit_name"):
-        text = reader.cell_text(row.values.get(key))
-        if text:
-            codes = index.resolve(text)
-            if codes:
-                return codes
-    return []
-
-
-def _main_level(index, candidates: list[list[str]]) -> str | None:
-    """The level of most rows that name one unit only: it settles names such as 周家坝, which
-    is both the street and one of its communities."""
-    levels = [index.levels[c[0]] for c in candidates if len(c) == 1]
-    return max(set(levels), key=levels.count) if levels else None
-
-
-def _resolve(index, row: reader.Row, codes: list[str], level: str | None,
-             problems: list[Problem], suggest: Suggestions) -> str | None:
-    if len(codes) > 1 and level is not None:
-        same_level = [c for c in codes if index.levels[c] == level]
-        if len(same_level) == 1:
-            return same_level[0]
-    if len(codes) == 1:
-        return codes[0]
-    if len(codes) > 1:
-        names = "、".join(f"{index.names[c]}（{c}）" for c in codes[:5])
-        problems.append(Problem(row.number, f"「{row.unit_text}」对应多个单位：{names}，请填写单位代码"))
-        return None
-    suggestions = suggest(row.unit_text)
-    hint = f"，是否为：{'、'.join(suggestions)}？" if suggestions else ""
-    problems.append(Problem(row.number, f"未知单位「{row.unit_text}」{hint}"))
-    return None
-
-
 def _check_level_and_scope(tx: Session, campaign_id: str, out: TargetTable, index,
-                           present: set[str]) -> None:
+                           parent_of: matching.Parents, present: set[str]) -> None:
     levels = {index.levels[r.code] for r in out.rows}
     if len(levels) > 1:
         main = max(levels, key=lambda lv: sum(index.levels[r.code] == lv for r in out.rows))
@@ -162,7 +126,6 @@ def _check_level_and_scope(tx: Session, campaign_id: str, out: TargetTable, inde
                 out.problems.append(Problem(r.row, f"「{r.name}」与表中其他单位不在同一层级", unit=r.code))
         return
     out.level = levels.pop()
-    parent_of = db.units.parents(tx, campaign_id)
     parents = {parent_of[r.code] for r in out.rows}
     if parents == {None}:
         # The campaign's own total (the root unit alone): its scope is itself.
@@ -180,35 +143,6 @@ def _check_level_and_scope(tx: Session, campaign_id: str, out: TargetTable, inde
     if missing:
         shown = "、".join(missing[:20]) + (f" 等 {len(missing)} 个" if len(missing) > 20 else "")
         out.problems.append(Problem(None, f"缺少以下单位的任务数：{shown}"))
-
-
-def _check_totals(table: reader.Table, out: TargetTable) -> None:
-    """A 合计/总计 row must equal the sum of the rows above it, column by column.
-
-    This checks the file's own arithmetic, so it sums every row as written (an unknown unit's row
-    too); a column with an unreadable cell is left out (its row already has a message).
-    """
-    for total in table.totals:
-        if reader.normalize(total.unit_text).startswith("小计"):
-            continue
-        for key in COLUMNS:
-            if key not in table.columns:
-                continue
-            try:
-                stated = reader.parse_count(total.values[key])
-            except CellError as exc:
-                out.problems.append(Problem(total.number, f"合计行「{table.headers[key]}」{exc}"))
-                continue
-            try:
-                values = [reader.parse_count(r.values[key]) for r in table.rows]
-            except CellError:
-                continue
-            actual = sum(v for v in values if v is not None)
-            if stated is not None and stated != actual:
-                out.problems.append(Problem(
-                    total.number,
-                    f"合计行的「{table.headers[key]}」为 {stated:,}，但各单位之和为 {actual:,}，"
-                    f"相差 {stated - actual:+,}；请核对各行数字或合计行"))
 
 
 def save(tx: Session, campaign_id: str, table: TargetTable, *, source: str,

@@ -28,12 +28,10 @@ from .. import campaigns, db, settings
 from ..campaigns import units
 from ..campaigns.model import Campaign
 from ..db import Session, Store
-from ..files import bounds, reader, sandbox
-from ..files.names import Suggestions, UnitIndex, variants
+from ..files import bounds, matching, reader, sandbox, totals
 from ..files.problems import ERROR, WARNING, Problem, bounded, errors, to_json, warnings
 from ..files.reader import CellError, ReadError
 from ..identity import audit
-from ..labels import LEVEL_LABELS
 from ..text import clean_file_name  # one cleaner for uploads and target tables
 from . import rights
 
@@ -361,10 +359,11 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     parents = db.units.parents(tx, campaign.id)
     allowed = rights.scope(tx, campaign.id, allowed_units)
     scope_text = rights.scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
-    resolved = _resolve_all(index, parents, table, preview)
-    seen: dict[str, int] = {}
+    matches = matching.match(table, index, parents)
     for row in table.rows:
-        code = resolved.get(row.number)
+        code = matches.codes.get(row.number)
+        if code is None:
+            preview.problems.append(matches.problems[row.number])
         line = Line(row.number, row.unit_text, code, index.names.get(code) if code else None,
                     row.values.get("enrolled"))
         preview.lines.append(line)
@@ -379,11 +378,9 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
             preview.problems.append(Problem(
                 row.number, f"「{name}」不在您负责的单位范围内（{scope_text}），不能上报", unit=code))
             continue
-        if code in seen:
-            preview.problems.append(Problem(
-                row.number, f"「{name}」重复出现（第 {seen[code]} 行已填写），每个单位只能填一行", unit=code))
+        if duplicate := matches.claim(code, row.number):
+            preview.problems.append(duplicate)
             continue
-        seen[code] = row.number
         preview.rows.append(ReportRow(row.number, code, name, index.levels[code], **values))
     for total in table.totals:
         preview.lines.append(Line(total.number, total.unit_text,
@@ -457,157 +454,6 @@ def _settle_date(preview: Preview, campaign: Campaign, today: dt.date, confirmed
         preview.problems.append(Problem(None, refusal))
 
 
-def _code_candidates(index: UnitIndex, text: str) -> list[str]:
-    """A code as typed; 12-digit codes padded with zeros (140525000000) mean the shorter one."""
-    if text in index.names:
-        return [text]
-    found = index.resolve(text)
-    if found or not text.isdigit():
-        return found
-    for length in (9, 6, 4, 2):
-        if len(text) > length and set(text[length:]) == {"0"} and text[:length] in index.names:
-            return [text[:length]]
-    return []
-
-
-def _ancestors(code: str, parents: dict[str, str | None]) -> list[str]:
-    out, current = [], parents.get(code)
-    while current:
-        out.append(current)
-        current = parents.get(current)
-    return out
-
-
-def _resolve_all(index: UnitIndex, parents: dict, table: reader.Table,
-                 preview: Preview) -> dict[int, str]:
-    """Every data row's unit code; problems for those that cannot be told.
-
-    Names that fit several units (北义城 = 北义城镇 or 北义城村) are settled by the parent column
-    when the table has one, then by the level of the file's other rows.
-    """
-    first: dict[int, list[str]] = {}
-    for row in table.rows:
-        first[row.number] = _candidates(index, row)
-    levels: dict[str, int] = {}
-    for codes in first.values():
-        if codes and len(codes) == 1:
-            levels[index.levels[codes[0]]] = levels.get(index.levels[codes[0]], 0) + 1
-    hinted = _header_level(table)
-    main_level = max(levels, key=lambda lv: (levels[lv], lv == hinted)) if levels else hinted
-    suggest = Suggestions(index)
-    resolved: dict[int, str] = {}
-    for row in table.rows:
-        codes = first[row.number]
-        parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT)) if len(codes) != 1 else ""
-        if parent_text and len(codes) != 1:
-            parent_codes = index.resolve(parent_text)
-            if codes and parent_codes:
-                narrowed = [c for c in codes if set(_ancestors(c, parents)) & set(parent_codes)]
-                direct = [c for c in narrowed if parents.get(c) in parent_codes]
-                codes = direct if len(direct) == 1 else narrowed or codes
-            elif not codes and parent_codes:
-                codes = _names_under(index, parents, reader.cell_text(row.values.get("unit_name")),
-                                     parent_codes)
-        if len(codes) > 1 and main_level:
-            codes = [c for c in codes if index.levels[c] == main_level] or codes
-        if len(codes) == 1:
-            code = codes[0]
-            if _code_name_conflict(index, row, code, preview.problems):
-                continue
-            resolved[row.number] = code
-            continue
-        _explain_unresolved(index, row, codes, main_level, preview.problems, suggest)
-    return resolved
-
-
-_HEADER_LEVELS = (("community", ("社区", "村", "居")), ("township", ("乡", "镇", "街道")),
-                  ("county", ("县", "区", "市")))
-
-
-def _header_level(table: reader.Table) -> str | None:
-    """The level a unit column's title names: 村（社区） → community, 乡镇 → township, 县区 → county."""
-    header = table.headers.get("unit_name", "")
-    for level, words in _HEADER_LEVELS:
-        if any(word in header for word in words):
-            return level
-    return None
-
-
-def _candidates(index: UnitIndex, row: reader.Row) -> list[str]:
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
-    if code_text:
-        by_code = _code_candidates(index, code_text)
-        if by_code:
-            return by_code
-        if name_text:
-            return []   # a wrong code beside a name: explained as such, never guessed
-    return index.resolve(name_text) if name_text else []
-
-
-def _names_under(index: UnitIndex, parents: dict, name: str, parent_codes: list[str]) -> list[str]:
-    """A name that the index does not know outright, looked up among one parent's descendants."""
-    key = reader.normalize(name)
-    out = []
-    for code, unit_name in index.names.items():
-        if set(_ancestors(code, parents)) & set(parent_codes) and key and \
-                key in variants(unit_name):
-            out.append(code)
-    return out
-
-
-def _code_name_conflict(index: UnitIndex, row: reader.Row, code: str,
-                        problems: list[Problem]) -> bool:
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
-    if not (code_text and name_text):
-        return False
-    if code in index.by_alias.get(name_text, ()):
-        return False    # the name as written is one of the code's own names: the usual case
-    by_name = index.resolve(name_text)
-    if by_name and code not in by_name:
-        problems.append(Problem(
-            row.number, f"单位代码 {code_text}（{index.names[code]}）与单位名称「{name_text}」"
-            "不一致，请核对是代码填错还是名称填错"))
-        return True
-    return False
-
-
-def _explain_unresolved(index: UnitIndex, row: reader.Row, codes: list[str],
-                        main_level: str | None, problems: list[Problem],
-                        suggest: Suggestions) -> None:
-    code_text = reader.cell_text(row.values.get("unit_code"))
-    name_text = reader.cell_text(row.values.get("unit_name"))
-    if not code_text and not name_text:
-        problems.append(Problem(row.number, "缺少单位名称（或单位代码），无法确定是哪个单位"))
-        return
-    if len(codes) > 1:
-        names = "、".join(f"{index.names[c]}（{c}，{LEVEL_LABELS.get(index.levels[c], index.levels[c])}）"
-                         for c in codes[:5])
-        problems.append(Problem(row.number, f"「{name_text}」对应多个单位：{names}，"
-                                            "请写全称、填写单位代码，或在表中加上「上级单位」列"))
-        return
-    if code_text and not _code_candidates(index, code_text):
-        by_name = index.resolve(name_text) if name_text else []
-        hint = f"（单位名称「{name_text}」对应的代码是 {by_name[0]}）" if len(by_name) == 1 else ""
-        problems.append(Problem(row.number, f"单位代码「{code_text}」不存在{hint}"))
-        return
-    suggestions = _suggest(index, suggest, name_text, main_level)
-    hint = f"。您是否要填：{'、'.join(suggestions)}？" if suggestions else "。请核对单位名称，或使用模板"
-    problems.append(Problem(row.number, f"未知单位「{name_text}」{hint}"))
-
-
-def _suggest(index: UnitIndex, suggest: Suggestions, text: str, level: str | None) -> list[str]:
-    """The closest official names, those of the file's level first."""
-    found = suggest(text, limit=12)
-    rank = {lv: i for i, lv in enumerate(LEVEL_LABELS)}
-    level_of: dict[str, str] = {}
-    for code in {c for name in found for c in index.resolve(name)}:
-        level_of.setdefault(index.names[code], index.levels[code])
-    found.sort(key=lambda name: (level_of.get(name) != level, rank.get(level_of.get(name), 99)))
-    return found[:3]
-
-
 # --- values --------------------------------------------------------------------------------
 
 def _row_values(row: reader.Row, table: reader.Table, name: str,
@@ -662,7 +508,7 @@ def _check_blank_counts(preview: Preview) -> None:
 
 def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
     codes = {r.code for r in rows}
-    return {c for c in codes if codes.isdisjoint(_ancestors(c, parents))}
+    return {c for c in codes if codes.isdisjoint(matching.ancestors(c, parents))}
 
 
 def _check_hierarchy(preview: Preview, parents: dict) -> None:
@@ -684,48 +530,19 @@ def _check_hierarchy(preview: Preview, parents: dict) -> None:
 
 
 def _check_totals(table: reader.Table, preview: Preview) -> None:
-    """合计/总计 rows must equal the sum of the rows; 小计 rows are checked within their group."""
+    """合计/总计 rows against the file's top units, 小计 rows against their group
+    (files/totals.py). Only a file without errors: until every row is accepted, which rows make
+    up the sum (one outside the uploader's scope, a county beside its townships) is not settled."""
     if preview.errors or not table.totals:
         return
-    groups: dict[str, list[ReportRow]] = {}
-    by_number = {row.number: row for row in table.rows}
-    for r in preview.rows:
-        source = by_number.get(r.row)
-        parent_text = reader.cell_text(source.values.get(reader.UNIT_PARENT)) if source else ""
-        if parent_text:
-            groups.setdefault(parent_text, []).append(r)
-    columns = [("enrolled", "累计参保人数", reader.parse_count)]
+    columns = [totals.Column("enrolled", "累计参保人数", reader.parse_count)]
     if "amount" in table.columns:
-        columns.append(("amount", table.headers["amount"], reader.parse_amount))
+        columns.append(totals.Column("amount", table.headers["amount"], reader.parse_amount))
     if "low_income_enrolled" in table.columns:
-        columns.append(("low_income_enrolled", table.headers["low_income_enrolled"], reader.parse_count))
-    for total in table.totals:
-        label = reader.normalize(total.unit_text)
-        if label.startswith("小计"):
-            parent_text = reader.cell_text(total.values.get(reader.UNIT_PARENT))
-            rows = groups.get(parent_text) if parent_text else None
-            if not rows:
-                continue   # a subtotal of a part we cannot tell: skipped
-            what = f"「{parent_text}」小计行"
-        else:
-            rows = [r for r in preview.rows if r.code in preview.top_codes]
-            what = "合计行"
-        for key, header, parse in columns:
-            try:
-                stated = parse(total.values.get(key))
-            except CellError as exc:
-                preview.problems.append(Problem(total.number, f"{what}的{header}{exc}"))
-                continue
-            if stated is None:
-                continue
-            actual = sum(getattr(r, key) or 0 for r in rows)
-            if key == "amount":
-                actual = round(actual, 2)
-            if stated != actual:
-                fmt = (lambda v: f"{v:,.2f}") if key == "amount" else (lambda v: f"{v:,}")
-                preview.problems.append(Problem(
-                    total.number, f"{what}的{header}为 {fmt(stated)}，但各单位之和为 {fmt(actual)}，"
-                    f"相差 {fmt(stated - actual)}；请核对各行数字或{what}"))
+        columns.append(totals.Column("low_income_enrolled", table.headers["low_income_enrolled"],
+                                     reader.parse_count))
+    inner = {r.row for r in preview.rows if r.code not in preview.top_codes}
+    preview.problems.extend(totals.check(table, columns, inner))
 
 
 def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> None:
