@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import generate, run  # noqa: E402
 from enrollment import campaigns
-from enrollment.files import bounds, reader, sandbox
 from enrollment.db import Store  # noqa: E402
+from enrollment.files import bounds, reader, sandbox
 from enrollment.uploads import ingest  # noqa: E402
 
 SMALL = "单位,累计参保人数\r\n城区,5\r\n".encode()

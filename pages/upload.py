@@ -9,7 +9,7 @@ from enrollment.db import StorageError, Store
 from enrollment.identity import audit, websession
 from enrollment.labels import LEVEL_LABELS
 from enrollment.text import TextError, clean_text, md
-from enrollment.uploads import ingest, rights, template
+from enrollment.uploads import ingest, rights, template, withdrawals
 from enrollment.uploads import log as uploads
 
 ctx = ui.require("upload")
@@ -74,9 +74,9 @@ def withdraw_button(who: str, expected: int | None, key: str) -> None:
         if yes.button("确认撤回", key=f"{key}:yes", type="primary"):
             st.session_state.pop(f"{key}:confirm", None)
             try:
-                done = ingest.withdraw(store, campaign.id, who, expected, allowed_units=scope,
+                done = withdrawals.withdraw(store, campaign.id, who, expected, allowed_units=scope,
                                        address=address, role=viewer.role)
-            except (ingest.WithdrawError, StorageError) as exc:
+            except (withdrawals.WithdrawError, StorageError) as exc:
                 st.session_state[P + "flash"] = ("error", str(exc))
             else:
                 st.session_state.pop(P + "receipt", None)
@@ -312,7 +312,7 @@ else:
                                icon=":material/download:", key=P + "raw", on_click=record_export)
     if uploader:
         with Store(path).read() as con:
-            latest = ingest.withdrawable(con, campaign.id, uploader)
+            latest = withdrawals.withdrawable(con, campaign.id, uploader)
         if latest is not None and receipt is None:
             st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['id']} 号（{md(latest['file_name'])}，"
                         f"上报日期 {latest['report_date']}）。")

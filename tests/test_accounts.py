@@ -263,16 +263,16 @@ def test_cli_ingest_applies_the_uploaders_scope(store, tmp_path):
 
 
 def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_path):
-    from enrollment.uploads import ingest
+    from enrollment.uploads import ingest, withdrawals
 
     from .fixtures import NOW, TODAY, report_csv
 
     ingest.commit(store, "jincheng-2022-residents", report_csv({"140525": 1, "140581": 2}),
                   "两县.csv", report_date=dt.date(2021, 11, 19), uploader="zezhou", now=NOW,
                   today=TODAY)
-    with pytest.raises(ingest.WithdrawError, match="不在您负责范围内的单位（高平市）"):
-        ingest.withdraw(store, "jincheng-2022-residents", "zezhou", allowed_units=["140525"])
-    assert ingest.withdraw(store, "jincheng-2022-residents", "zezhou").units == 2
+    with pytest.raises(withdrawals.WithdrawError, match="不在您负责范围内的单位（高平市）"):
+        withdrawals.withdraw(store, "jincheng-2022-residents", "zezhou", allowed_units=["140525"])
+    assert withdrawals.withdraw(store, "jincheng-2022-residents", "zezhou").units == 2
 
 
 # --- finding 6: failed logins slow the address down and cannot lock anyone out elsewhere -------

@@ -13,7 +13,7 @@ from enrollment.cli import cli
 from enrollment.db import Store
 from enrollment.identity import accounts, audit
 from enrollment.labels import AUDIT_ACTION_LABELS
-from enrollment.uploads import ingest
+from enrollment.uploads import ingest, withdrawals
 
 from .fixtures import NOW, ROOT, TODAY, report_csv
 
@@ -43,7 +43,7 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
         ingest.commit(store, CAMPAIGN, report_csv({"140581": 360000}), "高平.csv", report_date=DAY,
                       uploader="zezhou", allowed_units=["140525"], address="10.1.1.1",
                       now=NOW, today=TODAY)
-    ingest.withdraw(store, CAMPAIGN, "zezhou", allowed_units=["140525"], address="10.1.1.1")
+    withdrawals.withdraw(store, CAMPAIGN, "zezhou", allowed_units=["140525"], address="10.1.1.1")
     accounts.change_password(store, "zezhou", "zezhou-pass-1", "zezhou-pass-2", keep_token=token)
     accounts.logout(store, token, address="10.1.1.1")
     for _ in range(accounts.MAX_FAILED_LOGINS):

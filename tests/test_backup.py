@@ -17,7 +17,7 @@ from enrollment.campaigns import demo
 from enrollment.cli import cli
 from enrollment.db import Store, backup
 from enrollment.metrics import progress
-from enrollment.uploads import ingest
+from enrollment.uploads import ingest, withdrawals
 
 from .fixtures import ROOT, csv_bytes, dump, record
 
@@ -34,7 +34,7 @@ def busy(store, jincheng):
     """A database with every kind of row: uploads accepted, rejected and withdrawn, demo data."""
     record(store, CAMPAIGN, D(2021, 11, 12), {"140525": 250000, "140502": 150000})
     record(store, CAMPAIGN, D(2021, 11, 19), {"140525": 270000}, uploader="泽州县")
-    ingest.withdraw(store, CAMPAIGN, "泽州县")
+    withdrawals.withdraw(store, CAMPAIGN, "泽州县")
     with pytest.raises(ingest.UploadRejected):
         ingest.commit(store, CAMPAIGN, csv_bytes([["单位", "累计参保人数"], ["不存在", 1]]),
                       "bad.csv", report_date=D(2021, 11, 19), today=D(2021, 12, 31))

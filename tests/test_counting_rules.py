@@ -23,7 +23,7 @@ from enrollment.cli import cli
 from enrollment.export import bulletin, workbook
 from enrollment.export import model as exports
 from enrollment.metrics import progress, quality, reporting
-from enrollment.uploads import ingest, template
+from enrollment.uploads import ingest, template, withdrawals
 from enrollment.uploads import log as uploads
 
 from .fixtures import NOW, TODAY, record, report_csv
@@ -105,7 +105,7 @@ def test_no_quality_flag_is_left_from_a_withdrawn_figure(store, jincheng):
     record(store, CAMPAIGN, WEEK12, {GAOPING: 50000}, uploader="高平")
     with store.read() as con:
         assert quality.DECREASE in set(quality.flags(con, jincheng, WEEK12, "upload")["flag"])
-    ingest.withdraw(store, CAMPAIGN, "高平")
+    withdrawals.withdraw(store, CAMPAIGN, "高平")
     with store.read() as con:
         assert quality.flags(con, jincheng, WEEK12, "upload").empty
 
@@ -171,8 +171,8 @@ def _apply(store, log: list) -> list:
                 continue
         else:
             try:
-                ingest.withdraw(store, CAMPAIGN, op[1])
-            except ingest.WithdrawError:
+                withdrawals.withdraw(store, CAMPAIGN, op[1])
+            except withdrawals.WithdrawError:
                 pass
         applied.append(op)
     return applied

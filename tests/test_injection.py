@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from enrollment.cli import cli
 from enrollment.identity import accounts, audit
-from enrollment.uploads import ingest
+from enrollment.uploads import ingest, withdrawals
 from enrollment.uploads import log as uploads
 
 from .fixtures import NOW, TODAY, csv_bytes, dump, report_csv, xlsx_bytes
@@ -114,9 +114,9 @@ def test_hostile_filters_and_names_find_nothing(store, text):
         assert audit.query(con, actor=text).empty
         assert audit.query(con, text=text).empty
         assert uploads.history(con, CAMPAIGN, uploader=text).empty
-        assert ingest.withdrawable(con, CAMPAIGN, text) is None
-    with pytest.raises(ingest.WithdrawError, match="没有可以撤回的上报"):
-        ingest.withdraw(store, CAMPAIGN, text)
+        assert withdrawals.withdrawable(con, CAMPAIGN, text) is None
+    with pytest.raises(withdrawals.WithdrawError, match="没有可以撤回的上报"):
+        withdrawals.withdraw(store, CAMPAIGN, text)
     runner = CliRunner()
     for args in (["history", "--campaign", CAMPAIGN, "--unit", text],
                  ["audit", "--actor", text], ["users", "disable", text]):

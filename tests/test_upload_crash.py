@@ -25,7 +25,7 @@ import pytest
 from enrollment import db
 from enrollment.db import Store
 from enrollment.metrics import progress
-from enrollment.uploads import ingest
+from enrollment.uploads import ingest, withdrawals
 
 CAMPAIGN = "jincheng-2022-residents"
 KILLS = int(os.environ.get("CRASH_KILLS", "20"))
@@ -53,9 +53,9 @@ def _writer(path: str, seed: int, out: int) -> None:
         say("begin", n)
         if roll < 0.1:
             try:
-                done = ingest.withdraw(store, CAMPAIGN, "crash")
+                done = withdrawals.withdraw(store, CAMPAIGN, "crash")
                 say("withdrawal", done.upload_id)
-            except ingest.WithdrawError:
+            except withdrawals.WithdrawError:
                 say("refused")
             continue
         rows = [["单位代码", "累计参保人数"]] + [

@@ -12,7 +12,7 @@ from .. import text as txt
 from ..db import StorageError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
-from ..uploads import ingest, rights
+from ..uploads import ingest, rights, withdrawals
 from ..uploads import log as upload_log
 from ..uploads import template as templates
 from .common import (
@@ -168,9 +168,9 @@ def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
     actor = find_uploader(store, uploader, rights.WITHDRAW)
     uploader, scope, role = actor.name, actor.units, actor.role
     try:
-        result = ingest.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
+        result = withdrawals.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
                                  address=cli_address(), role=role)
-    except (ingest.WithdrawError, StorageError) as exc:
+    except (withdrawals.WithdrawError, StorageError) as exc:
         fail(str(exc))
     click.echo(result.summary())
 

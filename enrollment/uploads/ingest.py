@@ -1,13 +1,12 @@
-"""The Friday upload: read a file, check every row, preview, then commit atomically; withdraw.
+"""The Friday upload: read a file, check every row, preview, then commit atomically.
 
 `read` parses the file in the sandbox (a child process with limits, `enrollment/files/sandbox.py`)
 before any database connection is opened; `check` then checks it against the campaign with a
 connection, writing nothing. `preview` does both for the page and `ingest --dry-run`. `commit`
 reads first, then takes the write lock only for the checks that need the database and the
 insert: the upload (raw bytes and all) and, when it has no errors and its warnings were
-accepted, its rows as new report revisions, in one transaction. `withdraw` undoes an
-uploader's latest upload by appending revisions that restore the figures it replaced. The page
-and the CLI call the same functions, so they show the same messages.
+accepted, its rows as new report revisions, in one transaction (withdrawals.py undoes an
+upload). The page and the CLI call the same functions, so they show the same messages.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -29,209 +28,14 @@ from ..campaigns import units
 from ..campaigns.model import Campaign
 from ..db import Session, Store
 from ..files import bounds, matching, reader, sandbox, totals
-from ..files.problems import ERROR, WARNING, Problem, bounded, errors, to_json, warnings
+from ..files.problems import WARNING, Problem, bounded, to_json
 from ..files.reader import CellError, ReadError
 from ..identity import audit
 from ..text import clean_file_name  # one cleaner for uploads and target tables
 from . import rights
+from .preview import Line, Preview, Receipt, ReportRow, UploadRejected
 
 SOURCE = "upload"
-
-
-@dataclass
-class ReportRow:
-    row: int
-    code: str
-    name: str
-    level: str
-    enrolled: int
-    amount: float | None = None
-    low_income_enrolled: int | None = None
-    previous: int | None = None          # the unit's latest earlier figure, for the preview
-    previous_date: dt.date | None = None
-    target: int | None = None
-    replaces: int | None = None          # the figure already stored for the same date (a correction)
-
-
-@dataclass
-class Line:
-    """One row of the file as the preview shows it: what was written, what it maps to, problems."""
-    row: int
-    written: str                          # the unit as written in the file
-    code: str | None = None
-    name: str | None = None
-    enrolled: object = None               # the count as written (parsed when it could be)
-    kind: str = "data"                    # data | total | skipped
-    note: str = ""
-
-
-@dataclass
-class Preview:
-    campaign_id: str
-    file_name: str
-    sha256: str
-    size: int
-    report_date: dt.date | None
-    rows: list[ReportRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    file_dates: list[tuple[int, dt.date]] = field(default_factory=list)
-    form_date: dt.date | None = None      # the date the form (or --report-date) gave
-    date_source: str | None = None        # 'form' or 'file'
-    sheet: str | None = None
-    header_row: int | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-    ignored_columns: list[str] = field(default_factory=list)
-    lines: list[Line] = field(default_factory=list)
-    top_codes: set[str] = field(default_factory=set)    # rows with no ancestor in the file
-
-    @property
-    def errors(self) -> list[Problem]:
-        return errors(self.problems)
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return warnings(self.problems)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def units(self) -> int:
-        return len({r.code for r in self.rows})
-
-    def _top(self) -> list[ReportRow]:
-        return [r for r in self.rows if r.code in self.top_codes] if self.top_codes else self.rows
-
-    @property
-    def total_enrolled(self) -> int:
-        """The sum over the file's top units (a county and its townships count once)."""
-        return sum(r.enrolled for r in self._top())
-
-    @property
-    def total_amount(self) -> float | None:
-        values = [r.amount for r in self._top() if r.amount is not None]
-        return round(sum(values), 2) if values else None
-
-    @property
-    def total_low_income(self) -> int | None:
-        values = [r.low_income_enrolled for r in self._top() if r.low_income_enrolled is not None]
-        return sum(values) if values else None
-
-    @property
-    def date_question(self) -> tuple[dt.date, list[dt.date]] | None:
-        """(form date, other dates in the file) when the two disagree and the user must choose."""
-        if self.form_date is None:
-            return None
-        others = sorted({d for _, d in self.file_dates if d != self.form_date})
-        return (self.form_date, others) if others else None
-
-    def frame(self) -> pd.DataFrame:
-        """Every row of the file as the preview shows it, each with its problems beside it."""
-        by_row: dict[int, list[Problem]] = {}
-        for p in self.problems:
-            if p.row is not None:
-                by_row.setdefault(p.row, []).append(p)
-        by_code = {r.row: r for r in self.rows}
-        records = []
-        for line in self.lines:
-            found = by_row.get(line.row, [])
-            report = by_code.get(line.row)
-            if any(p.severity == ERROR for p in found):
-                status = "错误"
-            elif found:
-                status = "需确认"
-            elif line.kind == "total":
-                status = "合计行"
-            elif line.kind == "skipped":
-                status = "不上报"
-            else:
-                status = "通过"
-            messages = [p.message for p in found]
-            if line.note:
-                messages.append(line.note)
-            records.append({
-                "行号": line.row,
-                "文件中的单位": line.written,
-                "对应单位": line.name or "",
-                "单位代码": line.code or "",
-                "累计参保人数": _count(report.enrolled) if report else reader.cell_text(line.enrolled),
-                "上次上报": _count(report.previous) if report else "",
-                "任务数": _count(report.target) if report else "",
-                "检查结果": status,
-                "说明": "；".join(messages),
-            })
-        return pd.DataFrame(records, columns=[
-            "行号", "文件中的单位", "对应单位", "累计参保人数", "检查结果", "说明", "单位代码",
-            "上次上报", "任务数"])
-
-
-def _count(value: int | None) -> str:
-    """A count as the preview shows it: with thousands separators, blank when unknown."""
-    return "" if value is None else f"{value:,}"
-
-
-@dataclass
-class Receipt:
-    upload_id: int
-    campaign_id: str
-    file_name: str
-    report_date: dt.date
-    rows: int
-    units: int
-    total_enrolled: int
-    uploaded_at: dt.datetime          # UTC, naive
-    on_time: bool
-    uploader: str | None
-    deadline: dt.datetime
-    total_amount: float | None = None
-    total_low_income: int | None = None
-    corrected: int = 0                # units whose figure for the date changed (a correction)
-    warnings_accepted: int = 0
-
-    @property
-    def uploaded_local(self) -> dt.datetime:
-        return self.uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(self.deadline.tzinfo)
-
-    @property
-    def timing(self) -> str:
-        if self.on_time:
-            return f"按时上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
-        return f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
-
-    def summary(self) -> str:
-        return (f"已接收第 {self.upload_id} 号上报：{self.file_name}，上报日期 {self.report_date}，"
-                f"{self.rows} 行、{self.units} 个单位，累计参保人数合计 {self.total_enrolled:,}；"
-                f"{self.uploaded_local:%Y-%m-%d %H:%M} {self.timing}")
-
-    def details(self) -> list[tuple[str, str]]:
-        """The receipt as label/value pairs, for the page."""
-        out = [("上报编号", f"第 {self.upload_id} 号"), ("文件名", self.file_name),
-               ("上报日期", f"{self.report_date:%Y-%m-%d}"), ("数据行数", f"{self.rows} 行"),
-               ("单位数", f"{self.units} 个"), ("累计参保人数合计", f"{self.total_enrolled:,}")]
-        if self.total_amount is not None:
-            out.append(("缴费金额合计（元）", f"{self.total_amount:,.2f}"))
-        if self.total_low_income is not None:
-            out.append(("低收入人口参保人数合计", f"{self.total_low_income:,}"))
-        if self.corrected:
-            out.append(("更正", f"{self.corrected} 个单位该日期的数字已更正（原数字保留在历史中）"))
-        out += [("填报人", self.uploader or "（未填写）"),
-                ("上报时间", f"{self.uploaded_local:%Y-%m-%d %H:%M:%S}"), ("是否按时", self.timing)]
-        return out
-
-
-class UploadRejected(Exception):
-    """The upload has errors (or unaccepted warnings) and changed nothing but the archive."""
-
-    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool):
-        self.preview = preview
-        self.upload_id = upload_id
-        self.warnings_only = warnings_only
-        super().__init__("；".join(str(p) for p in preview.problems))
-
-
-class WithdrawError(Exception):
-    """A withdrawal that cannot be done (message in Chinese); nothing was changed."""
 
 
 def sha256(content: bytes) -> str:
@@ -671,124 +475,3 @@ def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.
         "amount": pd.array([r.amount for r in rows], dtype="Float64"),
         "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
     }), upload_id)
-
-
-# --- withdraw ------------------------------------------------------------------------------
-
-@dataclass
-class Withdrawal:
-    upload_id: int                 # the withdrawal's own entry in the upload log
-    withdrawn_id: int
-    file_name: str | None
-    report_date: dt.date
-    units: int
-    restored: int                  # units whose earlier figure for the date is back
-    cleared: int                   # units that have no figure for the date any more
-    uploaded_at: dt.datetime       # UTC, naive
-
-    def summary(self) -> str:
-        parts = []
-        if self.restored:
-            parts.append(f"{self.restored} 个单位恢复为此前上报的数字")
-        if self.cleared:
-            parts.append(f"{self.cleared} 个单位在 {self.report_date} 不再有数字")
-        return (f"已撤回第 {self.withdrawn_id} 号上报（{self.file_name or '无文件名'}，上报日期 "
-                f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.upload_id} 号，历史数字均保留。")
-
-
-def withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:
-    """The uploader's latest accepted upload that has not been withdrawn, or None."""
-    return db.uploads.latest_withdrawable(tx, campaign_id, audit.clean(uploader, 100) or None)
-
-
-def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
-             now: dt.datetime | None = None, *, allowed_units: Iterable[str] | None = None,
-             address: str | None = None, role: str | None = None) -> Withdrawal:
-    """Undo the uploader's latest upload: append revisions restoring the figures it replaced.
-
-    A figure that someone changed again after that upload is not overwritten: the withdrawal is
-    refused (WithdrawError) and nothing changes. So is an upload that touched units outside
-    `allowed_units` (and their descendants), when given. History is never deleted; the
-    withdrawal is in the audit log.
-    """
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    uploader = audit.clean(uploader, 100) or None
-    with store.write() as tx:
-        campaigns.get(tx, campaign_id)
-        target = withdrawable(tx, campaign_id, uploader)
-        who = f"「{uploader}」" if uploader else "未署名填报人"
-        if target is None:
-            raise WithdrawError(f"{who}在本活动中没有可以撤回的上报")
-        if upload_id is not None and upload_id != target["id"]:
-            raise WithdrawError(
-                f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
-                f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
-        touched = _effective(tx, campaign_id, target["id"])
-        allowed = rights.scope(tx, campaign_id, allowed_units)
-        outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
-        if outside:
-            names = db.units.names(tx, campaign_id)
-            raise WithdrawError(
-                f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
-                f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
-        changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
-        if changed:
-            names = db.units.names(tx, campaign_id)
-            listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
-                              for (code, _), top in sorted(changed.items())[:5])
-            raise WithdrawError(
-                f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
-                "如需更正，请上传更正后的文件")
-        new_id = db.uploads.new_id(tx)
-        keys = sorted(touched)
-        values = [touched[k][1] for k in keys]
-        restored = sum(1 for v in values if v[0] is not None)
-        db.uploads.insert(
-            tx, id=new_id, campaign_id=campaign_id, kind="withdrawal", source="upload",
-            file_name=target["file_name"], uploader=uploader, uploaded_at=now,
-            report_date=target["report_date"], status="accepted", messages="[]",
-            row_count=len(keys), unit_count=len(keys), withdraws=target["id"])
-        db.reports.append(tx, campaign_id, SOURCE, pd.DataFrame({
-            "unit_code": [k[0] for k in keys],
-            "report_date": [k[1] for k in keys],
-            "enrolled": pd.array([v[0] for v in values], dtype="Int64"),
-            "amount": pd.array([None if v[1] is None else float(v[1]) for v in values],
-                               dtype="Float64"),
-            "low_income_enrolled": pd.array([v[2] for v in values], dtype="Int64"),
-        }), new_id)
-        rows = keys
-        audit.record(tx, uploader, "withdrawal",
-                     f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
-                     f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_id} 号",
-                     address, campaign_id=campaign_id, role=role, now=now)
-    return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
-                      restored, len(rows) - restored, now)
-
-
-def _effective(tx: Session, campaign_id: str,
-               upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
-    """For each figure an upload wrote: (the upload whose figure counts now, the figure before
-    `upload_id`'s).
-
-    Revisions are replayed in order as a stack: an upload pushes its figure, a withdrawal pops
-    back to (and including) the upload it withdrew. The figure before is the one below
-    `upload_id` on the stack, or no figure (None values).
-    """
-    rows = db.reports.revisions_of_upload(tx, campaign_id, upload_id)
-    stacks: dict[tuple[str, dt.date], list[tuple[int, tuple]]] = {}
-    for code, day, uid, kind, withdraws, enrolled, amount, low in rows:
-        stack = stacks.setdefault((code, day), [])
-        if kind == "withdrawal":
-            ids = [entry[0] for entry in stack]
-            if withdraws in ids:
-                del stack[ids.index(withdraws):]
-        else:
-            stack.append((uid, (enrolled, amount, low)))
-    out = {}
-    empty = (None, None, None)
-    for key, stack in stacks.items():
-        ids = [entry[0] for entry in stack]
-        top = ids[-1] if ids else None
-        below = stack[ids.index(upload_id) - 1][1] if upload_id in ids and ids.index(upload_id) else empty
-        out[key] = (top, below)
-    return out
