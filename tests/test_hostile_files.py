@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from enrollment.cli import cli
 from enrollment.db import Store
 from enrollment.db.engine import write_lock
-from enrollment.files import bounds, reader, sandbox
+from enrollment.files import bounds, formats, reader, sandbox
 from enrollment.files.names import UnitIndex
 from enrollment.files.problems import STORED_LIMIT, Problem, bounded, from_json, to_json
 from enrollment.targets import allocation
@@ -82,7 +82,7 @@ def test_hostile_upload_is_refused_with_its_reason_archived_and_changes_nothing(
                                   "more merged ranges than any report has", "a zip bomb"])
 def test_the_structural_checks_refuse_before_calamine_even_in_process(hostile_files, kind):
     """Before any child: reading these in this very process does not abort it."""
-    with pytest.raises(reader.FileRefused, match=HOSTILE[kind][1].replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(formats.FileRefused, match=HOSTILE[kind][1].replace("(", r"\(").replace(")", r"\)")):
         reader.read_table(hostile_files[kind])
 
 
@@ -103,7 +103,7 @@ FAR_CELL_FORMS = {
 @pytest.mark.parametrize("form", FAR_CELL_FORMS)
 def test_a_far_cell_however_written_is_found_before_calamine(form):
     rows = hostile.HEADER + hostile.DATA + f'<row r="1048576">{FAR_CELL_FORMS[form]}</row>'
-    with pytest.raises(reader.FileRefused, match="1,048,576 行") as caught:
+    with pytest.raises(formats.FileRefused, match="1,048,576 行") as caught:
         sandbox.read(reader.read_table, hostile.workbook([hostile.sheet(rows)]))
     assert caught.value.reason.startswith("工作表「Sheet1」的数据区域为 A1:"), caught.value.reason
 
@@ -279,7 +279,7 @@ def test_hostile_target_tables_are_refused_and_nothing_is_stored(store, hostile_
 
 
 def test_allocation_input_is_read_in_the_sandbox_too(hostile_files):
-    with pytest.raises(reader.FileRefused, match="A1:XFD1048576"):
+    with pytest.raises(formats.FileRefused, match="A1:XFD1048576"):
         allocation.read_base(hostile_files["cell at XFD1048576"])
     base = allocation.read_base(csv_bytes([["单位", "上年参保人数"], ["甲", 10], ["乙", 30]]))
     assert base.numbers(base.column("上年参保人数"), []) == [10, 30]

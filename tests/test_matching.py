@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from enrollment.files import matching, reader, totals
+from enrollment.files import cellvalues, matching, reader, totals
 from enrollment.files.names import SUGGESTED_NAMES, UnitIndex
 from enrollment.files.problems import ERROR
 from enrollment.targets import tables as targets
@@ -179,8 +179,8 @@ def test_a_claimed_unit_is_a_duplicate_only_for_the_rows_the_caller_keeps():
 def test_totals_check_amounts_with_two_decimals_and_leaves_inner_rows_out():
     table = _table([["单位", "累计参保人数", "缴费金额"], ["泽州县", 10, "100.10"],
                     ["北义城镇", 4, 40], ["合计", 10, "100.00"]])
-    columns = [totals.Column("enrolled", "累计参保人数", reader.parse_count),
-               totals.Column("amount", "缴费金额", reader.parse_amount)]
+    columns = [totals.Column("enrolled", "累计参保人数", cellvalues.parse_count),
+               totals.Column("amount", "缴费金额", cellvalues.parse_amount)]
     # Row 3 (a township of the county in row 2) is already inside row 2's figure.
     assert [p.message for p in totals.check(table, columns, inner={3})] == [
         "合计行的「缴费金额」为 100.00，但各单位之和为 100.10，相差 -0.10；请核对各行数字或合计行"]
@@ -191,7 +191,7 @@ def test_totals_check_amounts_with_two_decimals_and_leaves_inner_rows_out():
 def test_totals_check_skips_a_column_with_an_unreadable_cell():
     table = _table([["单位", "任务数"], ["泽州县", "待定"], ["高平市", 2], ["合计", 5]],
                    reader.TARGET_ROLES, ("task",))
-    column = totals.Column("task", "任务数", reader.parse_count)
+    column = totals.Column("task", "任务数", cellvalues.parse_count)
     assert totals.check(table, [column]) == []
     table.rows[0].values["task"] = 1
     assert [p.row for p in totals.check(table, [column])] == [4]

@@ -12,8 +12,9 @@ import pytest
 
 from enrollment import campaigns
 from enrollment.db import Store
-from enrollment.files import reader
-from enrollment.files.reader import CellError, ReadError
+from enrollment.files import cellvalues, reader
+from enrollment.files.cellvalues import CellError
+from enrollment.files.reader import ReadError
 from enrollment.uploads import ingest
 
 from . import files
@@ -217,7 +218,7 @@ def test_rows_are_numbered_as_excel_shows_them(store, jincheng):
     ("'1234", 1234), (1234.0, 1234), ("1234.00", 1234), ("", None), ("-", None), ("—", None),
     (None, None), ("1 234", 1234)])
 def test_parse_count_accepts(text, expected):
-    assert reader.parse_count(text) == expected
+    assert cellvalues.parse_count(text) == expected
 
 
 @pytest.mark.parametrize("text, kind", [
@@ -225,7 +226,7 @@ def test_parse_count_accepts(text, expected):
     ("1.2万", "unit"), ("12,34", "text"), (float("nan"), "text"), (dt.date(2021, 1, 1), "text")])
 def test_parse_count_rejects_with_a_reason(text, kind):
     with pytest.raises(CellError) as caught:
-        reader.parse_count(text)
+        cellvalues.parse_count(text)
     assert caught.value.kind == kind and str(caught.value)
 
 
@@ -234,7 +235,7 @@ def test_parse_count_rejects_with_a_reason(text, kind):
     ("统计日期 20211119", DAY), (dt.datetime(2021, 11, 19, 0, 0), DAY), ("2021年度", None),
     ("2021年9月1日至2021年11月19日", DAY), ("2021-02-30", None), (44519.0, None)])
 def test_parse_date(text, expected):
-    assert reader.parse_date(text) == expected
+    assert cellvalues.parse_date(text) == expected
 
 
 @pytest.mark.parametrize("content, message", [

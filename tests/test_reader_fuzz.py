@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from enrollment import campaigns
 from enrollment.db import Store
-from enrollment.files import reader, sandbox
+from enrollment.files import cellvalues, formats, reader, sandbox
 from enrollment.files.bounds import Limits, column_letters
 from enrollment.uploads import ingest
 
@@ -118,7 +118,7 @@ def test_random_valid_tables_read_back_exactly(shared, table, fmt):
     assert {r.code: r.enrolled for r in preview.rows} == expected
     assert preview.total_enrolled == sum(expected.values())
     excel_rows = {r.row for r in preview.rows}
-    assert all(rows[n - 1] and reader.cell_text(rows[n - 1][0]) for n in excel_rows)
+    assert all(rows[n - 1] and cellvalues.cell_text(rows[n - 1][0]) for n in excel_rows)
 
 
 @PROFILE
@@ -204,7 +204,7 @@ def _flipped_xls(flips_seed: int = 1, attempt: int = 377) -> bytes:
 
 def test_a_workbook_that_makes_calamine_panic_is_a_read_error():
     with pytest.raises(reader.ReadError, match="已损坏"):
-        reader.read_sheets(_flipped_xls())
+        formats.read_sheets(_flipped_xls())
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
@@ -212,8 +212,8 @@ def test_short_chinese_utf16_without_bom_is_text(encoding):
     """Found by the property test: mostly-Chinese UTF-16 has few zero bytes."""
     text = "填报单位：晋城市医保局\r\n单位,累计参保人数\r\n城区,0\r\n"
     content = text.encode(encoding)
-    assert reader.sniff(content) == "csv"
-    assert reader.decode_text(content) == text
+    assert formats.sniff(content) == "csv"
+    assert formats.decode_text(content) == text
 
 
 # --- workbook structure: positions, merged ranges, strings, sheets --------------------------------
@@ -302,7 +302,7 @@ def test_random_workbook_structures_are_read_or_refused_exactly_at_the_limits(st
     content, reasons = structure
     try:
         table = sandbox.read(reader.read_table, content, limits=FUZZ_LIMITS, seconds=20)
-    except reader.FileRefused as exc:
+    except formats.FileRefused as exc:
         assert reasons, f"refused within the limits: {exc}"
         assert not exc.reason.startswith(DEATHS), exc.reason
         assert CJK.search(str(exc))

@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from enrollment.files import reader, sandbox
+from enrollment.files import formats, reader, sandbox
 from enrollment.files.bounds import Limits
 
 from . import hostile
@@ -20,7 +20,7 @@ SMALL = csv_bytes([["单位", "累计参保人数"], ["城区", 5]])
 
 
 def refused(function, *args, **kwargs) -> str:
-    with pytest.raises(reader.FileRefused) as caught:
+    with pytest.raises(formats.FileRefused) as caught:
         sandbox.read(function, SMALL, *args, **kwargs)
     message = str(caught.value)
     assert message.startswith("文件过大或结构异常：") and message.endswith("请另存为普通表格后再上传。")
@@ -41,7 +41,7 @@ def test_calamine_aborting_the_child_is_a_refusal_not_a_crash():
     """The file of the issue with the structural checks lifted: calamine asks for 512 GB, the
     allocation fails under RLIMIT_AS and Rust aborts the child (SIGABRT)."""
     lifted = Limits(rows=10**7, columns=10**5, cells=10**13)
-    with pytest.raises(reader.FileRefused, match="内存超过 768 MB 的上限"):
+    with pytest.raises(formats.FileRefused, match="内存超过 768 MB 的上限"):
         sandbox.read(reader.read_table, hostile.far_cell(), limits=lifted)
     assert sandbox.read(reader.read_table, SMALL).rows     # and the next file is read as usual
 
@@ -80,7 +80,7 @@ def test_an_unexpected_exception_is_a_bug_with_the_childs_traceback():
 def test_read_errors_keep_their_message():
     with pytest.raises(reader.ReadError, match="没有找到表头") as caught:
         sandbox.read(reader.read_table, csv_bytes([["甲", "乙"], [1, 2]]))
-    assert not isinstance(caught.value, reader.FileRefused)
+    assert not isinstance(caught.value, formats.FileRefused)
 
 
 def test_a_file_over_the_upload_limit_is_refused_before_a_child_starts(monkeypatch):

@@ -6,7 +6,7 @@ import io
 import openpyxl
 import pytest
 
-from enrollment.files import reader
+from enrollment.files import cellvalues, reader
 from enrollment.metrics import progress
 from enrollment.uploads import ingest, template
 
@@ -41,7 +41,7 @@ def test_default_template_lists_the_reporting_units_and_reads_back(store, campai
         made = template.build(con, campaign)
         assert (made.level, made.units) == (level, count)
         table = reader.read_table(made.content)
-        codes = [reader.cell_text(r.values["unit_code"]) for r in table.rows]
+        codes = [cellvalues.cell_text(r.values["unit_code"]) for r in table.rows]
         filled = fill(made.content, {code: 1000 + i for i, code in enumerate(codes)})
         day = campaign.start + dt.timedelta(days=30)
         preview = ingest.prepare(con, campaign, filled, made.file_name, day, today=campaign.end)
@@ -78,7 +78,7 @@ def test_template_codes_are_text_and_counts_only_accept_whole_numbers(store, jin
 def test_a_filled_county_template_commits_and_the_county_sums_its_townships(store, jincheng):
     with store.read() as con:
         made = template.build(con, jincheng, scope="泽州县", level="township")
-    codes = [reader.cell_text(r.values["unit_code"]) for r in reader.read_table(made.content).rows]
+    codes = [cellvalues.cell_text(r.values["unit_code"]) for r in reader.read_table(made.content).rows]
     filled = fill(made.content, {code: 100 for code in codes})
     receipt = ingest.commit(store, jincheng.id, filled, made.file_name, report_date=DAY,
                             uploader="泽州县医保局", today=TODAY)
@@ -103,7 +103,7 @@ def test_a_template_without_its_code_column_is_read_by_name_and_parent(store, ji
     """1,729 villages have many repeated names; the 上级单位 column tells them apart."""
     with store.read() as con:
         made = template.build(con, jincheng, level="community")
-    codes = [reader.cell_text(r.values["unit_code"]) for r in reader.read_table(made.content).rows]
+    codes = [cellvalues.cell_text(r.values["unit_code"]) for r in reader.read_table(made.content).rows]
     book = openpyxl.load_workbook(io.BytesIO(fill(made.content, {c: 7 for c in codes})))
     book.active.delete_cols(2)
     out = io.BytesIO()

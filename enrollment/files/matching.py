@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..labels import LEVEL_LABELS
-from . import reader
+from . import cellvalues, reader
 from .names import Suggestions, UnitIndex, variants
 from .problems import Problem
 
@@ -49,8 +49,8 @@ def match(table: reader.Table, index: UnitIndex, parents: Parents) -> Matches:
     """Every data row's unit code, or the problem that says why it cannot be told; nothing is
     guessed (a wrong code beside a name is reported, not replaced by the name's unit)."""
     # The unit cells as text, once per row: every step below reads them.
-    written = [(row, reader.cell_text(row.values.get("unit_code")),
-                reader.cell_text(row.values.get("unit_name"))) for row in table.rows]
+    written = [(row, cellvalues.cell_text(row.values.get("unit_code")),
+                cellvalues.cell_text(row.values.get("unit_name"))) for row in table.rows]
     found = [_candidates(index, code_text, name_text) for _, code_text, name_text in written]
     counts: dict[str, int] = {}
     for codes in found:
@@ -110,7 +110,7 @@ def _candidates(index: UnitIndex, code_text: str, name_text: str) -> list[str]:
 def _narrow(index: UnitIndex, parents: Parents, row: reader.Row, name_text: str,
             codes: list[str], level: str | None) -> list[str]:
     """Candidates settled by the row's parent column, then by the file's level."""
-    parent_text = reader.cell_text(row.values.get(reader.UNIT_PARENT))
+    parent_text = cellvalues.cell_text(row.values.get(reader.UNIT_PARENT))
     if parent_text:
         parent_codes = index.resolve(parent_text)
         if codes and parent_codes:

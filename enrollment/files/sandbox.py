@@ -49,7 +49,8 @@ from typing import TypeVar
 from .. import settings
 from . import bounds
 from .bounds import Limits
-from .reader import FileRefused, ReadError
+from .formats import FileRefused
+from .reader import ReadError
 
 T = TypeVar("T")
 

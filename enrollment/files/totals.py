@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from . import reader
+from . import cellvalues, reader
+from .cellvalues import CellError
 from .problems import Problem
-from .reader import CellError
 
 
 @dataclass(frozen=True)
 class Column:
     """A column to check: its role key in `reader.Row.values`, its header as messages name it,
-    and how its cells are read (reader.parse_count, reader.parse_amount)."""
+    and how its cells are read (cellvalues.parse_count, cellvalues.parse_amount)."""
 
     key: str
     header: str
@@ -40,7 +40,7 @@ def check(table: reader.Table, columns: Iterable[Column], inner: Collection[int]
     groups: dict[str, list[reader.Row]] | None = None
     for total in table.totals:
         if reader.normalize(total.unit_text).startswith("小计"):
-            group = reader.cell_text(total.values.get(reader.UNIT_PARENT))
+            group = cellvalues.cell_text(total.values.get(reader.UNIT_PARENT))
             if groups is None:
                 groups = _groups(table.rows)
             rows = groups.get(group) if group else None
@@ -76,7 +76,7 @@ def _groups(rows: list[reader.Row]) -> dict[str, list[reader.Row]]:
     """Data rows by the parent named in their row (县区 beside 乡镇)."""
     out: dict[str, list[reader.Row]] = {}
     for row in rows:
-        parent = reader.cell_text(row.values.get(reader.UNIT_PARENT))
+        parent = cellvalues.cell_text(row.values.get(reader.UNIT_PARENT))
         if parent:
             out.setdefault(parent, []).append(row)
     return out

@@ -27,10 +27,11 @@ from fractions import Fraction
 
 import pandas as pd
 
-from ..files import reader, sandbox
+from ..files import cellvalues, reader, sandbox
+from ..files.cellvalues import CellError
 from ..files.names import normalize
 from ..files.problems import Problem
-from ..files.reader import CellError, ReadError  # noqa: F401 — ReadError: what read_base raises
+from ..files.reader import ReadError  # noqa: F401 — what read_base raises
 from ..text import cells
 
 TASK_HEADER = "任务数"
@@ -91,7 +92,7 @@ class BaseTable:
             found: list[Problem] = []
             for row, value in zip(self.rows, self.values[header]):
                 try:
-                    out.append(reader.parse_count(value))
+                    out.append(cellvalues.parse_count(value))
                 except CellError as exc:
                     found.append(Problem(row, f"「{self.label(len(out))}」的「{header}」{exc}"))
                     out.append(None)
@@ -105,7 +106,7 @@ class BaseTable:
         out = []
         for header in self.headers:
             try:
-                parsed = [reader.parse_count(v) for v in self.values[header]]
+                parsed = [cellvalues.parse_count(v) for v in self.values[header]]
             except CellError:
                 continue
             if any(v is not None for v in parsed):
@@ -123,9 +124,9 @@ class BaseTable:
 def _display(value: object) -> object:
     """A cell as shown in the output: counts as integers, everything else as text."""
     try:
-        number = reader.parse_count(value)
+        number = cellvalues.parse_count(value)
     except CellError:
-        return reader.cell_text(value)
+        return cellvalues.cell_text(value)
     return number if number is not None else ""
 
 
@@ -141,7 +142,7 @@ def _base_table(table: reader.Table) -> BaseTable:
     others = [(k, table.headers[k]) for k, _ in ordered if k not in _UNIT_KEYS]
     headers = [h for _, h in others]
     roles = {k: h for k, h in others if not k.startswith(_EXTRA)}
-    units = [{k: reader.cell_text(r.values.get(k)) for k in unit_headers} for r in table.rows]
+    units = [{k: cellvalues.cell_text(r.values.get(k)) for k in unit_headers} for r in table.rows]
     values = {h: [r.values.get(k) for r in table.rows] for k, h in others}
     totals = [(t.number, t.unit_text, {h: t.values.get(k) for k, h in others})
               for t in table.totals]
@@ -224,7 +225,7 @@ def parse_bound(spec: str | None) -> Bound | None:
 def parse_total(text: str | int) -> int:
     """A total target as people type it: 1630000, 1,630,000, １６３００００."""
     try:
-        value = reader.parse_count(text)
+        value = cellvalues.parse_count(text)
     except CellError as exc:
         raise ValueError(f"总任务数{exc}") from None
     if value is None:
@@ -471,8 +472,8 @@ def _check_totals(base: BaseTable, problems: list[Problem]) -> None:
             continue
         for header, value in cells.items():
             try:
-                stated = reader.parse_count(value)
-                column = [reader.parse_count(v) for v in base.values[header]]
+                stated = cellvalues.parse_count(value)
+                column = [cellvalues.parse_count(v) for v in base.values[header]]
             except CellError:
                 continue
             if stated is None:

@@ -18,9 +18,10 @@ import pandas as pd
 from .. import campaigns, db, settings
 from ..campaigns import units
 from ..db import Session, Store
-from ..files import matching, reader, sandbox, totals
+from ..files import cellvalues, matching, reader, sandbox, totals
+from ..files.cellvalues import CellError
 from ..files.problems import ERROR, WARNING, Problem, to_json, warnings
-from ..files.reader import CellError, ReadError
+from ..files.reader import ReadError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
 from ..text import cells, clean_file_name, scrub, xlsx_workbook
@@ -90,7 +91,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             if key not in table.columns:
                 continue
             try:
-                values[key] = reader.parse_count(row.values[key])
+                values[key] = cellvalues.parse_count(row.values[key])
             except CellError as exc:
                 out.problems.append(Problem(row.number, f"「{table.headers[key]}」{exc}", unit=code))
                 values[key] = None
@@ -110,7 +111,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
         # A unit whose row has a bad cell is there (its row says what is wrong), not missing.
         _check_level_and_scope(tx, campaign_id, out, index, parents, present=set(matches.claimed))
     # The file's own arithmetic, whatever else is wrong: every row as written, an unknown unit's too.
-    columns = [totals.Column(key, table.headers[key], reader.parse_count)
+    columns = [totals.Column(key, table.headers[key], cellvalues.parse_count)
                for key in COLUMNS if key in table.columns]
     out.problems.extend(totals.check(table, columns))
     return out

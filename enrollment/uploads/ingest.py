@@ -27,9 +27,10 @@ from .. import campaigns, db, settings
 from ..campaigns import units
 from ..campaigns.model import Campaign
 from ..db import Session, Store
-from ..files import bounds, matching, reader, sandbox, totals
+from ..files import bounds, cellvalues, matching, reader, sandbox, totals
+from ..files.cellvalues import CellError
 from ..files.problems import WARNING, Problem, bounded, to_json
-from ..files.reader import CellError, ReadError
+from ..files.reader import ReadError
 from ..identity import audit
 from ..text import clean_file_name  # one cleaner for uploads and target tables
 from . import rights
@@ -220,10 +221,10 @@ def _file_dates(table: reader.Table, campaign: Campaign,
     if "report_date" in table.columns:
         for row in table.rows:
             value = row.values.get("report_date")
-            if reader.cell_text(value):
-                found = reader.parse_date(value)
+            if cellvalues.cell_text(value):
+                found = cellvalues.parse_date(value)
                 if found is None:
-                    problems.append(Problem(row.number, f"填报日期「{reader.cell_text(value)}」无法识别，"
+                    problems.append(Problem(row.number, f"填报日期「{cellvalues.cell_text(value)}」无法识别，"
                                                         "请写成 2021-11-19 或 2021年11月19日"))
                 else:
                     dates.append((row.number, found))
@@ -267,12 +268,12 @@ def _row_values(row: reader.Row, table: reader.Table, name: str,
     ok = True
     values: dict = {}
     try:
-        values["enrolled"] = reader.parse_count(row.values.get("enrolled"))
+        values["enrolled"] = cellvalues.parse_count(row.values.get("enrolled"))
     except CellError as exc:
         problems.append(Problem(row.number, _cell_message(name, label, exc)))
         ok = False
-    for key, parse in (("amount", reader.parse_amount),
-                       ("low_income_enrolled", reader.parse_count)):
+    for key, parse in (("amount", cellvalues.parse_amount),
+                       ("low_income_enrolled", cellvalues.parse_count)):
         if key not in table.columns:
             continue
         try:
@@ -339,12 +340,12 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
     up the sum (one outside the uploader's scope, a county beside its townships) is not settled."""
     if preview.errors or not table.totals:
         return
-    columns = [totals.Column("enrolled", "累计参保人数", reader.parse_count)]
+    columns = [totals.Column("enrolled", "累计参保人数", cellvalues.parse_count)]
     if "amount" in table.columns:
-        columns.append(totals.Column("amount", table.headers["amount"], reader.parse_amount))
+        columns.append(totals.Column("amount", table.headers["amount"], cellvalues.parse_amount))
     if "low_income_enrolled" in table.columns:
         columns.append(totals.Column("low_income_enrolled", table.headers["low_income_enrolled"],
-                                     reader.parse_count))
+                                     cellvalues.parse_count))
     inner = {r.row for r in preview.rows if r.code not in preview.top_codes}
     preview.problems.extend(totals.check(table, columns, inner))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..files import reader
+from ..files import cellvalues
 from ..files.problems import ERROR, Problem, errors, warnings
 
 
@@ -130,7 +130,7 @@ class Preview:
                 "文件中的单位": line.written,
                 "对应单位": line.name or "",
                 "单位代码": line.code or "",
-                "累计参保人数": _count(report.enrolled) if report else reader.cell_text(line.enrolled),
+                "累计参保人数": _count(report.enrolled) if report else cellvalues.cell_text(line.enrolled),
                 "上次上报": _count(report.previous) if report else "",
                 "任务数": _count(report.target) if report else "",
                 "检查结果": status,
