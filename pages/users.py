@@ -5,7 +5,7 @@ import streamlit as st
 
 from enrollment import db, ui
 from enrollment.db import StorageError, Store
-from enrollment.identity import accounts, websession
+from enrollment.identity import accounts, logins, websession
 from enrollment.labels import LEVEL_LABELS, ROLE_LABELS
 from enrollment.text import md
 from enrollment.uploads import log as uploads
@@ -165,7 +165,7 @@ with edit_tab:
         left, right = st.columns(2)
         if user.locked(now) and left.button("解除登录锁定", icon=":material/lock_open:",
                                             key=P + f"unlock:{picked}"):
-            run(lambda: accounts.unlock(store, picked, actor=viewer.name, actor_role=viewer.role,
+            run(lambda: logins.unlock(store, picked, actor=viewer.name, actor_role=viewer.role,
                                         address=address), f"已解除账号「{picked}」的锁定。")
         if user.active:
             if right.button("停用账号", icon=":material/person_off:", key=P + f"disable:{picked}",

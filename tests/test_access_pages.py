@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from enrollment import settings
-from enrollment.identity import access, accounts, audit, websession
+from enrollment.identity import access, accounts, audit, logins, websession
 from enrollment.labels import OPEN_MODE_BANNER
 
 from .fixtures import ROOT, csv_bytes
@@ -41,7 +41,7 @@ def reachable(at: AppTest) -> list[str]:
 
 def session(store, name, role, units=(), password="good-pass-123"):
     accounts.create(store, name, role, password, units=units, actor="测试")
-    return accounts.authenticate(store, name, password).token
+    return logins.authenticate(store, name, password).token
 
 
 def banner_shown(at: AppTest) -> bool:
@@ -112,7 +112,7 @@ def test_login_form_logs_in_and_wrong_password_says_so(store):
     at.text_input(key="login:name").set_value("zezhou")
     at.text_input(key="login:password").set_value("wrong-pass-1")
     at.button[0].click().run()
-    assert [e.value for e in at.error] == [accounts.BAD_LOGIN]
+    assert [e.value for e in at.error] == [logins.BAD_LOGIN]
     at.text_input(key="login:name").set_value("zezhou")
     at.text_input(key="login:password").set_value("zezhou-pass-1")
     at.button[0].click().run()
@@ -189,7 +189,7 @@ def test_audit_page_filters_and_offers_the_download(store):
 def test_must_change_password_after_a_reset_shows_only_my_account(store):
     session(store, "zezhou", "reporter", ["140525"])
     accounts.reset_password(store, "zezhou", "reset-pass-12", actor="admin")
-    token = accounts.authenticate(store, "zezhou", "reset-pass-12").token
+    token = logins.authenticate(store, "zezhou", "reset-pass-12").token
     at = app(token)
     assert reachable(at) == ["pages/account.py"]
 

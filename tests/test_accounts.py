@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from enrollment.cli import cli
-from enrollment.identity import accounts, audit
+from enrollment.identity import accounts, audit, logins
 from enrollment.identity.accounts import AccountError
 
 from .fixtures import dump
@@ -20,7 +20,7 @@ def add(store, name="zezhou", role="reporter", password="zezhou-pass-1", units=(
 
 
 def login(store, name="zezhou", password="zezhou-pass-1", now=T0):
-    return accounts.authenticate(store, name, password, address="10.0.0.7", now=now)
+    return logins.authenticate(store, name, password, address="10.0.0.7", now=now)
 
 
 def actions(store, actor=None):
@@ -69,13 +69,13 @@ def test_login_opens_a_session_and_wrong_or_unknown_names_get_one_message(store)
     ok = login(store)
     assert ok.user.name == "zezhou" and ok.token
     with store.read() as con:
-        assert accounts.session_user(con, ok.token, T0).name == "zezhou"
+        assert logins.session_user(con, ok.token, T0).name == "zezhou"
         assert con.raw.execute("SELECT count(*) FROM sessions WHERE token_hash = ?",
                            [ok.token]).fetchone()[0] == 0          # only the hash is stored
-    assert login(store, password="wrong-pass-1").message == accounts.BAD_LOGIN
-    assert login(store, name="nobody").message == accounts.BAD_LOGIN
+    assert login(store, password="wrong-pass-1").message == logins.BAD_LOGIN
+    assert login(store, name="nobody").message == logins.BAD_LOGIN
     # A password typed into the name field is not kept in the log.
-    assert login(store, name="my-secret-password").message == accounts.BAD_LOGIN
+    assert login(store, name="my-secret-password").message == logins.BAD_LOGIN
     with store.read() as con:
         details = list(audit.query(con, actions=["login_failed"])["detail"])
     assert details[:2] == ["用户名「my**********」不存在", "用户名「no****」不存在"]
@@ -127,36 +127,36 @@ def test_administrator_unlocks_and_reset_unlocks(store):
     for i in range(5):
         login(store, password="wrong-pass-1", now=T0 + dt.timedelta(seconds=i))
     assert login(store, now=T0 + dt.timedelta(minutes=1)).user is None
-    accounts.unlock(store, "zezhou", actor="admin", now=T0 + dt.timedelta(minutes=2))
+    logins.unlock(store, "zezhou", actor="admin", now=T0 + dt.timedelta(minutes=2))
     assert login(store, now=T0 + dt.timedelta(minutes=3)).user
 
 
 def test_logout_disable_and_reset_end_sessions_on_the_server(store):
     add(store)
     first, second, third = (login(store).token for _ in range(3))
-    accounts.logout(store, first, address="10.0.0.7", now=T0)
+    logins.logout(store, first, address="10.0.0.7", now=T0)
     with store.read() as con:
-        assert accounts.session_user(con, first, T0) is None
-        assert accounts.session_user(con, second, T0) is not None
+        assert logins.session_user(con, first, T0) is None
+        assert logins.session_user(con, second, T0) is not None
     accounts.reset_password(store, "zezhou", "brand-new-pass", actor="admin", now=T0)
     with store.read() as con:
-        assert accounts.session_user(con, second, T0) is None
+        assert logins.session_user(con, second, T0) is None
     relogin = login(store, password="brand-new-pass").user
     assert relogin.must_change_password
     token = login(store, password="brand-new-pass").token
     accounts.set_active(store, "zezhou", False, actor="admin", now=T0)
     with store.read() as con:
-        assert accounts.session_user(con, token, T0) is None
+        assert logins.session_user(con, token, T0) is None
     assert login(store, password="brand-new-pass").message == "账号已停用，请联系管理员。"
     assert third
 
 
 def test_sessions_expire(store):
     add(store)
-    token = accounts.authenticate(store, "zezhou", "zezhou-pass-1", session_hours=12, now=T0).token
+    token = logins.authenticate(store, "zezhou", "zezhou-pass-1", session_hours=12, now=T0).token
     with store.read() as con:
-        assert accounts.session_user(con, token, T0 + dt.timedelta(hours=11, minutes=59))
-        assert accounts.session_user(con, token, T0 + dt.timedelta(hours=12)) is None
+        assert logins.session_user(con, token, T0 + dt.timedelta(hours=11, minutes=59))
+        assert logins.session_user(con, token, T0 + dt.timedelta(hours=12)) is None
 
 
 def test_changing_ones_password_checks_the_old_one_and_ends_other_sessions(store):
@@ -167,7 +167,7 @@ def test_changing_ones_password_checks_the_old_one_and_ends_other_sessions(store
     accounts.change_password(store, "zezhou", "zezhou-pass-1", "another-pass-2", keep_token=mine,
                              now=T0)
     with store.read() as con:
-        assert accounts.session_user(con, mine, T0) and not accounts.session_user(con, other, T0)
+        assert logins.session_user(con, mine, T0) and not logins.session_user(con, other, T0)
     assert login(store, password="another-pass-2").user
     assert login(store).user is None
 
@@ -278,15 +278,15 @@ def test_a_reporter_cannot_withdraw_an_upload_outside_their_units(store, tmp_pat
 # --- finding 6: failed logins slow the address down and cannot lock anyone out elsewhere -------
 
 def attempt(store, name, password="wrong-pass-1", client="10.0.0.66", now=T0):
-    return accounts.authenticate(store, name, password, address=client, client=client, now=now)
+    return logins.authenticate(store, name, password, address=client, client=client, now=now)
 
 
 def test_an_address_waits_longer_after_each_failure_beyond_five(store):
     add(store)
     now = T0
-    for i in range(accounts.FREE_FAILURES):
+    for i in range(logins.FREE_FAILURES):
         result = attempt(store, f"guess{i}", now=now)
-        assert result.message.startswith(accounts.BAD_LOGIN) and "等待" not in result.message
+        assert result.message.startswith(logins.BAD_LOGIN) and "等待" not in result.message
         now += dt.timedelta(seconds=1)
     waits = []
     for i in range(12):
@@ -320,12 +320,12 @@ def test_one_address_cannot_keep_an_administrator_out(store):
     next_admin, checked, guesses, locked_answers = T0, 0, 0, 0
     while now < end:
         result = attempt(store, "admin", now=now)       # the attacker, as fast as allowed
-        guesses += result.message.startswith(accounts.BAD_LOGIN)
+        guesses += result.message.startswith(logins.BAD_LOGIN)
         locked_answers += "暂停用此用户名登录，请于" in result.message
         now += dt.timedelta(seconds=waited(result.message) or 1)
         if now >= next_admin or "暂停用此用户名登录" in result.message:
             # Meanwhile the administrator logs in from their own machine: always in.
-            mine = accounts.authenticate(store, "admin", "admin-pass-12", address="10.0.0.2",
+            mine = logins.authenticate(store, "admin", "admin-pass-12", address="10.0.0.2",
                                          client="10.0.0.2", now=now)
             assert mine.user is not None, mine.message
             next_admin, checked = now + dt.timedelta(minutes=7), checked + 1

@@ -11,7 +11,7 @@ from enrollment import db
 from enrollment.campaigns import bootstrap
 from enrollment.cli import cli
 from enrollment.db import Store
-from enrollment.identity import accounts, audit
+from enrollment.identity import accounts, audit, logins
 from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.uploads import ingest, withdrawals
 
@@ -34,8 +34,8 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
     accounts.create(store, "admin", "admin", "admin-pass-12", actor="命令行:root")
     accounts.create(store, "zezhou", "reporter", "zezhou-pass-1", units=["140525"], actor="admin")
     accounts.update(store, "zezhou", full_name="泽州县医保局 张三", actor="admin")
-    assert accounts.authenticate(store, "zezhou", "wrong-pass-1", address="10.1.1.1").user is None
-    token = accounts.authenticate(store, "zezhou", "zezhou-pass-1", address="10.1.1.1").token
+    assert logins.authenticate(store, "zezhou", "wrong-pass-1", address="10.1.1.1").user is None
+    token = logins.authenticate(store, "zezhou", "zezhou-pass-1", address="10.1.1.1").token
     ingest.commit(store, CAMPAIGN, report_csv({"140525": 270000}), "泽州.csv", report_date=DAY,
                   uploader="zezhou", allowed_units=["140525"], address="10.1.1.1",
                   role="reporter", now=NOW, today=TODAY)
@@ -45,10 +45,10 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
                       now=NOW, today=TODAY)
     withdrawals.withdraw(store, CAMPAIGN, "zezhou", allowed_units=["140525"], address="10.1.1.1")
     accounts.change_password(store, "zezhou", "zezhou-pass-1", "zezhou-pass-2", keep_token=token)
-    accounts.logout(store, token, address="10.1.1.1")
-    for _ in range(accounts.MAX_FAILED_LOGINS):
-        accounts.authenticate(store, "zezhou", "wrong-pass-1")
-    accounts.unlock(store, "zezhou", actor="admin")
+    logins.logout(store, token, address="10.1.1.1")
+    for _ in range(logins.MAX_FAILED_LOGINS):
+        logins.authenticate(store, "zezhou", "wrong-pass-1")
+    logins.unlock(store, "zezhou", actor="admin")
     accounts.reset_password(store, "zezhou", "zezhou-pass-3", actor="admin")
     accounts.set_active(store, "zezhou", False, actor="admin")
     accounts.set_active(store, "zezhou", True, actor="admin")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from enrollment.cli import cli
-from enrollment.identity import accounts, audit
+from enrollment.identity import accounts, audit, logins
 from enrollment.uploads import ingest, withdrawals
 from enrollment.uploads import log as uploads
 
@@ -78,8 +78,8 @@ def test_hostile_file_names_are_labels_not_paths(store, name, tmp_path, monkeypa
 def test_hostile_login_names_fail_like_any_unknown_name(store, name):
     accounts.create(store, "admin", "admin", "admin-pass-12")
     before = dump(store)
-    result = accounts.authenticate(store, name, "whatever-pass")
-    assert result.user is None and result.message == accounts.BAD_LOGIN
+    result = logins.authenticate(store, name, "whatever-pass")
+    assert result.user is None and result.message == logins.BAD_LOGIN
     after = dump(store)
     throttle = ("meta", "login_addresses", "login_locks")     # the failure is counted, nothing else
     assert {t: v for t, v in after.items() if t not in throttle} == \
@@ -178,7 +178,7 @@ def test_hostile_names_are_text_on_every_page(store):
 
     campaign = hostile_campaign(store, image("campaign"))
     accounts.create(store, "admin", "admin", "admin-pass-12", full_name=image("fullname"))
-    token = accounts.authenticate(store, "admin", "admin-pass-12").token
+    token = logins.authenticate(store, "admin", "admin-pass-12").token
     rejected = csv_bytes([["单位", "累计参保人数"], [image("unit"), 1000]])
     with pytest.raises(ingest.UploadRejected):
         ingest.commit(store, campaign, rejected, "![file](evil.png).csv",
@@ -266,7 +266,7 @@ def test_the_audit_page_download_neutralises_formulas(store, monkeypatch):
 
     audit.log(store, FORMULA, "export", FORMULA)
     accounts.create(store, "admin", "admin", "admin-pass-12")
-    token = accounts.authenticate(store, "admin", "admin-pass-12").token
+    token = logins.authenticate(store, "admin", "admin-pass-12").token
     sent = {}
     original = streamlit.download_button
 

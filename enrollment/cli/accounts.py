@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import text as txt
 from ..db import StorageError
-from ..identity import accounts, audit
+from ..identity import accounts, audit, logins
 from ..uploads import log as upload_log
 from .common import check_secret, cli_actor, cli_address, fail, parse_day, ready
 from .output import echo_frame, output_options
@@ -113,10 +113,10 @@ def users_unlock(ctx: click.Context, name: str | None, address: str | None) -> N
     store = ready(ctx)
     try:
         if name:
-            user = accounts.unlock(store, name, actor=cli_actor(), address=cli_address())
+            user = logins.unlock(store, name, actor=cli_actor(), address=cli_address())
             click.echo(f"已解除账号「{user.name}」的登录锁定，可以从任何地址登录。")
         if address:
-            cleared = accounts.unlock_address(store, address, actor=cli_actor(),
+            cleared = logins.unlock_address(store, address, actor=cli_actor(),
                                               address=cli_address())
             click.echo(f"已解除地址 {address} 的登录限制（{cleared} 条记录）。" if cleared
                        else f"地址 {address} 没有登录限制。")

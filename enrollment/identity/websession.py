@@ -38,7 +38,7 @@ from itsdangerous.encoding import base64_decode, base64_encode
 
 from .. import settings
 from ..db import Store
-from . import accounts, audit
+from . import accounts, audit, logins
 from .access import Viewer
 
 COOKIE = "enrollment_session"
@@ -173,14 +173,14 @@ def viewer(store: Store, version: int | None = None) -> Viewer:
         if not accounts.any_account(tx) and not settings.require_login():
             found = Viewer(None, open_mode=True)
         else:
-            user = accounts.session_user(tx, token) if token else None
+            user = logins.session_user(tx, token) if token else None
             if user is None:
                 if token is not None:
                     st.session_state[STATE] = {"logged_out": True}
                 found = Viewer(None, open_mode=False)
             else:
                 st.session_state[STATE] = {"token": token}
-                expires = accounts.session_expires(tx, token)
+                expires = logins.session_expires(tx, token)
                 found = Viewer(user, open_mode=False, token=token)
     if found.logged_in or found.open_mode:
         st.session_state[CACHE] = (key, found, expires)
@@ -200,7 +200,7 @@ def sync_cookie(store: Store, current: Viewer) -> None:
         expires = cached[2] if cached and cached[1] == current else None
         if expires is None:
             with store.read() as tx:
-                expires = accounts.session_expires(tx, current.token)
+                expires = logins.session_expires(tx, current.token)
         remaining = int((expires - accounts.now_utc()).total_seconds()) if expires else 0
         _cookie_writer(data={"name": COOKIE, "value": sign(current.token),
                              "max_age": max(remaining, 0)}, key="session_cookie")
@@ -208,9 +208,9 @@ def sync_cookie(store: Store, current: Viewer) -> None:
         _cookie_writer(data={"name": COOKIE, "value": "", "max_age": 0}, key="session_cookie")
 
 
-def login(store: Store, name: str, password: str) -> accounts.LoginResult:
+def login(store: Store, name: str, password: str) -> logins.LoginResult:
     """Check a login from the form; on success this session is logged in (rerun to show it)."""
-    result = accounts.authenticate(store, name, password, address=client_address(),
+    result = logins.authenticate(store, name, password, address=client_address(),
                                    client=client_key(), session_hours=settings.session_hours())
     if result.token:
         st.session_state[STATE] = {"token": result.token}
@@ -219,13 +219,13 @@ def login(store: Store, name: str, password: str) -> accounts.LoginResult:
 
 def start_session(store: Store, name: str) -> None:
     """Log this browser in as `name` (the first administrator, just created here)."""
-    token = accounts.open_session(store, name, address=client_address(),
+    token = logins.open_session(store, name, address=client_address(),
                                   session_hours=settings.session_hours())
     st.session_state[STATE] = {"token": token}
 
 
 def logout(store: Store, current: Viewer) -> None:
     if current.token:
-        accounts.logout(store, current.token, address=client_address())
+        logins.logout(store, current.token, address=client_address())
     st.session_state[STATE] = {"logged_out": True}
     st.session_state.pop(CACHE, None)
