@@ -11,7 +11,7 @@ interleaved:
 2. warm, a two-row CSV: `sandbox.read(reader.read_table, …)` vs `reader.read_table` in process:
    the fixed cost per file (fork, pipes, pickles);
 3. warm, the province .xlsx: the same pair, and the structural checks alone
-   (`bounds.workbook_problem`);
+   (`containers.workbook_problem`);
 4. the preview the page waits for: `ingest.preview` (sandbox, then the checks with a connection)
    vs the same checks after an in-process read (the path before the sandbox).
 
@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import generate, run  # noqa: E402
-from enrollment import campaigns
+from enrollment import campaigns  # noqa: E402
 from enrollment.db import Store  # noqa: E402
-from enrollment.files import bounds, reader, sandbox
+from enrollment.files import bounds, containers, reader, sandbox  # noqa: E402
 from enrollment.uploads import ingest  # noqa: E402
 
 SMALL = "单位,累计参保人数\r\n城区,5\r\n".encode()
@@ -81,7 +81,7 @@ def main() -> None:
     results["province_read"] = _pair(ours, base)
     checks = run.Timed()
     for _ in range(args.repeat):
-        checks.run(lambda: bounds.workbook_problem(content, "xlsx", bounds.Limits()))
+        checks.run(lambda: containers.workbook_problem(content, "xlsx", bounds.Limits()))
     results["province_structural_checks"] = _summary(checks, checks.cpu)
 
     def before():

@@ -10,7 +10,6 @@ import errno
 from pathlib import Path
 
 import click
-import duckdb
 
 from .. import db
 from ..db import StorageError, Store
@@ -34,7 +33,7 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except StorageError as exc:
             fail(str(exc))
-        except duckdb.Error as exc:
+        except db.EngineError as exc:
             explained = db.explain(exc, ctx.obj.store.path if ctx.obj else Path("?"))
             if explained is None:
                 raise

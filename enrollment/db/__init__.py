@@ -3,7 +3,7 @@
 `engine` owns the file, connections, write serialisation and the Session every statement runs
 through; `schema` the tables, views and migrations; every other module one kind of record
 (units, reports, targets, uploads, accounts, login sessions, failed logins, audit …), returning
-dataclasses or frames.
+dataclasses or frames. `backup` copies and restores the whole database.
 """
 
 from . import (
@@ -23,6 +23,7 @@ from .engine import (
                DatabaseBusy,
                DatabaseDamaged,
                DiskFull,
+               EngineError,
                NotInitialized,
                Session,
                StorageError,
@@ -38,8 +39,9 @@ from .schema import (
                schema_version,
 )
 
-__all__ = ["DatabaseDamaged", "DiskFull", "explain",
-           "accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup", "sessions",
-           "targets", "units", "uploads",
-           "DatabaseBusy", "LATEST_VERSION", "MIGRATIONS", "Migration", "NotInitialized",
-           "Session", "StorageError", "Store", "migrate", "require_schema", "schema_version"]
+__all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
+           "sessions", "targets", "units", "uploads",
+           "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
+           "Session", "StorageError", "Store", "explain",
+           "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",
+           "schema_version"]

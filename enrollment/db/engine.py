@@ -41,6 +41,10 @@ import pandas as pd
 
 from .. import settings
 
+# The database engine's own errors (the standard equivalent for a second engine: its driver's
+# base error class), for callers that must tell them from their own.
+EngineError = duckdb.Error
+
 
 class StorageError(Exception):
     """A problem with the database file that the user can act on (message in Chinese)."""

@@ -12,11 +12,11 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..campaigns.model import Campaign
+from ..db import Session
 from ..labels import (
     DEMO_BADGE,
     LEVEL_LABELS,
@@ -131,14 +131,14 @@ def ranked(frame: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="_order").reset_index(drop=True)
 
 
-def gather(con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: dt.date, source: str,
+def gather(tx: Session, campaign: Campaign, as_of: dt.date, source: str,
            level: str | None = None, scope: str | None = None) -> ExportData:
     """The figures of an export. Raises ExportError for an unknown scope or a level not below it."""
     try:
-        scope_unit = templates.resolve_scope(con, campaign.id, scope)
+        scope_unit = templates.resolve_scope(tx, campaign.id, scope)
     except templates.TemplateError as exc:
         raise ExportError(str(exc)) from exc
-    result = progress.compute(con, campaign, as_of, source)
+    result = progress.compute(tx, campaign, as_of, source)
     inside = overview.descendants(result, scope_unit.code)
     below = result.units[result.units["code"].isin(inside) & (result.units["code"] != scope_unit.code)]
     levels = list(dict.fromkeys(below.sort_values("depth", kind="stable")["level"]))
@@ -152,9 +152,9 @@ def gather(con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: dt.date, s
                           f"可选：{'、'.join(f'{lv}（{LEVEL_LABELS.get(lv, lv)}）' for lv in levels)}")
     frames = {lv: ranked(below[below["level"] == lv]) for lv in levels}
     names = dict(zip(result.units["code"], result.units["name"]))
-    series = progress.trend(con, campaign, scope_unit.code, source)
+    series = progress.trend(tx, campaign, scope_unit.code, source)
     series = series[series["as_of"] <= as_of].reset_index(drop=True)
-    status = reporting.week_status(con, campaign, as_of, source, list(frames[level]["code"]))
+    status = reporting.week_status(tx, campaign, as_of, source, list(frames[level]["code"]))
     scope_row = result.units[result.units["code"] == scope_unit.code].iloc[0].to_dict()
     return ExportData(result=result, scope=scope_row, level=level, levels=levels, frames=frames,
                       parents=names, trend=series,

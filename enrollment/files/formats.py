@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import charset_normalizer
 import python_calamine
 
-from . import bounds
+from . import bounds, containers
 from .bounds import Limits
 
 
@@ -150,7 +150,7 @@ def read_sheets(content: bytes, limits: Limits | None = None) -> list[Sheet]:
         return [Sheet("CSV", _csv_rows(decode_text(content), limits))]
     if kind == "html":
         return _html_sheets(decode_text(content), limits)
-    if kind in ("xlsx", "ods") and (problem := bounds.workbook_problem(content, kind, limits)):
+    if kind in ("xlsx", "ods") and (problem := containers.workbook_problem(content, kind, limits)):
         raise FileRefused(problem)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
