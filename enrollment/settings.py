@@ -63,6 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENROLLMENT_DB_MEMORY", "1GB",
             "Memory the database engine may use in one process before it spills to a temporary "
             "folder beside the file (DuckDB memory_limit, e.g. 512MB, 2GB)."),
+    Setting("ENROLLMENT_DB_HOLD", "2",
+            "Seconds a process keeps the database file open after its last use (0: close after "
+            "every unit of work); another process that needs the file gets it at once."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -149,3 +152,7 @@ def session_hours() -> float:
 
 def db_memory() -> str:
     return get("ENROLLMENT_DB_MEMORY")
+
+
+def db_hold() -> float:
+    return float(get("ENROLLMENT_DB_HOLD"))

@@ -27,6 +27,15 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real streamlit server with Chromium")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A browser module's tests share one server and one Chromium (module fixtures), so under
+    `--dist loadgroup` they run on one worker; every other test goes wherever there is room."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def apptest_like_a_running_server():
     """AppTest resets Streamlit's pages-folder flag before every run, so with our pages/ folder
@@ -44,6 +53,21 @@ def apptest_like_a_running_server():
     PagesManager.__init__ = init
     yield
     PagesManager.__init__ = original
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes():
+    """Argon2id with the library's defaults costs about 0.1 s a hash, by design. Tests of the
+    rules around passwords need not pay it hundreds of times; the hashes stay Argon2id (and the
+    servers and commands the tests start in other processes keep the real cost)."""
+    import argon2
+
+    from enrollment.identity import accounts
+
+    real = accounts._hasher
+    accounts._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    accounts._hasher = real
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ path and checks every consumer against a plain model of the rule.
 
 import datetime as dt
 import io
+import itertools
 import json
 
 import docx
@@ -222,10 +223,11 @@ def test_every_consumer_agrees_with_the_model(store, jincheng, initialized_db, t
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(operations)
     def check(log):
-        path = tmp_path / "model.duckdb"
+        path = tmp_path / f"model-{next(numbers)}.duckdb"
         shutil.copy(initialized_db, path)
         fresh = Store(path)
         _consumers_agree(fresh, jincheng, _model(_apply(fresh, log)))
-        path.unlink()
+
+    numbers = itertools.count()
 
     check()

@@ -29,6 +29,7 @@ CAMPAIGN = "jincheng-2022-residents"
 
 def damage_the_log(path: Path) -> None:
     """Leave a write-ahead log behind (as a crash would) and flip 64 bytes in its middle."""
+    db.engine.release(path)             # the process that crashed held the file, not this one
     con = duckdb.connect(str(path))
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
     con.execute("SET checkpoint_threshold = '1GB'")
@@ -101,6 +102,9 @@ class FullDisk:
     def __getattr__(self, name):
         return getattr(self._con, name)
 
+    def cursor(self):
+        return FullDisk(self._con.cursor())
+
     def commit(self):
         self._con.rollback()
         raise duckdb.TransactionException(
@@ -109,7 +113,8 @@ class FullDisk:
 
 
 @pytest.fixture
-def full_disk(monkeypatch):
+def full_disk(store, monkeypatch):
+    db.engine.release(store.path)       # the file is opened again, on the full disk
     real = duckdb.connect
     monkeypatch.setattr(duckdb, "connect", lambda *a, **k: FullDisk(real(*a, **k)))
 
@@ -190,6 +195,7 @@ def test_a_damaged_file_is_set_aside_by_restore(store, tmp_path):
     saved = tmp_path / "backup.duckdb"
     assert run(store, "backup", "--out", str(saved)).exit_code == 0
     garbage = os.urandom(64 * 1024)
+    db.engine.release(store.path)       # damaged while no process held it
     store.path.write_bytes(garbage)
     result = run(store, "campaigns")
     assert result.exit_code == 1 and "已损坏" in result.output and "restore" in result.output

@@ -132,11 +132,57 @@ def test_waiting_is_bounded_and_says_so_in_chinese(store):
 
 
 def test_the_engine_memory_is_bounded_by_the_setting(store, monkeypatch):
+    db.engine.release(store.path)       # the setting applies when the file is opened
     monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "256MB")
     with store.read() as con:
         limit = con.raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert limit.replace(" ", "") in ("256.0MB", "244.1MiB", "256MB", "244MiB"), limit
+    db.engine.release(store.path)
     monkeypatch.setenv("ENROLLMENT_DB_MEMORY", "lots")
     with pytest.raises(db.StorageError, match="ENROLLMENT_DB_MEMORY 的值「lots」无效"):
         with store.read():
             pass
+
+
+def test_a_process_keeps_the_file_open_between_units_of_work(store, monkeypatch):
+    db.engine.release(store.path)
+    opened = []
+    connect = Store.connect
+    monkeypatch.setattr(Store, "connect", lambda self: opened.append(1) or connect(self))
+    for _ in range(5):
+        with store.read() as tx:
+            tx.value("SELECT count(*) FROM units")
+    with store.write(bump=False) as tx:
+        tx.run("INSERT INTO meta VALUES ('kept', 'open')")
+    assert len(opened) == 1
+
+
+def test_the_file_is_closed_after_every_unit_of_work_without_a_hold(store, monkeypatch):
+    db.engine.release(store.path)
+    monkeypatch.setenv("ENROLLMENT_DB_HOLD", "0")
+    for _ in range(2):
+        with store.read() as tx:
+            tx.value("SELECT 1")
+        # Closed: another process could open the file now.
+        assert _open_from_another_process(store.path, timeout=0).returncode == 0
+
+
+def _open_from_another_process(path, timeout: float) -> subprocess.CompletedProcess:
+    script = ("import sys; sys.path.insert(0, %r); from enrollment.db import Store; "
+              "Store(sys.argv[1], lock_timeout=float(sys.argv[2])).read().__enter__()"
+              % str(db.__file__.rsplit("/enrollment/", 1)[0]))
+    return subprocess.run([sys.executable, "-c", script, str(path), str(timeout)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_process_holding_the_file_lets_a_waiting_one_have_it_without_waiting_out_the_hold(
+        store, monkeypatch):
+    """This process holds the file idle for up to an hour; another asks for it and gets it."""
+    db.engine.release(store.path)
+    monkeypatch.setenv("ENROLLMENT_DB_HOLD", "3600")
+    with store.read() as tx:
+        tx.value("SELECT 1")
+    other = _open_from_another_process(store.path, timeout=60)
+    assert other.returncode == 0, other.stderr
+    with store.read() as tx:               # and this process gets it back afterwards
+        assert tx.value("SELECT count(*) FROM campaigns") > 0

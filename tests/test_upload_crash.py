@@ -75,6 +75,7 @@ def _writer(path: str, seed: int, out: int) -> None:
 
 def _run_and_kill(path: str, seed: int, delay: float) -> list[list[str]]:
     """Fork a writer, let it work for `delay` seconds after it is ready, SIGKILL it; its lines."""
+    db.engine.release(path)             # the test only looks between the writer's lives
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:   # the child: never returns, dies by the signal
@@ -182,6 +183,7 @@ def test_sigkill_at_random_points_never_leaves_half_an_upload(store):
 def test_a_crash_just_before_or_after_the_commit_point(store, point):
     """The two instants that matter, hit exactly: killed before COMMIT, nothing of the upload is
     there; killed right after it (before the checkpoint), all of it is."""
+    db.engine.release(store.path)       # as if no other process held the file
     pid = os.fork()
     if pid == 0:
         try:
@@ -193,6 +195,9 @@ def test_a_crash_just_before_or_after_the_commit_point(store, point):
 
                 def __getattr__(self, name):
                     return getattr(self._con, name)
+
+                def cursor(self):
+                    return Dying(self._con.cursor())
 
                 def commit(self):
                     if point == "before COMMIT":

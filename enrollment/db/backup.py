@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from .engine import DatabaseDamaged, Session, StorageError, Store, write_lock
+from .engine import DatabaseDamaged, Session, StorageError, Store, release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
 
 
@@ -225,6 +225,7 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
         _fsync(staged)
         set_aside = None
         with write_lock(str(store.path)):
+            release(store.path)         # this process's open instance refers to the old file
             if damaged:
                 set_aside = _set_aside(store.path)
             elif store.path.exists():
@@ -236,6 +237,7 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
                     con.close()
             os.replace(staged, store.path)
             Path(f"{store.path}.wal").unlink(missing_ok=True)
+            release(store.path)         # a reader may have opened the old file meanwhile
     finally:
         staged.unlink(missing_ok=True)
         Path(f"{staged}.wal").unlink(missing_ok=True)

@@ -3,13 +3,18 @@
 Connection strategy. DuckDB lets one process at a time open a database file (read-write or
 read-only alike), and inside a process every connection to the same path shares one database
 instance. The Streamlit server (one process, one thread per browser session) and the CLI must be
-able to use the same file one after the other, so nobody holds the file longer than one unit of
-work:
+able to use the same file one after the other, so nobody holds the file longer than it needs:
 
-* every read and every write opens a connection, does its work and closes it; when the last
-  connection of a process closes, DuckDB releases the file lock;
-* a process that finds the file locked by another process retries with back-off for a bounded time
-  (`ENROLLMENT_LOCK_TIMEOUT`), then raises `DatabaseBusy` with a Chinese message;
+* a process opens the file when a unit of work (a read, or one write transaction) needs it, and
+  each unit of work gets its own cursor on that open instance (opening the file costs some
+  15 ms, a cursor a fraction of one). The file stays open while units of work follow each
+  other and for `ENROLLMENT_DB_HOLD` seconds after the last one, then it is closed and DuckDB
+  releases the file lock;
+* a process that finds the file locked by another process says so (a marker file beside the
+  database, `<file>.wait`) and retries with short jittered delays for a bounded time
+  (`ENROLLMENT_LOCK_TIMEOUT`), then raises `DatabaseBusy` with a Chinese message. The holder
+  sees the marker, lets the units of work under way finish, closes the file and waits until
+  the other process has had it, so the CLI never waits longer than the app's current work;
 * writes inside one process are serialised by a lock, run in one transaction, bump the data
   version (which keys every cached query) and end with a CHECKPOINT, so the WAL stays short and a
   crash loses nothing that was committed.
@@ -27,6 +32,7 @@ DuckDB has are marked where they are used, with their standard-SQL equivalent.
 from __future__ import annotations
 
 import functools
+import os
 import random
 import re
 import shutil
@@ -233,8 +239,95 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.I)
 
 
+class _Held:
+    """The database file as this process holds it open: the instance, and how many units of
+    work use it. While it is idle a watcher closes it after ENROLLMENT_DB_HOLD seconds, or as
+    soon as another process waits for the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.users = 0
+        self.cond = threading.Condition()
+        self.idle_since = 0           # changes whenever the file falls idle (a watcher's ticket)
+
+    def close(self) -> None:
+        """Close now (the caller holds `cond` and no unit of work uses the file)."""
+        if self.con is not None:
+            _close(self.con)
+            self.con = None
+        self.cond.notify_all()
+
+    def fall_idle(self, hold: float) -> None:
+        """The last unit of work ended (the caller holds `cond`): close, or watch the idle file."""
+        if hold <= 0 or _someone_waits(self.path):
+            self.close()
+            return
+        self.idle_since += 1
+        threading.Thread(target=self._watch, args=(self.idle_since, time.monotonic() + hold),
+                         name="enrollment-db-idle", daemon=True).start()
+
+    def _watch(self, ticket: int, until: float) -> None:
+        while True:
+            with self.cond:
+                if self.idle_since != ticket or self.users or self.con is None:
+                    return          # in use again (a later idle spell has its own watcher)
+                if time.monotonic() >= until or _someone_waits(self.path):
+                    self.close()
+                    return
+            time.sleep(0.05)
+
+
+_held: dict[str, _Held] = {}
+_held_guard = threading.Lock()
+# Instances a forked child inherited: never used or closed there (closing could checkpoint into
+# the parent's file), only kept from the garbage collector.
+_inherited: list = []
+
+WAIT_FRESH = 2.0        # seconds a waiter's marker counts as someone waiting
+
+
+def _held_for(path: str) -> _Held:
+    with _held_guard:
+        if path not in _held:
+            _held[path] = _Held(Path(path))
+        return _held[path]
+
+
+def _after_fork_in_child() -> None:
+    global _held, _held_guard, _write_locks, _write_locks_guard
+    _inherited.extend(h.con for h in _held.values() if h.con is not None)
+    _held, _held_guard = {}, threading.Lock()
+    _write_locks, _write_locks_guard = {}, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".wait")
+
+
+def _someone_waits(path: Path) -> bool:
+    """Whether another process said lately that it waits for the file."""
+    try:
+        return time.time() - _marker(path).stat().st_mtime < WAIT_FRESH
+    except OSError:
+        return False
+
+
+def release(path: str | Path) -> None:
+    """Close this process's open instance of the file once its units of work are done (before
+    the file is replaced, e.g. by `restore`)."""
+    held = _held_for(str(Path(path).expanduser().resolve()))
+    with held.cond:
+        while held.users:
+            held.cond.wait()
+        held.close()
+
+
 class Store:
-    """A DuckDB database file, opened briefly for each unit of work."""
+    """A DuckDB database file, held open by a process while it uses it (see above)."""
 
     def __init__(self, path: str | Path | None = None, lock_timeout: float | None = None):
         self.path = Path(path).expanduser().resolve() if path else settings.db_path().resolve()
@@ -244,38 +337,81 @@ class Store:
         return f"Store({str(self.path)!r})"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, waiting (bounded) while another process holds it."""
+        """Open the file, waiting (bounded) while another process holds it; the wait is marked
+        beside the file so that the holder lets go as soon as its work under way is done."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        while True:
+        marker = _marker(self.path)
+        waited = False
+        try:
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path))
+                except duckdb.Error as exc:
+                    if not _is_lock_conflict(exc):
+                        raise (explain(exc, self.path)
+                               or StorageError(f"无法打开数据库文件 {self.path}：{exc}")) from exc
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
+                            f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
+                else:
+                    return _limit_memory(con)
+                try:
+                    marker.touch()
+                    waited = True
+                except OSError:
+                    pass
+                # Jitter keeps two waiting processes from retrying in lock-step.
+                time.sleep(0.02 + 0.06 * random.random())
+        finally:
+            if waited:
+                marker.unlink(missing_ok=True)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of this process's open instance of the file for one unit of work."""
+        held = _held_for(str(self.path))
+        with held.cond:
+            if _someone_waits(self.path):
+                # Another process waits: finish what is under way, let go, and give it time
+                # to take the file before opening it again.
+                while held.users:
+                    held.cond.wait()
+                held.close()
+                deadline = time.monotonic() + WAIT_FRESH
+                while _someone_waits(self.path) and time.monotonic() < deadline:
+                    held.cond.wait(0.02)
+            if held.con is None:
+                held.con = self.connect()
             try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                if not _is_lock_conflict(exc):
-                    raise (explain(exc, self.path)
-                           or StorageError(f"无法打开数据库文件 {self.path}：{exc}")) from exc
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusy(
-                        f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
-                        f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
-            else:
-                return _limit_memory(con)
-            # Jitter keeps two waiting processes from retrying in lock-step.
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.5)
+                cur = held.con.cursor()
+            except duckdb.Error:
+                held.close()
+                raise
+            held.users += 1
+        try:
+            yield cur
+        finally:
+            try:
+                cur.close()
+            except duckdb.Error:
+                pass
+            with held.cond:
+                held.users -= 1
+                if held.users == 0:
+                    held.fall_idle(settings.db_hold())
+                held.cond.notify_all()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; the file is released when the block ends."""
-        con = self.connect()
-        try:
-            yield Session(con)
-        except duckdb.Error as exc:
-            raise_explained(exc, self.path)
-            raise
-        finally:
-            con.close()
+        """A session for reading."""
+        with self._cursor() as con:
+            try:
+                yield Session(con)
+            except duckdb.Error as exc:
+                raise_explained(exc, self.path)
+                raise
 
     @contextmanager
     def write(self, bump: bool = True) -> Iterator[Session]:
@@ -284,44 +420,37 @@ class Store:
         `bump=False` for writes that change nothing a cached query shows (a login, an audit
         entry of an export), so they do not throw the app's caches away.
         """
-        with write_lock(str(self.path)):
-            con = self.connect()
+        with write_lock(str(self.path)), self._cursor() as con:
+            con.begin()
             try:
-                con.begin()
-                try:
-                    yield Session(con)
-                    if bump:
-                        con.execute(
-                            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
-                            "WHERE key = 'data_version'")
-                    con.commit()
-                except duckdb.Error as exc:
-                    rollback(con)
-                    raise_explained(exc, self.path)
-                    raise
-                except BaseException:
-                    rollback(con)
-                    raise
-                try:
-                    con.execute("CHECKPOINT")
-                except duckdb.Error:
-                    pass  # another thread's transaction is open (or the disk is full): the
-                    # commit is in the log, the next commit or close checkpoints
-            finally:
-                _close(con)
+                yield Session(con)
+                if bump:
+                    con.execute(
+                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+                        "WHERE key = 'data_version'")
+                con.commit()
+            except duckdb.Error as exc:
+                rollback(con)
+                raise_explained(exc, self.path)
+                raise
+            except BaseException:
+                rollback(con)
+                raise
+            try:
+                con.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass  # another thread's transaction is open (or the disk is full): the
+                # commit is in the log, the next commit or close checkpoints
 
     @contextmanager
     def exclusive(self) -> Iterator[Session]:
-        """The file held by this process alone, outside any transaction (migrations, backups)."""
-        with write_lock(str(self.path)):
-            con = self.connect()
+        """The file for one writer of this process, outside any transaction (migrations)."""
+        with write_lock(str(self.path)), self._cursor() as con:
             try:
                 yield Session(con)
             except duckdb.Error as exc:
                 raise_explained(exc, self.path)
                 raise
-            finally:
-                _close(con)
 
     def data_version(self) -> int:
         """A number that changes with every committed write; keys cached query results."""
