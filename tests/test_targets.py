@@ -337,8 +337,7 @@ def test_the_template_lists_the_units_and_loads_once_the_tasks_are_filled_in(sto
     units = [row for row in cells[3:] if str(row[0]).startswith("500101021")]
     assert [u[0] for u in units] == [f"500101021{i:03d}" for i in range(1, 12)]
     assert any(str(row[0]).startswith("说明") for row in cells)
-    with store.read() as con:
-        empty = targets.check(con, WANZHOU, template)
+    empty = targets.check_file(store, WANZHOU, template)
     assert not empty.ok and sum("缺少任务数" in p.message for p in empty.problems) == 11
     filled = [cells[0], [], header] + [[u[0], u[1], 3000 + i, None, None, None, 50]
                                        for i, u in enumerate(units)]

@@ -66,16 +66,6 @@ def _unreadable(exc: ReadError) -> TargetTable:
     return TargetTable(problems=[Problem(None, str(exc))])
 
 
-def parse(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
-    """`read` and `parse_table`; the file is read while the caller holds `tx` (with a Store,
-    use `check_file`)."""
-    try:
-        table = read(content)
-    except ReadError as exc:
-        return _unreadable(exc)
-    return parse_table(tx, campaign_id, table)
-
-
 def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTable:
     """Check a read target table against the campaign's units; nothing is stored."""
     out = TargetTable()
@@ -212,16 +202,6 @@ def _unchanged_warning(tx: Session, campaign_id: str,
     if all(now.get(r.code) == tuple(getattr(r, c) for c in COLUMNS) for r in table.rows):
         table.problems.append(Problem(
             None, "表中各单位的数字与当前任务表完全相同，保存后只会多出一个相同的版本", WARNING))
-
-
-def check(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
-    """`read` and `check_table`; the file is read while the caller holds `tx` (with a Store,
-    use `check_file`)."""
-    try:
-        table = read(content)
-    except ReadError as exc:
-        return _unreadable(exc)
-    return check_table(tx, campaign_id, table)
 
 
 def check_file(store: Store, campaign_id: str, content: bytes) -> TargetTable:
