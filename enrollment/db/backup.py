@@ -32,7 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from .engine import DatabaseDamaged, Session, StorageError, Store, release, write_lock
+from .engine import DatabaseDamaged, Session, StorageError, Store
+from .holding import release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
 
 

@@ -32,11 +32,9 @@ DuckDB has are marked where they are used, with their standard-SQL equivalent.
 from __future__ import annotations
 
 import functools
-import os
 import random
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -46,6 +44,8 @@ import duckdb
 import pandas as pd
 
 from .. import settings
+from . import holding
+from .holding import close_quietly, release, write_lock  # noqa: F401 — part of the engine's API
 
 # The database engine's own errors (the standard equivalent for a second engine: its driver's
 # base error class), for callers that must tell them from their own.
@@ -113,15 +113,6 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
     ended it, and the rollback's own error must not hide the one that matters."""
     try:
         con.rollback()
-    except duckdb.Error:
-        pass
-
-
-def _close(con: duckdb.DuckDBPyConnection) -> None:
-    """Close after a write: what was committed is in the log even if the closing checkpoint
-    cannot be written (a full disk), so that error is not the caller's."""
-    try:
-        con.close()
     except duckdb.Error:
         pass
 
@@ -221,109 +212,12 @@ class Session:
         self.run("CHECKPOINT")
 
 
-# One write lock per database path, shared by every thread of this process.
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
-
-
-def write_lock(path: str) -> threading.Lock:
-    with _write_locks_guard:
-        return _write_locks.setdefault(path, threading.Lock())
-
-
 def _is_lock_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.I)
-
-
-class _Held:
-    """The database file as this process holds it open: the instance, and how many units of
-    work use it. While it is idle a watcher closes it after ENROLLMENT_DB_HOLD seconds, or as
-    soon as another process waits for the file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.con: duckdb.DuckDBPyConnection | None = None
-        self.users = 0
-        self.cond = threading.Condition()
-        self.idle_since = 0           # changes whenever the file falls idle (a watcher's ticket)
-
-    def close(self) -> None:
-        """Close now (the caller holds `cond` and no unit of work uses the file)."""
-        if self.con is not None:
-            _close(self.con)
-            self.con = None
-        self.cond.notify_all()
-
-    def fall_idle(self, hold: float) -> None:
-        """The last unit of work ended (the caller holds `cond`): close, or watch the idle file."""
-        if hold <= 0 or _someone_waits(self.path):
-            self.close()
-            return
-        self.idle_since += 1
-        threading.Thread(target=self._watch, args=(self.idle_since, time.monotonic() + hold),
-                         name="enrollment-db-idle", daemon=True).start()
-
-    def _watch(self, ticket: int, until: float) -> None:
-        while True:
-            with self.cond:
-                if self.idle_since != ticket or self.users or self.con is None:
-                    return          # in use again (a later idle spell has its own watcher)
-                if time.monotonic() >= until or _someone_waits(self.path):
-                    self.close()
-                    return
-            time.sleep(0.05)
-
-
-_held: dict[str, _Held] = {}
-_held_guard = threading.Lock()
-# Instances a forked child inherited: never used or closed there (closing could checkpoint into
-# the parent's file), only kept from the garbage collector.
-_inherited: list = []
-
-WAIT_FRESH = 2.0        # seconds a waiter's marker counts as someone waiting
-
-
-def _held_for(path: str) -> _Held:
-    with _held_guard:
-        if path not in _held:
-            _held[path] = _Held(Path(path))
-        return _held[path]
-
-
-def _after_fork_in_child() -> None:
-    global _held, _held_guard, _write_locks, _write_locks_guard
-    _inherited.extend(h.con for h in _held.values() if h.con is not None)
-    _held, _held_guard = {}, threading.Lock()
-    _write_locks, _write_locks_guard = {}, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _marker(path: Path) -> Path:
-    return path.with_name(path.name + ".wait")
-
-
-def _someone_waits(path: Path) -> bool:
-    """Whether another process said lately that it waits for the file."""
-    try:
-        return time.time() - _marker(path).stat().st_mtime < WAIT_FRESH
-    except OSError:
-        return False
-
-
-def release(path: str | Path) -> None:
-    """Close this process's open instance of the file once its units of work are done (before
-    the file is replaced, e.g. by `restore`)."""
-    held = _held_for(str(Path(path).expanduser().resolve()))
-    with held.cond:
-        while held.users:
-            held.cond.wait()
-        held.close()
 
 
 class Store:
@@ -341,7 +235,7 @@ class Store:
         beside the file so that the holder lets go as soon as its work under way is done."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
-        marker = _marker(self.path)
+        marker = holding.marker(self.path)
         waited = False
         try:
             while True:
@@ -371,16 +265,16 @@ class Store:
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of this process's open instance of the file for one unit of work."""
-        held = _held_for(str(self.path))
+        held = holding.held_for(str(self.path))
         with held.cond:
-            if _someone_waits(self.path):
+            if holding.someone_waits(self.path):
                 # Another process waits: finish what is under way, let go, and give it time
                 # to take the file before opening it again.
                 while held.users:
                     held.cond.wait()
                 held.close()
-                deadline = time.monotonic() + WAIT_FRESH
-                while _someone_waits(self.path) and time.monotonic() < deadline:
+                deadline = time.monotonic() + holding.WAIT_FRESH
+                while holding.someone_waits(self.path) and time.monotonic() < deadline:
                     held.cond.wait(0.02)
             if held.con is None:
                 held.con = self.connect()
@@ -420,7 +314,7 @@ class Store:
         `bump=False` for writes that change nothing a cached query shows (a login, an audit
         entry of an export), so they do not throw the app's caches away.
         """
-        with write_lock(str(self.path)), self._cursor() as con:
+        with holding.write_lock(str(self.path)), self._cursor() as con:
             con.begin()
             try:
                 yield Session(con)
@@ -445,7 +339,7 @@ class Store:
     @contextmanager
     def exclusive(self) -> Iterator[Session]:
         """The file for one writer of this process, outside any transaction (migrations)."""
-        with write_lock(str(self.path)), self._cursor() as con:
+        with holding.write_lock(str(self.path)), self._cursor() as con:
             try:
                 yield Session(con)
             except duckdb.Error as exc:
