@@ -186,3 +186,19 @@ def test_a_process_holding_the_file_lets_a_waiting_one_have_it_without_waiting_o
     assert other.returncode == 0, other.stderr
     with store.read() as tx:               # and this process gets it back afterwards
         assert tx.value("SELECT count(*) FROM campaigns") > 0
+
+
+def test_a_read_inside_a_write_does_not_wait_for_the_file_when_another_process_waits(store):
+    """A thread that already holds the file never waits for itself to let go of it."""
+    db.engine.release(store.path)
+    marker = db.holding.marker(store.path)
+    with store.write(bump=False) as outer:
+        outer.run("INSERT INTO meta VALUES ('nested', 'yes')")
+        marker.touch()                     # another process says it waits
+        try:
+            with store.read() as inner:
+                assert inner.value("SELECT count(*) FROM campaigns") > 0
+        finally:
+            marker.unlink()
+    with store.read() as tx:
+        assert tx.value("SELECT value FROM meta WHERE key = 'nested'") == "yes"

@@ -1,46 +1,20 @@
 """The data layer: the only place that opens connections or holds SQL.
 
 `engine` owns the file, connections, write serialisation and the Session every statement runs
-through; `schema` the tables, views and migrations; every other module one kind of record
-(units, reports, targets, uploads, accounts, login sessions, failed logins, audit …), returning
-dataclasses or frames. `backup` copies and restores the whole database.
+through (`holding`: how a process holds the file open); `schema` the tables, views and
+migrations; every other module one kind of record (units, reports, targets, uploads, accounts,
+login sessions, failed logins, audit …), returning dataclasses or frames. `backup` copies and
+restores the whole database.
 """
 
-from . import (
-               accounts,
-               audit,
-               campaigns,
-               divisions,
-               logins,
-               reports,
-               rollup,
-               sessions,
-               targets,
-               units,
-               uploads,
-)
-from .engine import (
-               DatabaseBusy,
-               DatabaseDamaged,
-               DiskFull,
-               EngineError,
-               NotInitialized,
-               Session,
-               StorageError,
-               Store,
-               explain,
-)
-from .schema import (
-               LATEST_VERSION,
-               MIGRATIONS,
-               Migration,
-               migrate,
-               require_schema,
-               schema_version,
-)
+from . import (accounts, audit, campaigns, divisions, holding, logins, reports, rollup,  # noqa: I001
+               sessions, targets, units, uploads)
+from .engine import (DatabaseBusy, DatabaseDamaged, DiskFull, EngineError, NotInitialized,
+                     Session, StorageError, Store, explain)
+from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
 
-__all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
-           "sessions", "targets", "units", "uploads",
+__all__ = ["accounts", "audit", "campaigns", "divisions", "holding", "logins", "reports",
+           "rollup", "sessions", "targets", "units", "uploads",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",

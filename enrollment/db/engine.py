@@ -267,7 +267,7 @@ class Store:
         """A cursor of this process's open instance of the file for one unit of work."""
         held = holding.held_for(str(self.path))
         with held.cond:
-            if holding.someone_waits(self.path):
+            if holding.depth() == 0 and holding.someone_waits(self.path):
                 # Another process waits: finish what is under way, let go, and give it time
                 # to take the file before opening it again.
                 while held.users:
@@ -284,9 +284,11 @@ class Store:
                 held.close()
                 raise
             held.users += 1
+            holding.enter()
         try:
             yield cur
         finally:
+            holding.leave()
             try:
                 cur.close()
             except duckdb.Error:

@@ -121,6 +121,22 @@ _inherited: list = []
 
 WAIT_FRESH = 2.0        # seconds a waiter's marker counts as someone waiting
 
+# Units of work this thread has open (a read inside a write, say): a thread that already holds
+# the file must never wait for it to be let go.
+_depth = threading.local()
+
+
+def depth() -> int:
+    return getattr(_depth, "n", 0)
+
+
+def enter() -> None:
+    _depth.n = depth() + 1
+
+
+def leave() -> None:
+    _depth.n = depth() - 1
+
 
 def held_for(path: str) -> _Held:
     with _held_guard:
@@ -134,6 +150,7 @@ def _after_fork_in_child() -> None:
     _inherited.extend(h.con for h in _held.values() if h.con is not None)
     _held, _held_guard = {}, threading.Lock()
     _watcher = _Watcher()
+    _depth.n = 0
     _write_locks, _write_locks_guard = {}, threading.Lock()
 
 
