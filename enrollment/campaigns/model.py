@@ -62,36 +62,48 @@ class Campaign:
     def goal_basis_points(self) -> int:
         return int(self.goal * 10000)
 
-    def week_end(self, day: dt.date) -> dt.date:
-        """The deadline day (Friday) on or after `day`: the end of the week `day` belongs to."""
+    def _friday(self, day: dt.date) -> dt.date:
+        """The deadline weekday (Friday) on or after `day`."""
         return day + dt.timedelta(days=(self.deadline_weekday - day.weekday()) % 7)
+
+    def week_end(self, day: dt.date) -> dt.date:
+        """The end of the week `day` belongs to: its Friday, or the window's last day when the
+        window ends before that Friday (the last week is cut short, never past the window)."""
+        friday = self._friday(day)
+        return self.end if day <= self.end < friday else friday
 
     def first_week_end(self) -> dt.date:
         return self.week_end(self.start)
 
     def week_number(self, day: dt.date) -> int:
-        """Campaign week N ends on the N-th Friday of the window; 0 before the window."""
+        """Campaign week N ends on the N-th Friday of the window (the last week on the window's
+        last day); 0 before the window."""
         if day < self.start:
             return 0
-        return (self.week_end(day) - self.first_week_end()).days // 7 + 1
+        return (self._friday(day) - self._friday(self.start)).days // 7 + 1
 
     def week_end_of(self, number: int) -> dt.date:
-        return self.first_week_end() + dt.timedelta(weeks=number - 1)
+        """The last day of week N: its Friday, or the window's last day in the window's last week."""
+        friday = self._friday(self.start) + dt.timedelta(weeks=number - 1)
+        return self.end if friday - dt.timedelta(days=7) < self.end < friday else friday
 
     def week_start_of(self, number: int) -> dt.date:
         """First day of week N: the day after the previous Friday, or the window's start."""
-        return max(self.week_end_of(number) - dt.timedelta(days=6), self.start)
+        friday = self._friday(self.start) + dt.timedelta(weeks=number - 1)
+        return max(friday - dt.timedelta(days=6), self.start)
 
     @property
     def week_count(self) -> int:
-        """Weeks that hold a day of the window (the last may end after the window)."""
+        """Weeks that hold a day of the window."""
         return self.week_number(self.end)
 
     def week_ends(self) -> list[dt.date]:
+        """The last day of every week of the window: Fridays, and the window's last day."""
         return [self.week_end_of(n) for n in range(1, self.week_count + 1)]
 
     def deadline(self, day: dt.date) -> dt.datetime:
-        """When the report for `day`'s week is due: its Friday at 17:00 local time (aware)."""
+        """When the report for `day`'s week is due: the week's last day (its Friday, or the
+        window's last day) at 17:00 local time (aware)."""
         tz = ZoneInfo(settings.timezone())
         return dt.datetime.combine(self.week_end(day), self.deadline_time, tzinfo=tz)
 

@@ -141,11 +141,9 @@ def trend(tx: Session, campaign: Campaign, code: str,
 
 
 def report_days(campaign: Campaign) -> list[dt.date]:
-    """The Fridays of the window, plus its last day when that is not a Friday."""
-    days = [d for d in campaign.week_ends() if d <= campaign.end]
-    if campaign.end not in days:
-        days.append(campaign.end)
-    return days
+    """The last day of every week of the window: its Fridays, and the window's last day (the
+    last week ends there, whatever the weekday)."""
+    return campaign.week_ends()
 
 
 def available_sources(tx: Session, campaign_id: str) -> list[str]:
