@@ -30,6 +30,8 @@ UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "co
                "gap_pp", "status", "week_delta", "report_date")
 # Low-income and stable post-poverty residents (their goal is 100%): target, enrolled, rate.
 LOW_INCOME_FIELDS = ("low_income_target", "low_income_enrolled", "low_income_completion")
+# Each unit's own window (a unit may have one, or inherit one from above) and 序时进度 in it.
+WINDOW_FIELDS = ("window_start", "window_end", "time_progress")
 
 
 def _unit_dict(row: dict, fields=UNIT_FIELDS) -> dict:
@@ -53,9 +55,10 @@ def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
         "pace": float(result.pace),
         "targets_missing": result.targets_missing,
         "status_counts": result.status_counts(frame),
-        "total": _unit_dict(result.total, total_fields + LOW_INCOME_FIELDS),
-        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + LOW_INCOME_FIELDS)
-                  for r in frame.to_dict("records")],
+        "total": _unit_dict(result.total, total_fields + LOW_INCOME_FIELDS + WINDOW_FIELDS),
+        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + LOW_INCOME_FIELDS
+                             + WINDOW_FIELDS) for r in frame.to_dict("records")],
+        "windows_differ": bool(frame["window_id"].notna().any()),
         "low_income_goal": None if c.low_income_goal is None else float(c.low_income_goal),
     }
 

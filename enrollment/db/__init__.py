@@ -18,6 +18,7 @@ from . import (
                targets,
                units,
                uploads,
+               windows,
 )
 from .engine import (
                DatabaseBusy,
@@ -40,7 +41,7 @@ from .schema import (
 )
 
 __all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
-           "sessions", "targets", "units", "uploads",
+           "sessions", "targets", "units", "uploads", "windows",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",

@@ -195,6 +195,7 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     if not preview.rows and not preview.errors:
         preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
     preview.top_codes = _top_codes(preview.rows, parents)
+    _check_unit_windows(preview, campaign, parents)
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
     if preview.report_date is not None and preview.rows:
@@ -309,6 +310,23 @@ def _check_blank_counts(preview: Preview) -> None:
         preview.problems.append(Problem(
             line.row, f"「{line.name}」没有填写累计参保人数，本行不上报（如需上报请填写后重新上传）",
             WARNING, line.code))
+
+
+def _check_unit_windows(preview: Preview, campaign: Campaign, parents: dict) -> None:
+    """A unit with a window of its own (or under one) reports only inside it."""
+    day = preview.report_date
+    if not campaign.unit_windows or day is None:
+        return
+    for r in preview.rows:
+        path = [r.code, *matching.ancestors(r.code, parents)][::-1]
+        window = campaign.window_of(path)
+        if not window.in_window(day):
+            owner = next((campaign.own_window(c) for c in reversed(path)
+                          if campaign.own_window(c)), None)
+            why = f"（{owner.reason}）" if owner and owner.reason else ""
+            preview.problems.append(Problem(
+                r.row, f"「{r.name}」的集中参保期为 {window.start} 至 {window.end}{why}，"
+                       f"上报日期 {day} 不在其内", unit=r.code))
 
 
 def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
