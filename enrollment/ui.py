@@ -46,6 +46,9 @@ COLUMN_CONFIG = {
     COLUMN_LABELS["low_income_enrolled"]: st.column_config.NumberColumn(format="localized"),
     COLUMN_LABELS["low_income_completion"]: st.column_config.NumberColumn(format="%.2f%%"),
     "完成率变化（百分点）": st.column_config.NumberColumn(format="%+.2f"),
+    COLUMN_LABELS["amount"]: st.column_config.NumberColumn(format="accounting"),
+    COLUMN_LABELS["expected_amount"]: st.column_config.NumberColumn(format="accounting"),
+    COLUMN_LABELS["amount_share"]: st.column_config.NumberColumn(format="%.2f%%"),
 }
 
 

@@ -63,6 +63,9 @@ with st.container(horizontal=True, gap="small"):
     st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
     st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
               help="按最近三周的平均增速推算到集中参保期最后一天")
+    if head.amount is not None:
+        st.metric("征缴金额", head.amount, head.amount_share, delta_color="off", width=165,
+                  help=head.amount_help)
 st.markdown(head.summary_markdown)
 
 # --- ranking ----------------------------------------------------------------------------------
@@ -81,6 +84,8 @@ elif not children.empty:
         st.rerun()
     if note:
         st.caption(note)
+    if windows := overview.window_note(result, children):
+        st.caption(md(windows) + "（图中短竖线）")
 if not children.empty:
     names = dict(zip(children["code"], children["name"]))
     st.selectbox("下钻查看", list(children["code"]), index=None, key="overview:drill",
@@ -98,15 +103,18 @@ def show_trend() -> None:
     if shown["enrolled"].isna().all():
         st.info(f"{md(names[chosen])}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
                 icon=":material/info:")
-    projected = progress.projection(series, campaign, as_of)
-    st.plotly_chart(charts.trend_chart(shown, campaign, projection=projected),
+    # Each unit's pace line follows its own window (its own, or one it inherits).
+    calendar = campaign.window_of([u.code for u in path] + ([chosen] if chosen != view.code else []))
+    projected = progress.projection(series, calendar, as_of)
+    st.plotly_chart(charts.trend_chart(shown, calendar, projection=projected),
                     key="overview:trend", theme=None, config={"displayModeBar": False})
 
 
 def show_table() -> None:
     frame = children if not children.empty else result.units[result.units["code"] == view.code]
     table = tables.unit_table(frame.sort_values("completion", na_position="first"),
-                              float(result.time_progress))
+                              float(result.time_progress),
+                              money=overview.shows_money(result, frame))
     st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
                  column_config=ui.COLUMN_CONFIG)
     name = overview.file_stem(ctx, result, view.unit)

@@ -14,7 +14,7 @@ from ..export import bundles, tables
 from ..export import model as exports
 from ..identity import audit
 from ..labels import LEVEL_LABELS, TARGETS_MISSING
-from ..metrics import progress
+from ..metrics import money, progress
 from .common import (
     LEVEL_CHOICES,
     cli_actor,
@@ -30,6 +30,8 @@ UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "co
                "gap_pp", "status", "week_delta", "report_date")
 # Low-income and stable post-poverty residents (their goal is 100%): target, enrolled, rate.
 LOW_INCOME_FIELDS = ("low_income_target", "low_income_enrolled", "low_income_completion")
+# Money: 征缴金额 (as reported), 应缴金额 (enrolled × contribution) and the share collected.
+MONEY_FIELDS = ("amount", "expected_amount", "amount_share")
 # Each unit's own window (a unit may have one, or inherit one from above) and 序时进度 in it.
 WINDOW_FIELDS = ("window_start", "window_end", "time_progress")
 
@@ -55,9 +57,13 @@ def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
         "pace": float(result.pace),
         "targets_missing": result.targets_missing,
         "status_counts": result.status_counts(frame),
-        "total": _unit_dict(result.total, total_fields + LOW_INCOME_FIELDS + WINDOW_FIELDS),
-        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + LOW_INCOME_FIELDS
-                             + WINDOW_FIELDS) for r in frame.to_dict("records")],
+        "total": _unit_dict(result.total, total_fields + MONEY_FIELDS + LOW_INCOME_FIELDS
+                            + WINDOW_FIELDS),
+        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + MONEY_FIELDS
+                             + LOW_INCOME_FIELDS + WINDOW_FIELDS)
+                  for r in frame.to_dict("records")],
+        "contribution_yuan": None if c.terms.base is None else float(c.terms.base.yuan),
+        "amount_basis": money.basis(c.terms),
         "windows_differ": bool(frame["window_id"].notna().any()),
         "low_income_goal": None if c.low_income_goal is None else float(c.low_income_goal),
     }
@@ -92,7 +98,7 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
         click.echo(json.dumps(progress_json(result, frame), ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
-        click.echo(txt.csv_text(frame[list(UNIT_FIELDS)]), nl=False)
+        click.echo(txt.csv_text(frame[list(UNIT_FIELDS + MONEY_FIELDS)]), nl=False)
         return
     total = result.total
     tag = "【示例数据】" if source == "demo" else ""
@@ -105,7 +111,12 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
         shown = "未上报" if pd.isna(enrolled) else f"{enrolled:,}"
         click.echo(f"合计：任务数 {total['target']:,}，累计参保 {shown}，"
                    f"完成率 {'' if pd.isna(total['completion']) else format(total['completion'], '.2%')}")
-    click.echo(text_table(tables.as_text(tables.unit_table(frame))))
+    if not pd.isna(total["amount"]):
+        share = total["amount_share"]
+        click.echo(f"征缴金额 {money.wan(total['amount'])}"
+                   + ("" if pd.isna(share) else f"，占应缴金额 {money.wan(total['expected_amount'])}"
+                      f"（{money.basis(campaign.terms)}）的 {share:.2%}"))
+    click.echo(text_table(tables.as_text(tables.unit_table(frame, money=tables.has_money(frame)))))
 
 
 @click.command("export")

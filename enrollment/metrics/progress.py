@@ -20,6 +20,7 @@ from .. import db
 from ..campaigns.model import Campaign
 from ..db import Session
 from ..labels import STATUS_LABELS
+from . import money
 
 SOURCES = ("upload", "demo")
 
@@ -172,7 +173,7 @@ def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
         frame[column] = frame[column].astype("Int64")
     frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
-    return frame
+    return money.add_expected(frame, campaign.terms)
 
 
 def compute(tx: Session, campaign: Campaign, as_of: dt.date,

@@ -16,6 +16,7 @@ import functools
 import gc
 import hashlib
 import threading
+from decimal import Decimal
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     _check_unit_windows(preview, campaign, parents)
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
+    _check_amounts(preview, campaign)
     if preview.report_date is not None and preview.rows:
         _compare_with_history(tx, campaign, preview)
         _check_duplicate_file(tx, preview)
@@ -399,6 +401,7 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
                 "请确认上报日期是否正确", WARNING, r.code))
+        _check_payment_days(preview, campaign, r)
         if r.target and r.enrolled > r.target * (1 + margin):
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
@@ -406,6 +409,74 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
         if r.replaces is not None and r.row in lines:
             lines[r.row].note = (f"{preview.report_date} 已上报过 {r.replaces:,}，本次作为更正"
                                  if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
+
+
+def _check_amounts(preview: Preview, campaign: Campaign) -> None:
+    """An amount far from what the row's people owe (enrolled × contribution, campaigns/terms):
+    5 元 for 310,000 people is a unit typed in 万元 or a wrong column, not money collected."""
+    terms = campaign.terms
+    if not terms.known:
+        return
+    margin = Decimal(str(settings.amount_margin()))
+    for r in preview.rows:
+        for label, enrolled, amount, groups, group in _amount_checks(r, terms):
+            expected = terms.expected_range(enrolled, groups) if group is None else tuple(
+                v * enrolled for v in terms.contribution_range(group))
+            message = _amount_message(r.name, label, enrolled, Decimal(str(amount)), expected,
+                                      margin, terms, group)
+            if message:
+                preview.problems.append(Problem(r.row, message, WARNING, r.code))
+
+
+def _amount_checks(r: ReportRow, terms):
+    """(label, enrolled, amount, group counts, group) of each amount a row gives."""
+    if r.amount is not None:
+        counts = {k: v[0] for k, v in r.groups.items() if v[0] is not None}
+        yield "缴费金额", r.enrolled, r.amount, counts, None
+    for key, (enrolled, amount) in r.groups.items():
+        group = terms.group(key)
+        if amount is not None and enrolled is not None and group is not None:
+            yield f"{group.name}缴费金额", enrolled, amount, None, group
+
+
+def _amount_message(name: str, label: str, enrolled: int, amount: Decimal,
+                    expected: tuple[Decimal, Decimal], margin: Decimal, terms,
+                    group=None) -> str | None:
+    lo, hi = expected
+    if lo * (1 - margin) <= amount <= hi * (1 + margin):
+        return None
+    people = f"{enrolled:,} 人"
+    if hi == 0:
+        return f"「{name}」{label} {amount:,.2f} 元，但参保人数为 0，请核对"
+    tiers = group.contribution if group is not None and group.contribution else terms.tiers
+    if lo == hi:
+        standard = f"{tiers[0].yuan:,.0f} 元" if len({t.yuan for t in tiers}) == 1 else ""
+        basis = f"按 {people} × {standard}测算" if standard else f"按 {people}测算"
+        bound, should = lo, f"应为 {lo:,.2f} 元"
+    else:
+        low, high = min(tiers, key=lambda t: t.yuan), max(tiers, key=lambda t: t.yuan)
+        basis = f"按 {people}测算"
+        bound = lo if amount < lo else hi
+        should = (f"应在 {lo:,.2f} 元（{low.name} {low.yuan:,.0f} 元）至 {hi:,.2f} 元"
+                  f"（{high.name} {high.yuan:,.0f} 元）之间")
+    off = abs(amount - bound) / bound
+    return (f"「{name}」{label} {amount:,.2f} 元，{basis}{should}，相差 {off:.1%}"
+            f"（超过 {margin:.0%}），请核对金额（单位为元）和人数")
+
+
+def _check_payment_days(preview: Preview, campaign: Campaign, r: ReportRow) -> None:
+    """More people than the last report although no payment day came between (晋城: payment
+    only on days 1-25 of each month): a wrong report date, or a figure copied forward wrongly."""
+    days = campaign.terms.payment_days
+    if days is None or r.previous is None or r.enrolled <= r.previous:
+        return
+    if days.any_between(r.previous_date, preview.report_date):
+        return
+    first = r.previous_date + dt.timedelta(days=1)
+    preview.problems.append(Problem(
+        r.row, f"「{r.name}」累计参保人数较 {r.previous_date}（{r.previous:,}）增加 "
+               f"{r.enrolled - r.previous:,}，但 {first} 至 {preview.report_date} 没有缴费日"
+               f"（{days.describe()}可办理缴费），请核对上报日期和数字", WARNING, r.code))
 
 
 def _check_duplicate_file(tx: Session, preview: Preview) -> None:
