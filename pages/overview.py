@@ -5,7 +5,7 @@ import streamlit as st
 from enrollment import ui
 from enrollment.export import charts, tables
 from enrollment.labels import TARGETS_MISSING
-from enrollment.metrics import overview, progress
+from enrollment.metrics import groups, overview, progress
 from enrollment.text import md
 
 ctx = ui.context()
@@ -144,6 +144,26 @@ def show_low_income() -> None:
                  width="stretch", column_config=ui.column_config(low))
 
 
+def show_groups() -> None:
+    figures = ui.load_groups(ctx, as_of, view.code)
+    summary = groups.summary(figures, view.code)
+    st.markdown(f"{md(view.unit['name'])}各类人群参保情况（目标人数来自目标任务表，参保人数来自各单位上报）：")
+    st.dataframe(tables.highlight_below(summary, "参保率", 100), hide_index=True, width="stretch",
+                 column_config=ui.column_config(summary))
+    keys = [g.key for g in campaign.terms.groups]
+    labels = {g.key: g.name for g in campaign.terms.groups}
+    chosen = st.selectbox("逐个单位查看", keys, format_func=labels.get, key="overview:group")
+    rows = groups.by_unit(figures, view.code, chosen)
+    goal = campaign.terms.group(chosen).goal
+    shown = rows
+    if goal is not None:
+        below = int((rows["状态"] == groups.BELOW).sum())
+        st.markdown(f"{md(labels[chosen])}参保率要求 **{goal:.0%}**；未达到的单位 **:red[{below}]** 个，"
+                    f"共还差 **{int(rows['还差人数'].fillna(0).sum()):,}** 人。")
+        shown = tables.highlight_below(rows, "参保率", 100 * float(goal))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=ui.column_config(rows))
+
+
 def show_quality() -> None:
     flags = overview.flags_in_view(ui.load_flags(ctx, as_of), ui.subtree(ctx, view.code))
     if flags.empty:
@@ -165,6 +185,8 @@ def show_comparison() -> None:
 
 TABS = {"趋势": show_trend, "明细表": show_table, "上报情况": show_reporting,
         "低收入人口": show_low_income, "数据质量": show_quality, "两周对比": show_comparison}
+if campaign.terms.groups:           # 分类人群: the campaign's groups against their goals
+    TABS = {**dict(list(TABS.items())[:4]), "分类人群": show_groups, **dict(list(TABS.items())[4:])}
 for tab, render in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values()):
     if tab.open:
         with tab:

@@ -11,6 +11,7 @@ from . import (
                audit,
                campaigns,
                divisions,
+               groups,
                logins,
                reports,
                rollup,
@@ -40,7 +41,7 @@ from .schema import (
                schema_version,
 )
 
-__all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
+__all__ = ["accounts", "audit", "campaigns", "divisions", "groups", "logins", "reports", "rollup",
            "sessions", "targets", "units", "uploads", "windows",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",

@@ -29,7 +29,7 @@ from ..labels import (
     LEVEL_LABELS,
     STATUS_LABELS,
 )
-from ..metrics import money, reporting
+from ..metrics import groups, money, reporting
 from ..text import md
 from .model import ExportData, cn_date, cn_short_date, count, percent
 
@@ -214,6 +214,30 @@ def low_income(data: ExportData) -> list[str]:
             + _names(below, describe) + "。"]
 
 
+def group_lines(data: ExportData) -> list[str]:
+    """分类人群: for each group with a goal, the units of the level below it and how many
+    people are missing (万州: 特困人员、低保对象 … must reach 100%)."""
+    frame = data.level_groups
+    level = LEVEL_LABELS.get(data.level, data.level)
+    out = []
+    for group in data.campaign.terms.groups:
+        rows = frame[(frame["group_key"] == group.key) & frame["population"].notna()]
+        if group.goal is None or rows.empty:
+            continue
+        below = rows[rows["status"] == groups.BELOW].sort_values("completion", kind="stable")
+        goal = f"{group.goal:.0%}"
+        if below.empty:
+            reported = rows[rows["enrolled"].notna()]
+            out.append(f"{group.name}参保率要求达到{goal}，已上报的{len(reported)}个{level}均已达到。"
+                       if len(reported) else f"{group.name}参保率要求达到{goal}，各{level}尚未上报。")
+            continue
+        missing = int(below["missing"].sum())
+        out.append(f"{group.name}参保率要求达到{goal}，未达到的{level}有{len(below)}个，共还差{missing:,}人："
+                   + _names(below, lambda r: f"{percent(r['completion'])}，还差{int(r['missing']):,}人")
+                   + "。")
+    return out
+
+
 def requests(data: ExportData) -> list[str]:
     """五、工作要求: only what the numbers call for."""
     frame = data.units
@@ -230,6 +254,11 @@ def requests(data: ExportData) -> list[str]:
     li = frame[frame["low_income_target"].notna()]
     if len(li) and (li["low_income_completion"].isna() | (li["low_income_completion"] < 1)).any():
         asks.append("低收入人口参保率未达到100%的单位要逐人核实，确保应保尽保。")
+    short = data.level_groups
+    short = short[short["status"] == groups.BELOW]
+    if len(short):
+        names = "、".join(dict.fromkeys(short["group"]))
+        asks.append(f"{names}参保率未达到要求的单位要对照名单逐人核实，确保应保尽保。")
     c = data.calendar
     if data.as_of < c.end:
         asks.append(f"集中参保缴费期至{cn_date(c.end)}结束，请各单位对照{c.goal:.0%}的目标和序时进度抓紧推进。")
@@ -240,7 +269,8 @@ def draft(data: ExportData) -> Draft:
     """The bulletin's text from the export's numbers."""
     level = LEVEL_LABELS.get(data.level, data.level)
     sections = [("一、总体进度", overall(data)), (f"二、各{level}进度", ranking(data))]
-    for heading, paragraphs in (("上报情况", reports(data)), ("低收入人口参保情况", low_income(data)),
+    for heading, paragraphs in (("上报情况", reports(data)),
+                                ("低收入人口参保情况", low_income(data) + group_lines(data)),
                                 ("工作要求", requests(data))):
         if paragraphs:
             sections.append((f"{NUMBERS[len(sections)]}、{heading}", paragraphs))

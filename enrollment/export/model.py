@@ -26,7 +26,7 @@ from ..labels import (
     REPORTER_LABELS,
     SOURCE_NOTE,
 )
-from ..metrics import overview, progress, reporting
+from ..metrics import groups, overview, progress, reporting
 from ..uploads import template as templates
 from . import charts
 
@@ -72,6 +72,16 @@ class ExportData:
     projection: float | None
     week_status: pd.DataFrame      # reporting status of the level's units this week
     extension: dict | None = None  # the window's latest extension (end, previous_end, reason)
+    groups: pd.DataFrame | None = None  # 分类人群 of every unit under the scope (metrics/groups)
+
+    @property
+    def level_groups(self) -> pd.DataFrame:
+        """The groups of the level's units, where any has a figure or a population."""
+        if self.groups is None or self.groups.empty:
+            return pd.DataFrame(columns=groups.COLUMNS)
+        frame = self.groups[self.groups["code"].isin(set(self.units["code"]))]
+        known = frame.groupby("group_key")[["enrolled", "population"]].count().sum(axis=1)
+        return frame[frame["group_key"].isin(known[known > 0].index)]
 
     @property
     def campaign(self) -> Campaign:
@@ -179,7 +189,8 @@ def gather(tx: Session, campaign: Campaign, as_of: dt.date, source: str,
     return ExportData(result=result, scope=scope_row, level=level, levels=levels, frames=frames,
                       parents=names, trend=series,
                       projection=progress.projection(series, result.window, as_of),
-                      week_status=status, extension=windows.extension(tx, campaign))
+                      week_status=status, extension=windows.extension(tx, campaign),
+                      groups=groups.figures(tx, campaign, as_of, source, root=scope_unit.code))
 
 
 # --- charts -----------------------------------------------------------------------------------

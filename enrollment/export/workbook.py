@@ -19,7 +19,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
-from ..metrics import money, overview, reporting
+from ..metrics import groups, money, overview, reporting
 from ..text import xlsx_workbook
 from .model import ExportData, cn_date, percent
 
@@ -359,6 +359,41 @@ def _low_income_sheet(book, fmts: _Formats, data: ExportData) -> bool:
     return True
 
 
+def _groups_sheet(book, fmts: _Formats, data: ExportData) -> bool:
+    """分类人群: each group in each unit of the level, against its goal; below the goal red."""
+    frame = data.level_groups
+    if frame.empty:
+        return False
+    ws = book.add_worksheet("分类人群")
+    headers = ["分类人群", "单位", "目标人数", "已参保人数", "参保率", "目标参保率", "还差人数", "状态"]
+    label = LEVEL_LABELS.get(data.level, data.level)
+    _heading(ws, fmts, _title(data, f"各{label}分类人群参保情况"),
+             f"{data.when}　目标人数来自目标任务表，参保人数来自各单位上报　{data.source_note}", headers)
+    order = {g.key: i for i, g in enumerate(data.campaign.terms.groups)}
+    frame = frame.assign(_g=frame["group_key"].map(order)).sort_values(
+        ["_g", "completion"], na_position="first", kind="stable")
+    for i, row in enumerate(frame.to_dict("records")):
+        r = FIRST_DATA_ROW + i
+        style = "behind" if row["status"] == groups.BELOW else ""
+        values = [(row["group"], "text"), (row["name"], "text"), (row["population"], "int"),
+                  (row["enrolled"], "int"), (row["completion"], "pct"),
+                  (None if row["goal"] is None or pd.isna(row["goal"]) else float(row["goal"]), "pct"),
+                  (row["missing"], "int"), (row["status"], "text")]
+        for c, (value, kind) in enumerate(values):
+            fmt = fmts.get(kind, style)
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                ws.write_blank(r, c, None, fmt)
+            elif isinstance(value, str):
+                ws.write_string(r, c, value, fmt)
+            else:
+                ws.write_number(r, c, float(value) if kind == "pct" else int(value), fmt)
+    for c, width in enumerate((16, 22, 11, 12, 10, 11, 10, 14)):
+        ws.set_column(c, c, width)
+    ws.freeze_panes(FIRST_DATA_ROW, 2)
+    _print_setup(ws, HEADER_ROW)
+    return True
+
+
 def build(data: ExportData) -> bytes:
     """The 通报表 workbook of the export."""
     buffer = io.BytesIO()
@@ -371,5 +406,6 @@ def build(data: ExportData) -> bytes:
     book.worksheets()[data.levels.index(data.level)].activate()
     _reporting_sheet(book, fmts, data)
     _low_income_sheet(book, fmts, data)
+    _groups_sheet(book, fmts, data)
     book.close()
     return buffer.getvalue()

@@ -186,6 +186,11 @@ def compute(tx: Session, campaign: Campaign, as_of: dt.date,
     """
     root = None if view in (None, campaign.region_code) else view
     frame = compute_many(tx, campaign, [as_of], source, root=root, view=view)
+    if any(g.contribution for g in campaign.terms.groups):
+        # 应缴金额 with the people of groups that pay their own contribution (students) at it.
+        counted = db.groups.rollup(tx, campaign.id, source, as_of, root or campaign.region_code,
+                                   view is not None)
+        frame = money.add_expected(frame, campaign.terms, counted)
     return Progress(campaign, as_of, source, frame.drop(columns="as_of"),
                     calendar_of(tx, campaign, root))
 

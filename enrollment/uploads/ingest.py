@@ -16,7 +16,6 @@ import functools
 import gc
 import hashlib
 import threading
-from decimal import Decimal
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from ..files.problems import WARNING, Problem, bounded, to_json
 from ..files.reader import ReadError
 from ..identity import audit
 from ..text import clean_file_name  # one cleaner for uploads and target tables
-from . import rights
+from . import checks, rights
 from .preview import Line, Preview, Receipt, ReportRow, UploadRejected
 
 SOURCE = "upload"
@@ -101,15 +100,16 @@ class Parsed:
 
 
 @_without_cycle_collection
-def read(content: bytes) -> Parsed:
+def read(content: bytes, columns: tuple[reader.Role, ...] = reader.REPORT_ROLES) -> Parsed:
     """Read an upload in the sandbox, holding nothing; a file that cannot be read (too large,
-    damaged, refused by the limits) gives a Parsed with the reason as its problem."""
+    damaged, refused by the limits) gives a Parsed with the reason as its problem. `columns`:
+    the campaign's `roles` (its groups' columns)."""
     parsed = Parsed(sha256(content), len(content))
     if message := bounds.size_problem(len(content)):
         parsed.problem = Problem(None, message)
         return parsed
     try:
-        parsed.table = sandbox.read(reader.read_table, content, reader.REPORT_ROLES, ("enrolled",))
+        parsed.table = sandbox.read(reader.read_table, content, columns, ("enrolled",))
     except ReadError as exc:
         parsed.problem = Problem(None, str(exc))
     return parsed
@@ -121,8 +121,8 @@ def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
     """`read` and `check` in one call; writes nothing. The file is read while the caller holds
     `tx`: with a Store, use `preview` (or `commit`), which read first."""
-    return check(tx, campaign, read(content), file_name, report_date, allowed_units, today,
-                 date_confirmed=date_confirmed)
+    return check(tx, campaign, read(content, checks.roles(campaign)), file_name, report_date,
+                 allowed_units, today, date_confirmed=date_confirmed)
 
 
 @_without_cycle_collection
@@ -130,7 +130,7 @@ def preview(store: Store, campaign_id: str, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
     """Read the upload (no connection open), then check it with a short read connection."""
-    parsed = read(content)
+    parsed = read(content, checks.stored_roles(store, campaign_id))
     with store.read() as tx:
         campaign = campaigns.get(tx, campaign_id)
         return check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
@@ -196,10 +196,11 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     if not preview.rows and not preview.errors:
         preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
     preview.top_codes = _top_codes(preview.rows, parents)
-    _check_unit_windows(preview, campaign, parents)
+    checks.unit_windows(preview, campaign, parents)
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
-    _check_amounts(preview, campaign)
+    checks.groups(tx, preview, campaign, table)
+    checks.amounts(preview, campaign)
     if preview.report_date is not None and preview.rows:
         _compare_with_history(tx, campaign, preview)
         _check_duplicate_file(tx, preview)
@@ -273,7 +274,7 @@ def _row_values(row: reader.Row, table: reader.Table, name: str,
     try:
         values["enrolled"] = cellvalues.parse_count(row.values.get("enrolled"))
     except CellError as exc:
-        problems.append(Problem(row.number, _cell_message(name, label, exc)))
+        problems.append(Problem(row.number, checks.cell_message(name, label, exc)))
         ok = False
     for key, parse in (("amount", cellvalues.parse_amount),
                        ("low_income_enrolled", cellvalues.parse_count)):
@@ -282,21 +283,15 @@ def _row_values(row: reader.Row, table: reader.Table, name: str,
         try:
             values[key] = parse(row.values.get(key))
         except CellError as exc:
-            problems.append(Problem(row.number, _cell_message(name, table.headers[key], exc)))
+            problems.append(Problem(row.number, checks.cell_message(name, table.headers[key], exc)))
             ok = False
-    if ok and values.get("enrolled") is None and any(values.get(k) is not None for k in
-                                                      ("amount", "low_income_enrolled")):
+    values["groups"], groups_ok = checks.group_values(row, table, name, problems)
+    ok = ok and groups_ok
+    if ok and values.get("enrolled") is None and (values["groups"] or any(
+            values.get(k) is not None for k in ("amount", "low_income_enrolled"))):
         problems.append(Problem(row.number, f"「{name}」填写了其他数字，但缺少{label}"))
         ok = False
     return values if ok else None
-
-
-def _cell_message(name: str, label: str, exc: CellError) -> str:
-    if exc.kind == "negative":
-        return f"「{name}」的{label}为 {exc.text}，不能为负数"
-    if exc.kind == "fraction":
-        return f"「{name}」的{label}为 {exc.text}，人数应为整数"
-    return f"「{name}」的{label}{exc}"
 
 
 def _check_blank_counts(preview: Preview) -> None:
@@ -312,23 +307,6 @@ def _check_blank_counts(preview: Preview) -> None:
         preview.problems.append(Problem(
             line.row, f"「{line.name}」没有填写累计参保人数，本行不上报（如需上报请填写后重新上传）",
             WARNING, line.code))
-
-
-def _check_unit_windows(preview: Preview, campaign: Campaign, parents: dict) -> None:
-    """A unit with a window of its own (or under one) reports only inside it."""
-    day = preview.report_date
-    if not campaign.unit_windows or day is None:
-        return
-    for r in preview.rows:
-        path = [r.code, *matching.ancestors(r.code, parents)][::-1]
-        window = campaign.window_of(path)
-        if not window.in_window(day):
-            owner = next((campaign.own_window(c) for c in reversed(path)
-                          if campaign.own_window(c)), None)
-            why = f"（{owner.reason}）" if owner and owner.reason else ""
-            preview.problems.append(Problem(
-                r.row, f"「{r.name}」的集中参保期为 {window.start} 至 {window.end}{why}，"
-                       f"上报日期 {day} 不在其内", unit=r.code))
 
 
 def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
@@ -366,6 +344,11 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
     if "low_income_enrolled" in table.columns:
         columns.append(totals.Column("low_income_enrolled", table.headers["low_income_enrolled"],
                                      cellvalues.parse_count))
+    for key in table.columns:
+        if key.startswith(reader.GROUP):
+            columns.append(totals.Column(key, table.headers[key], cellvalues.parse_count))
+        elif key.startswith(reader.GROUP_AMOUNT):
+            columns.append(totals.Column(key, table.headers[key], cellvalues.parse_amount))
     inner = {r.row for r in preview.rows if r.code not in preview.top_codes}
     preview.problems.extend(totals.check(table, columns, inner))
 
@@ -401,7 +384,7 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
                 "请确认上报日期是否正确", WARNING, r.code))
-        _check_payment_days(preview, campaign, r)
+        checks.payment_days(preview, campaign, r)
         if r.target and r.enrolled > r.target * (1 + margin):
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
@@ -409,74 +392,6 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
         if r.replaces is not None and r.row in lines:
             lines[r.row].note = (f"{preview.report_date} 已上报过 {r.replaces:,}，本次作为更正"
                                  if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
-
-
-def _check_amounts(preview: Preview, campaign: Campaign) -> None:
-    """An amount far from what the row's people owe (enrolled × contribution, campaigns/terms):
-    5 元 for 310,000 people is a unit typed in 万元 or a wrong column, not money collected."""
-    terms = campaign.terms
-    if not terms.known:
-        return
-    margin = Decimal(str(settings.amount_margin()))
-    for r in preview.rows:
-        for label, enrolled, amount, groups, group in _amount_checks(r, terms):
-            expected = terms.expected_range(enrolled, groups) if group is None else tuple(
-                v * enrolled for v in terms.contribution_range(group))
-            message = _amount_message(r.name, label, enrolled, Decimal(str(amount)), expected,
-                                      margin, terms, group)
-            if message:
-                preview.problems.append(Problem(r.row, message, WARNING, r.code))
-
-
-def _amount_checks(r: ReportRow, terms):
-    """(label, enrolled, amount, group counts, group) of each amount a row gives."""
-    if r.amount is not None:
-        counts = {k: v[0] for k, v in r.groups.items() if v[0] is not None}
-        yield "缴费金额", r.enrolled, r.amount, counts, None
-    for key, (enrolled, amount) in r.groups.items():
-        group = terms.group(key)
-        if amount is not None and enrolled is not None and group is not None:
-            yield f"{group.name}缴费金额", enrolled, amount, None, group
-
-
-def _amount_message(name: str, label: str, enrolled: int, amount: Decimal,
-                    expected: tuple[Decimal, Decimal], margin: Decimal, terms,
-                    group=None) -> str | None:
-    lo, hi = expected
-    if lo * (1 - margin) <= amount <= hi * (1 + margin):
-        return None
-    people = f"{enrolled:,} 人"
-    if hi == 0:
-        return f"「{name}」{label} {amount:,.2f} 元，但参保人数为 0，请核对"
-    tiers = group.contribution if group is not None and group.contribution else terms.tiers
-    if lo == hi:
-        standard = f"{tiers[0].yuan:,.0f} 元" if len({t.yuan for t in tiers}) == 1 else ""
-        basis = f"按 {people} × {standard}测算" if standard else f"按 {people}测算"
-        bound, should = lo, f"应为 {lo:,.2f} 元"
-    else:
-        low, high = min(tiers, key=lambda t: t.yuan), max(tiers, key=lambda t: t.yuan)
-        basis = f"按 {people}测算"
-        bound = lo if amount < lo else hi
-        should = (f"应在 {lo:,.2f} 元（{low.name} {low.yuan:,.0f} 元）至 {hi:,.2f} 元"
-                  f"（{high.name} {high.yuan:,.0f} 元）之间")
-    off = abs(amount - bound) / bound
-    return (f"「{name}」{label} {amount:,.2f} 元，{basis}{should}，相差 {off:.1%}"
-            f"（超过 {margin:.0%}），请核对金额（单位为元）和人数")
-
-
-def _check_payment_days(preview: Preview, campaign: Campaign, r: ReportRow) -> None:
-    """More people than the last report although no payment day came between (晋城: payment
-    only on days 1-25 of each month): a wrong report date, or a figure copied forward wrongly."""
-    days = campaign.terms.payment_days
-    if days is None or r.previous is None or r.enrolled <= r.previous:
-        return
-    if days.any_between(r.previous_date, preview.report_date):
-        return
-    first = r.previous_date + dt.timedelta(days=1)
-    preview.problems.append(Problem(
-        r.row, f"「{r.name}」累计参保人数较 {r.previous_date}（{r.previous:,}）增加 "
-               f"{r.enrolled - r.previous:,}，但 {first} 至 {preview.report_date} 没有缴费日"
-               f"（{days.describe()}可办理缴费），请核对上报日期和数字", WARNING, r.code))
 
 
 def _check_duplicate_file(tx: Session, preview: Preview) -> None:
@@ -516,7 +431,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
-    parsed = read(content)
+    parsed = read(content, checks.stored_roles(store, campaign_id))
     with store.write() as tx:
         campaign = campaigns.get(tx, campaign_id)
         preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
@@ -565,3 +480,7 @@ def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.
         "amount": pd.array([r.amount for r in rows], dtype="Float64"),
         "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
     }), upload_id)
+    db.groups.append(tx, campaign_id, source, pd.DataFrame(
+        [(r.code, report_date, upload_id, key, count, amount) for r in rows
+         for key, (count, amount) in r.groups.items()],
+        columns=["unit_code", "report_date", "upload_id", "group_key", "enrolled", "amount"]))
