@@ -201,3 +201,28 @@ def test_cli_sets_a_unit_window_by_name(store, jilin):
     assert by_code["2208"]["time_progress"] == pytest.approx(43 / 85)
     assert by_code["2205"]["window_start"] == "2021-10-01"
     assert payload["windows_differ"] is True
+
+
+def test_the_ranking_says_where_windows_differ(store, jilin):
+    from enrollment.export import bulletin, charts
+    from enrollment.export import model as exports
+    from enrollment.metrics import overview
+
+    record(store, JILIN, D(2021, 11, 19), {"2201": 500, "2208": 500})
+    with store.read() as con:
+        result = progress.compute(con, jilin, D(2021, 11, 19), view="22")
+        data = exports.gather(con, jilin, D(2021, 11, 19), "upload")
+    children = result.children("22")
+    note = overview.window_note(result, children)
+    assert note == ("长春市、吉林市、松原市的集中参保期为2021年10月8日至2021年12月31日"
+                    "（因系统切换原因（吉医保联〔2021〕23号）），与2021年10月1日至2021年12月31日不同，"
+                    "其序时目标按各自的参保期计算")
+    figure = charts.ranking_chart(children, goal=0.97, pace=float(result.pace))
+    marks = [t for t in figure.data if t.name == "本单位序时目标（参保期不同）"]
+    assert len(marks) == 1 and sorted(marks[0].y) == sorted(["长春市", "吉林市", "松原市"])
+    assert all(x == pytest.approx(97 * 43 / 85) for x in marks[0].x)
+    assert any(note in paragraph for paragraph in bulletin.ranking(data))
+    # Looking at 长春 alone, its counties share its window: nothing to say.
+    with store.read() as con:
+        own = progress.compute(con, jilin, D(2021, 11, 19), view="2201")
+    assert overview.window_note(own, own.children("2201")) is None
