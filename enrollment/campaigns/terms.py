@@ -16,10 +16,15 @@ named in a definition file by its catalogue key and takes its name, spellings an
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
+import tomllib
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .. import settings
 
 
 class TermsError(ValueError):
@@ -348,6 +353,35 @@ def validate(terms: Terms, where: str = "活动定义") -> None:
         raise TermsError(f"{where}：缴费日应为每月 1 到 31 日之间，且开始日不晚于结束日")
 
 
+def known_groups(folder: Path | None = None) -> tuple[tuple[str, tuple[str, ...], str | None], ...]:
+    """(key, names, target column) of every group a campaign can have: the catalogue's and
+    those of the definition files, names of one key merged. Uploads and target tables are read
+    with these columns before any database connection is opened (the campaign's own terms are
+    only known after); the check then keeps the campaign's groups."""
+    folder = folder or settings.data_dir() / "campaigns"
+    files = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.toml"))) \
+        if folder.is_dir() else ()
+    return _known(str(folder), files)
+
+
+@functools.lru_cache(maxsize=8)
+def _known(folder: str, files: tuple) -> tuple[tuple[str, tuple[str, ...], str | None], ...]:
+    merged: dict[str, tuple[list[str], str | None]] = {
+        g.key: (list(g.names), g.target_column) for g in CATALOGUE.values()}
+    for name, _ in files:
+        try:
+            with open(Path(folder) / name, "rb") as fh:
+                raw = tomllib.load(fh)
+            groups = from_definition(raw, name).groups
+        except (OSError, tomllib.TOMLDecodeError, TermsError):
+            continue              # a broken file is reported where it is loaded (init)
+        for g in groups:
+            names, column = merged.setdefault(g.key, ([], None))
+            names.extend(n for n in g.names if n not in names)
+            merged[g.key] = (names, column or g.target_column)
+    return tuple((key, tuple(names), column) for key, (names, column) in merged.items())
+
+
 def catalogue_group(text: str) -> Group | None:
     """A catalogue group by key or by one of its names."""
     text = text.strip()
@@ -355,4 +389,4 @@ def catalogue_group(text: str) -> Group | None:
 
 
 __all__ = ["CATALOGUE", "Group", "PaymentDays", "Subsidy", "Terms", "TermsError", "Tier",
-           "catalogue_group", "from_definition", "validate"]
+           "catalogue_group", "from_definition", "known_groups", "validate"]

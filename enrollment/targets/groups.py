@@ -7,24 +7,25 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import campaigns, db
-from ..db import Session, Store
+from ..campaigns.terms import known_groups
+from ..db import Session
 from ..files import reader
 from ..files.problems import WARNING, Problem
 
 
-def roles(campaign: campaigns.Campaign) -> tuple[reader.Role, ...]:
-    """The columns a target table of the campaign may have: the usual ones and a population
-    per group of its definition (特困人员数 …, or the group's own `target_column`)."""
-    groups = [(g.key, g.names, g.target_column) for g in campaign.terms.groups]
-    return reader.TARGET_ROLES + reader.group_roles(groups, "target")
+def roles() -> tuple[reader.Role, ...]:
+    """The columns a target table may have: the usual ones and a population for every group a
+    campaign can define (campaigns/terms.known_groups); `campaign_groups` keeps the campaign's."""
+    return reader.TARGET_ROLES + reader.group_roles(known_groups(), "target")
 
 
-def stored_roles(store: Store, campaign_id: str) -> tuple[reader.Role, ...]:
-    try:
-        with store.read() as tx:
-            return roles(campaigns.get(tx, campaign_id))
-    except campaigns.CampaignError:
-        return reader.TARGET_ROLES
+def campaign_groups(table: reader.Table, campaign: campaigns.Campaign) -> None:
+    """Drop the columns of groups the campaign does not have."""
+    keys = {g.key for g in campaign.terms.groups}
+    for column in [c for c in table.columns if c.startswith(reader.GROUP)]:
+        if column[len(reader.GROUP):] not in keys:
+            del table.columns[column]
+            table.ignored_columns.append(table.headers.pop(column))
 
 
 def checks(table: TargetTable, campaign: campaigns.Campaign) -> None:

@@ -58,11 +58,11 @@ class TargetTable:
         return not any(p.severity == ERROR for p in self.problems)
 
 
-def read(content: bytes, columns: tuple[reader.Role, ...] = reader.TARGET_ROLES) -> reader.Table:
+def read(content: bytes) -> reader.Table:
     """Read a target table in the sandbox, holding no connection; ReadError says why it cannot
-    be read (over ENROLLMENT_MAX_UPLOAD_MB, damaged, refused by the limits). `columns`: the
-    campaign's `groups.roles`."""
-    return sandbox.read(reader.read_table, content, columns, ("task",))
+    be read (over ENROLLMENT_MAX_UPLOAD_MB, damaged, refused by the limits). Populations are read
+    for every group a campaign can have (groups.roles)."""
+    return sandbox.read(reader.read_table, content, groups.roles(), ("task",))
 
 
 def _unreadable(exc: ReadError) -> TargetTable:
@@ -73,7 +73,7 @@ def parse(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
     """`read` and `parse_table`; the file is read while the caller holds `tx` (with a Store,
     use `check_file`)."""
     try:
-        table = read(content, groups.roles(campaigns.get(tx, campaign_id)))
+        table = read(content)
     except ReadError as exc:
         return _unreadable(exc)
     return parse_table(tx, campaign_id, table)
@@ -82,6 +82,7 @@ def parse(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
 def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTable:
     """Check a read target table against the campaign's units; nothing is stored."""
     out = TargetTable()
+    groups.campaign_groups(table, campaigns.get(tx, campaign_id))
     index = units.index(tx, campaign_id)
     parents = db.units.parents(tx, campaign_id)
     matches = matching.match(table, index, parents)
@@ -98,7 +99,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             except CellError as exc:
                 out.problems.append(Problem(row.number, f"「{table.headers[key]}」{exc}", unit=code))
                 values[key] = None
-        groups = {}
+        populations = {}
         for column in table.columns:
             if not column.startswith(reader.GROUP):
                 continue
@@ -109,7 +110,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
                                             unit=code))
                 continue
             if population is not None:
-                groups[column[len(reader.GROUP):]] = population
+                populations[column[len(reader.GROUP):]] = population
         if values.get("task") is None and "task" in table.columns and not any(
                 p.row == row.number for p in out.problems):
             out.problems.append(Problem(row.number, f"「{row.unit_text}」缺少任务数", unit=code))
@@ -120,7 +121,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             continue
         if values.get("task") is not None:
             out.rows.append(TargetRow(row.number, code, index.names[code], **values,
-                                      groups=groups))
+                                      groups=populations))
     if not out.rows and not out.problems:
         out.problems.append(Problem(None, "表中没有任何单位的任务数"))
     if out.rows:
@@ -241,7 +242,7 @@ def check(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
     """`read` and `check_table`; the file is read while the caller holds `tx` (with a Store,
     use `check_file`)."""
     try:
-        table = read(content, groups.roles(campaigns.get(tx, campaign_id)))
+        table = read(content)
     except ReadError as exc:
         return _unreadable(exc)
     return check_table(tx, campaign_id, table)
@@ -250,7 +251,7 @@ def check(tx: Session, campaign_id: str, content: bytes) -> TargetTable:
 def check_file(store: Store, campaign_id: str, content: bytes) -> TargetTable:
     """Read the file (no connection open), then check it with a short read connection."""
     try:
-        table = read(content, groups.stored_roles(store, campaign_id))
+        table = read(content)
     except ReadError as exc:
         return _unreadable(exc)
     with store.read() as tx:
@@ -322,7 +323,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     file_name = clean_file_name(file_name)
     created_by, note = scrub(created_by, MAX_PERSON), scrub(note, MAX_NOTE)
     try:
-        read_table = read(content, groups.stored_roles(store, campaign_id))
+        read_table = read(content)
     except ReadError as exc:
         raise TargetsRejected(_unreadable(exc), warnings_only=False) from exc
     with store.write() as tx:

@@ -9,30 +9,30 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from .. import campaigns, db, settings
+from .. import db, settings
+from ..campaigns.terms import known_groups
 from ..campaigns.model import Campaign
-from ..db import Session, Store
+from ..db import Session
 from ..files import cellvalues, matching, reader
 from ..files.cellvalues import CellError
 from ..files.problems import WARNING, Problem
 from .preview import Preview, ReportRow
 
 
-def roles(campaign: Campaign) -> tuple[reader.Role, ...]:
-    """The columns an upload of the campaign may have: the usual ones and one count (and
-    amount) per group of its definition."""
-    groups = [(g.key, g.names, g.target_column) for g in campaign.terms.groups]
-    return reader.REPORT_ROLES + reader.group_roles(groups, "report")
+def roles() -> tuple[reader.Role, ...]:
+    """The columns an upload may have: the usual ones and a count (and amount) for every group a
+    campaign can define (campaigns/terms.known_groups); `campaign_groups` then keeps the
+    campaign's own."""
+    return reader.REPORT_ROLES + reader.group_roles(known_groups(), "report")
 
 
-def stored_roles(store: Store, campaign_id: str) -> tuple[reader.Role, ...]:
-    """`roles` of a stored campaign (a short read before the file is, so no connection is held
-    while it is read); the usual ones for an unknown campaign (the check then says so)."""
-    try:
-        with store.read() as tx:
-            return roles(campaigns.get(tx, campaign_id))
-    except campaigns.CampaignError:
-        return reader.REPORT_ROLES
+def campaign_groups(table: reader.Table, campaign: Campaign) -> None:
+    """Drop the columns of groups the campaign does not have (they are other columns to it)."""
+    keys = {g.key for g in campaign.terms.groups}
+    for column in [c for c in table.columns if c.startswith((reader.GROUP, reader.GROUP_AMOUNT))]:
+        if column.split(":", 1)[1] not in keys:
+            del table.columns[column]
+            table.ignored_columns.append(table.headers.pop(column))
 
 
 def cell_message(name: str, label: str, exc: CellError) -> str:

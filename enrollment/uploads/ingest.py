@@ -100,16 +100,16 @@ class Parsed:
 
 
 @_without_cycle_collection
-def read(content: bytes, columns: tuple[reader.Role, ...] = reader.REPORT_ROLES) -> Parsed:
+def read(content: bytes) -> Parsed:
     """Read an upload in the sandbox, holding nothing; a file that cannot be read (too large,
-    damaged, refused by the limits) gives a Parsed with the reason as its problem. `columns`:
-    the campaign's `roles` (its groups' columns)."""
+    damaged, refused by the limits) gives a Parsed with the reason as its problem. Groups'
+    columns are read for every group a campaign can have (checks.roles)."""
     parsed = Parsed(sha256(content), len(content))
     if message := bounds.size_problem(len(content)):
         parsed.problem = Problem(None, message)
         return parsed
     try:
-        parsed.table = sandbox.read(reader.read_table, content, columns, ("enrolled",))
+        parsed.table = sandbox.read(reader.read_table, content, checks.roles(), ("enrolled",))
     except ReadError as exc:
         parsed.problem = Problem(None, str(exc))
     return parsed
@@ -121,8 +121,8 @@ def prepare(tx: Session, campaign: Campaign, content: bytes, file_name: str,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
     """`read` and `check` in one call; writes nothing. The file is read while the caller holds
     `tx`: with a Store, use `preview` (or `commit`), which read first."""
-    return check(tx, campaign, read(content, checks.roles(campaign)), file_name, report_date,
-                 allowed_units, today, date_confirmed=date_confirmed)
+    return check(tx, campaign, read(content), file_name, report_date, allowed_units, today,
+                 date_confirmed=date_confirmed)
 
 
 @_without_cycle_collection
@@ -130,7 +130,7 @@ def preview(store: Store, campaign_id: str, content: bytes, file_name: str,
             report_date: dt.date | None = None, allowed_units: Iterable[str] | None = None,
             today: dt.date | None = None, *, date_confirmed: bool = False) -> Preview:
     """Read the upload (no connection open), then check it with a short read connection."""
-    parsed = read(content, checks.stored_roles(store, campaign_id))
+    parsed = read(content)
     with store.read() as tx:
         campaign = campaigns.get(tx, campaign_id)
         return check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
@@ -152,6 +152,7 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
         preview.problems.append(parsed.problem or Problem(None, "无法读取文件"))
         return preview
     table = parsed.table
+    checks.campaign_groups(table, campaign)
     preview.sheet, preview.header_row = table.sheet, table.header_row
     preview.columns = dict(table.headers)
     preview.ignored_columns = list(table.ignored_columns)
@@ -431,7 +432,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
-    parsed = read(content, checks.stored_roles(store, campaign_id))
+    parsed = read(content)
     with store.write() as tx:
         campaign = campaigns.get(tx, campaign_id)
         preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
