@@ -63,9 +63,6 @@ with st.container(horizontal=True, gap="small"):
     st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
     st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
               help="按最近三周的平均增速推算到集中参保期最后一天")
-    if head.amount is not None:
-        st.metric("征缴金额", head.amount, head.amount_share, delta_color="off", width=165,
-                  help=head.amount_help)
 st.markdown(head.summary_markdown)
 
 # --- ranking ----------------------------------------------------------------------------------

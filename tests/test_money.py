@@ -144,6 +144,7 @@ def test_overview_headline_and_table_show_money(store, collected):
     head = overview.headline(result, view.unit, trend)
     assert (head.amount, head.amount_share) == ("15,660.00万元", "应缴的 99.87%")
     assert "应缴金额 15,680.00万元" in head.amount_help
+    assert head.summary_markdown.splitlines()[1] == "征缴金额 **15,660.00万元**（应缴的 99.87%） · 按320元/人测算  "
     table = tables.unit_table(view.children, 0.5, money=overview.shows_money(result, view.children))
     row = table.set_index("单位").loc["泽州县"]
     assert row["征缴金额（元）"] == 99_000_000 and row["应缴金额（元）"] == 99_200_000

@@ -85,6 +85,12 @@ def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Hea
         f"序时目标 **{pace:.2%}**（{c.goal:.0%} × 序时进度 {tp:.2%}）"
         + ("" if days_left == 0 or _na(needed) else f" · 每周还需参保 **{int(needed):,}** 人"),
     ]
+    collected = _money(result, unit)
+    if collected:
+        # A line of its own, not a sixth figure: that would wrap the projector's row of five.
+        lines.append(f"征缴金额 **{collected['amount']}**" + (
+            f"（{collected['amount_share']}）" if collected["amount_share"] else "")
+            + f" · {money.basis(result.campaign.terms)}")
     return Headline(
         enrolled="—" if _na(enrolled) else f"{int(enrolled):,}",
         week_delta=None if _na(unit["week_delta"]) else f"较上周 {int(unit['week_delta']):+,}",
@@ -98,7 +104,7 @@ def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Hea
         projection_gap=None if proj_completion is None
         else f"较目标 {(proj_completion - float(c.goal)) * 100:+.1f} 个百分点",
         summary_markdown="  \n".join(lines + [status_markdown(result, unit["code"])]),
-        **_money(result, unit),
+        **collected,
     )
 
 
