@@ -50,7 +50,9 @@ COLUMN_LABELS = {
     "low_income_target": "低收入人口任务数",
     "low_income_enrolled": "低收入人口参保人数",
     "low_income_completion": "低收入人口参保率",
-    "amount": "缴费金额（元）",
+    "amount": "征缴金额（元）",
+    "expected_amount": "应缴金额（元）",
+    "amount_share": "征缴金额占应缴比例",
 }
 
 TARGETS_MISSING = "目标任务未录入"

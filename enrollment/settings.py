@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Address space, in MB, of the child process that reads an uploaded file; more is refused."),
     Setting("ENROLLMENT_OVER_TARGET_MARGIN", "0.10",
             "An upload whose enrolled count exceeds the target by more than this fraction warns."),
+    Setting("ENROLLMENT_AMOUNT_MARGIN", "0.20",
+            "An upload whose amount collected differs from the expected amount (enrolled × "
+            "contribution per tier) by more than this fraction warns."),
     Setting("ENROLLMENT_JUMP_THRESHOLD", "0.10",
             "A weekly increase above this fraction of the target is flagged for leaders."),
     Setting("ENROLLMENT_SECRET", "",
@@ -110,6 +113,10 @@ def read_memory_bytes() -> int:
 
 def over_target_margin() -> float:
     return float(get("ENROLLMENT_OVER_TARGET_MARGIN"))
+
+
+def amount_margin() -> float:
+    return float(get("ENROLLMENT_AMOUNT_MARGIN"))
 
 
 def jump_threshold() -> float:

@@ -26,7 +26,7 @@ from .campaigns.model import Campaign
 from .db import Store
 from .identity.access import Viewer
 from .labels import COLUMN_LABELS, DEMO_BANNER, SOURCE_LABELS
-from .metrics import progress, quality, reporting
+from .metrics import groups, progress, quality, reporting
 from .text import md
 
 CONTEXT_KEY = "_context"
@@ -46,6 +46,9 @@ COLUMN_CONFIG = {
     COLUMN_LABELS["low_income_enrolled"]: st.column_config.NumberColumn(format="localized"),
     COLUMN_LABELS["low_income_completion"]: st.column_config.NumberColumn(format="%.2f%%"),
     "完成率变化（百分点）": st.column_config.NumberColumn(format="%+.2f"),
+    COLUMN_LABELS["amount"]: st.column_config.NumberColumn(format="accounting"),
+    COLUMN_LABELS["expected_amount"]: st.column_config.NumberColumn(format="accounting"),
+    COLUMN_LABELS["amount_share"]: st.column_config.NumberColumn(format="%.2f%%"),
 }
 
 
@@ -199,6 +202,18 @@ def _flags(path: str, version: int, campaign: Campaign, as_of: dt.date,
            source: str) -> pd.DataFrame:
     with Store(path).read() as con:
         return quality.flags(con, campaign, as_of, source)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _groups(path: str, version: int, campaign: Campaign, as_of: dt.date, source: str,
+            code: str) -> pd.DataFrame:
+    with Store(path).read() as con:
+        return groups.figures(con, campaign, as_of, source, root=code, view=True)
+
+
+def load_groups(ctx: Context, as_of: dt.date, code: str) -> pd.DataFrame:
+    """The groups (分类人群) of a unit and its children against their goals."""
+    return _groups(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source, code)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

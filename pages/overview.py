@@ -5,7 +5,7 @@ import streamlit as st
 from enrollment import ui
 from enrollment.export import charts, tables
 from enrollment.labels import TARGETS_MISSING
-from enrollment.metrics import overview, progress
+from enrollment.metrics import groups, overview, progress
 from enrollment.text import md
 
 ctx = ui.context()
@@ -81,6 +81,8 @@ elif not children.empty:
         st.rerun()
     if note:
         st.caption(note)
+    if windows := overview.window_note(result, children):
+        st.caption(md(windows) + "（图中短竖线）")
 if not children.empty:
     names = dict(zip(children["code"], children["name"]))
     st.selectbox("下钻查看", list(children["code"]), index=None, key="overview:drill",
@@ -98,15 +100,18 @@ def show_trend() -> None:
     if shown["enrolled"].isna().all():
         st.info(f"{md(names[chosen])}截至{as_of:%Y年%m月%d日}还没有上报数据，第一次上报后这里显示逐周走势。",
                 icon=":material/info:")
-    projected = progress.projection(series, campaign, as_of)
-    st.plotly_chart(charts.trend_chart(shown, campaign, projection=projected),
+    # Each unit's pace line follows its own window (its own, or one it inherits).
+    calendar = campaign.window_of([u.code for u in path] + ([chosen] if chosen != view.code else []))
+    projected = progress.projection(series, calendar, as_of)
+    st.plotly_chart(charts.trend_chart(shown, calendar, projection=projected),
                     key="overview:trend", theme=None, config={"displayModeBar": False})
 
 
 def show_table() -> None:
     frame = children if not children.empty else result.units[result.units["code"] == view.code]
     table = tables.unit_table(frame.sort_values("completion", na_position="first"),
-                              float(result.time_progress))
+                              float(result.time_progress),
+                              money=overview.shows_money(result, frame))
     st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
                  column_config=ui.COLUMN_CONFIG)
     name = overview.file_stem(ctx, result, view.unit)
@@ -136,6 +141,26 @@ def show_low_income() -> None:
                  width="stretch", column_config=ui.column_config(low))
 
 
+def show_groups() -> None:
+    figures = ui.load_groups(ctx, as_of, view.code)
+    summary = groups.summary(figures, view.code)
+    st.markdown(f"{md(view.unit['name'])}各类人群参保情况（目标人数来自目标任务表，参保人数来自各单位上报）：")
+    st.dataframe(tables.highlight_below(summary, "参保率", 100), hide_index=True, width="stretch",
+                 column_config=ui.column_config(summary))
+    keys = [g.key for g in campaign.terms.groups]
+    labels = {g.key: g.name for g in campaign.terms.groups}
+    chosen = st.selectbox("逐个单位查看", keys, format_func=labels.get, key="overview:group")
+    rows = groups.by_unit(figures, view.code, chosen)
+    goal = campaign.terms.group(chosen).goal
+    shown = rows
+    if goal is not None:
+        below = int((rows["状态"] == groups.BELOW).sum())
+        st.markdown(f"{md(labels[chosen])}参保率要求 **{goal:.0%}**；未达到的单位 **:red[{below}]** 个，"
+                    f"共还差 **{int(rows['还差人数'].fillna(0).sum()):,}** 人。")
+        shown = tables.highlight_below(rows, "参保率", 100 * float(goal))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=ui.column_config(rows))
+
+
 def show_quality() -> None:
     flags = overview.flags_in_view(ui.load_flags(ctx, as_of), ui.subtree(ctx, view.code))
     if flags.empty:
@@ -157,6 +182,8 @@ def show_comparison() -> None:
 
 TABS = {"趋势": show_trend, "明细表": show_table, "上报情况": show_reporting,
         "低收入人口": show_low_income, "数据质量": show_quality, "两周对比": show_comparison}
+if campaign.terms.groups:           # 分类人群: the campaign's groups against their goals
+    TABS = {**dict(list(TABS.items())[:4]), "分类人群": show_groups, **dict(list(TABS.items())[4:])}
 for tab, render in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values()):
     if tab.open:
         with tab:

@@ -100,7 +100,7 @@ def test_pages_a_role_lacks_answer_with_a_refusal_at_their_address(store):
     with store.read() as con:
         leader = access.Viewer(accounts.require(con, "boss"), open_mode=False)
     assert [access.url_path(p) for p in access.refused(leader)] == [
-        "upload", "targets", "campaign_setup", "users", "audit"]
+        "upload", "targets", "campaign_setup", "campaign", "users", "audit"]
     assert access.refused(access.Viewer(None, open_mode=True)) == []    # no accounts yet
     assert access.refused(access.Viewer(None, open_mode=False)) == []   # logged out: login form
     # The browser test opens /upload as 领导 and /users as 填报员 and sees the refusal.

@@ -142,8 +142,8 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
         context = browser.new_context(viewport={"width": 1366, "height": 1300})
         page = context.new_page()
         log_in(page, url, "admin")
-        assert menu(page) == ["进度总览", "数据上报", "通报导出", "目标任务", "新建活动", "账号管理",
-                              "操作日志", "我的账号"]
+        assert menu(page) == ["进度总览", "数据上报", "通报导出", "目标任务", "新建活动", "活动设置",
+                              "账号管理", "操作日志", "我的账号"]
         page.get_by_role("link", name="账号管理").click()
         settle(page, "新建账号")
         form = page.locator("[data-testid=stForm]").first

@@ -122,7 +122,9 @@ def test_excel_has_a_ranked_sheet_per_level_with_the_overviews_numbers(demo_data
     assert "晋城市" in ws["A1"].value and "示例数据" in ws["A1"].value
     assert "截至2021年11月19日（第12周）" in ws["A2"].value
     assert [c.value for c in ws[3]] == ["排名", "单位", "任务数", "累计参保人数", "完成率", "序时进度",
-                                        "与序时目标差距（百分点）", "较上周增加", "状态", "最近上报日期"]
+                                        "与序时目标差距（百分点）", "较上周增加", "状态",
+                                        "征缴金额（元）", "应缴金额（元）", "征缴金额占应缴比例",
+                                        "最近上报日期"]
     rows = _rows(ws)
     expected = demo_data.units.to_dict("records")
     assert [r["单位"].value for r in rows] == [e["name"] for e in expected]

@@ -41,17 +41,18 @@ def test_pace_line_is_goal_times_time_progress():
     (D(2021, 9, 9), 2),     # Thursday
     (D(2021, 11, 19), 12),
     (D(2021, 12, 24), 17),
-    (D(2021, 12, 25), 18),  # the window's last day, a Saturday: week 18 (ends 31 December)
+    (D(2021, 12, 25), 18),  # the window's last day, a Saturday: week 18, which ends that day
     (D(2021, 8, 31), 0),
 ])
 def test_week_numbers(day, week):
     assert JINCHENG.week_number(day) == week
 
 
-def test_week_ends_are_fridays():
+def test_week_ends_are_fridays_and_the_window_ends_the_last_week():
     ends = JINCHENG.week_ends()
     assert ends[0] == D(2021, 9, 3) and ends[11] == D(2021, 11, 19)
-    assert all(d.weekday() == 4 for d in ends)
+    assert all(d.weekday() == 4 for d in ends[:-1])
+    assert ends[-1] == D(2021, 12, 25)                     # a Saturday: not Friday 31 December
     assert len(ends) == JINCHENG.week_count == 18
     assert JINCHENG.week_start_of(1) == D(2021, 9, 1)      # not before the window
     assert JINCHENG.week_start_of(12) == D(2021, 11, 13)   # the Saturday before
@@ -75,3 +76,42 @@ def test_deadline_is_friday_17_00_shanghai():
 ])
 def test_default_as_of(today, expected):
     assert JINCHENG.default_as_of(today) == expected
+
+
+WANZHOU = Campaign(id="w", name="周家坝", programme="residents", region_code="500101021",
+                   start=D(2021, 12, 1), end=D(2022, 2, 28), goal=Decimal("0.97"))
+
+
+def test_the_last_week_ends_on_the_window_s_last_day_not_past_it():
+    # Jincheng ends on Saturday 25 December: week 18 is that one day, due that day at 17:00.
+    assert JINCHENG.week_end(D(2021, 12, 25)) == D(2021, 12, 25)
+    assert JINCHENG.week_end_of(18) == D(2021, 12, 25)
+    assert JINCHENG.week_start_of(18) == D(2021, 12, 25)
+    assert JINCHENG.deadline(D(2021, 12, 25)).isoformat() == "2021-12-25T17:00:00+08:00"
+    # Zhoujiaba ends on Monday 28 February 2022: week 14 runs 26–28 February, due on the 28th.
+    assert WANZHOU.week_number(D(2022, 2, 28)) == 14 == WANZHOU.week_count
+    assert WANZHOU.week_end(D(2022, 2, 26)) == D(2022, 2, 28)
+    assert WANZHOU.week_ends()[-2:] == [D(2022, 2, 25), D(2022, 2, 28)]
+    assert WANZHOU.deadline(D(2022, 2, 28)).isoformat() == "2022-02-28T17:00:00+08:00"
+    # A window that ends on a Friday keeps its Friday; days after the window keep theirs.
+    assert JINCHENG.week_end(D(2021, 12, 24)) == D(2021, 12, 24)
+    assert JINCHENG.week_end(D(2022, 1, 3)) == D(2022, 1, 7)
+
+
+def test_report_days_end_with_the_window_once():
+    from enrollment.metrics import progress
+
+    days = progress.report_days(WANZHOU)
+    assert days[-1] == D(2022, 2, 28) and len(days) == len(set(days)) == 14
+
+
+def test_reporting_line_of_the_last_week_names_the_window_s_last_day():
+    import pandas as pd
+
+    from enrollment.metrics import overview
+
+    status = pd.DataFrame({"status": pd.Series([], dtype=str)})
+    assert overview.reporting_markdown(status, WANZHOU, D(2022, 2, 28)).startswith(
+        "第14周（截止 02月28日 17:00）")
+    assert overview.reporting_markdown(status, JINCHENG, D(2021, 12, 25)).startswith(
+        "第18周（截止 12月25日 17:00）")

@@ -136,3 +136,10 @@ def test_the_uploader_name_survives_a_visit_to_another_page(store):
     at.switch_page("pages/overview.py").run()
     at.switch_page("pages/upload.py").run()
     assert at.text_input(key="upload:uploader").value == "泽州县医保局 张三"
+
+
+def test_the_last_week_s_deadline_is_the_window_s_last_day(store):
+    at = page(who=None)
+    at.date_input(key=P + "date").set_value(dt.date(2021, 12, 25)).run()
+    captions = [c.value for c in at.caption]
+    assert any("第18周（2021年12月25日），截止时间 2021-12-25 17:00" in c for c in captions), captions

@@ -11,6 +11,7 @@ from ..db import Store
 from ..files.reader import ReadError
 from ..identity import audit
 from ..targets import tables as targets
+from . import windows
 
 
 class ShippedDataError(Exception):
@@ -46,6 +47,19 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
         with store.read() as tx:
             exists = db.campaigns.exists(tx, definition.id)
             loaded = db.targets.shipped_checksums(tx, definition.id)
+            shipped_history = definition.extra.get("window_changes", [])
+            # A database made before the campaign's terms (or its window history) were in its
+            # file gets them once; terms already stored are never replaced.
+            add_terms = exists and definition.terms.to_json() is not None and \
+                db.campaigns.get(tx, definition.id)["terms"] is None
+            add_history = exists and bool(shipped_history) and \
+                not db.windows.has_changes(tx, definition.id)
+        if add_terms or add_history:
+            with store.write() as tx:
+                if add_terms:
+                    db.campaigns.set_terms(tx, definition.id, definition.terms.to_json())
+                if add_history:
+                    windows.record_shipped(tx, campaigns.get(tx, definition.id), shipped_history)
         pending = []
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
@@ -59,6 +73,7 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
         with store.write() as tx:
             if not exists:
                 count = campaigns.create(tx, definition, data_dir)
+                windows.record_shipped(tx, definition, definition.extra.get("window_changes", []))
                 report.campaigns_added.append(definition.id)
                 audit.record(tx, actor, "campaign_changed",
                              f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",

@@ -68,6 +68,9 @@ def clear(store: Store, campaign_id: str) -> int:
 def generate(store: Store, campaign: Campaign) -> DemoResult:
     """Replace the campaign's demo data with a fresh deterministic simulation of every week."""
     rng = _rng(campaign.id)
+    # Amounts from a generator of their own, so the simulated counts stay what they were.
+    paid = _rng(campaign.id + ":amount")
+    base = campaign.terms.base
     week_ends = [d for d in campaign.week_ends() if d <= campaign.end]
     if campaign.end not in week_ends:
         week_ends.append(campaign.end)   # the closing figure on the window's last day
@@ -96,7 +99,9 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
                 upload_rows.append([campaign.id, "demo", "demo", DEMO_FILE_NAME, None, None, None,
                                     "示例数据", uploaded_at, day, "accepted", "[]", 1, 1, enrolled,
                                     campaign.is_on_time(day, uploaded_at), None])
-                report_rows.append([campaign.id, "demo", unit.unit_code, day, 1, enrolled, None,
+                amount = (round(enrolled * float(base.yuan) * paid.uniform(0.985, 1.0), 2)
+                          if base is not None else None)
+                report_rows.append([campaign.id, "demo", unit.unit_code, day, 1, enrolled, amount,
                                     low_income])
         ids = tx.next_ids("upload_ids", len(upload_rows))
         upload_rows = [[i] + row for i, row in zip(ids, upload_rows)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -13,12 +14,23 @@ from zoneinfo import ZoneInfo
 from .. import db, settings
 from ..db import Session, Store
 from . import divisions, units
+from .terms import Terms, TermsError, from_definition
 
 FRIDAY = 4
 
 
 class CampaignError(ValueError):
     """An unknown campaign or an invalid definition (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class UnitWindow:
+    """A unit's own window (吉林: 长春市、吉林市、松原市 2021-10-08 – 12-31 「因系统切换原因」),
+    inherited by every unit below it that has none of its own."""
+    code: str
+    start: dt.date
+    end: dt.date
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,29 @@ class Campaign:
     contribution_note: str | None = None
     notice: str | None = None
     source: str = "created"
+    terms: Terms = Terms()               # contribution per tier and group, subsidies, payment days
+    unit_windows: tuple[UnitWindow, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # --- windows of units -----------------------------------------------------------------
+    def own_window(self, code: str) -> UnitWindow | None:
+        return next((w for w in self.unit_windows if w.code == code), None)
+
+    def window_of(self, path: Sequence[str]) -> Campaign:
+        """The calendar of the last unit of `path` (codes from the top unit down): the window
+        of the nearest unit of the path that has one of its own, else the campaign's."""
+        for code in reversed(path):
+            own = self.own_window(code)
+            if own is not None:
+                return replace(self, start=own.start, end=own.end)
+        return self
+
+    @property
+    def span(self) -> tuple[dt.date, dt.date]:
+        """The earliest start and the latest end of the campaign's and its units' windows."""
+        starts = [self.start] + [w.start for w in self.unit_windows]
+        ends = [self.end] + [w.end for w in self.unit_windows]
+        return min(starts), max(ends)
 
     # --- calendar -------------------------------------------------------------------------
     @property
@@ -62,36 +96,48 @@ class Campaign:
     def goal_basis_points(self) -> int:
         return int(self.goal * 10000)
 
-    def week_end(self, day: dt.date) -> dt.date:
-        """The deadline day (Friday) on or after `day`: the end of the week `day` belongs to."""
+    def _friday(self, day: dt.date) -> dt.date:
+        """The deadline weekday (Friday) on or after `day`."""
         return day + dt.timedelta(days=(self.deadline_weekday - day.weekday()) % 7)
+
+    def week_end(self, day: dt.date) -> dt.date:
+        """The end of the week `day` belongs to: its Friday, or the window's last day when the
+        window ends before that Friday (the last week is cut short, never past the window)."""
+        friday = self._friday(day)
+        return self.end if day <= self.end < friday else friday
 
     def first_week_end(self) -> dt.date:
         return self.week_end(self.start)
 
     def week_number(self, day: dt.date) -> int:
-        """Campaign week N ends on the N-th Friday of the window; 0 before the window."""
+        """Campaign week N ends on the N-th Friday of the window (the last week on the window's
+        last day); 0 before the window."""
         if day < self.start:
             return 0
-        return (self.week_end(day) - self.first_week_end()).days // 7 + 1
+        return (self._friday(day) - self._friday(self.start)).days // 7 + 1
 
     def week_end_of(self, number: int) -> dt.date:
-        return self.first_week_end() + dt.timedelta(weeks=number - 1)
+        """The last day of week N: its Friday, or the window's last day in the window's last week."""
+        friday = self._friday(self.start) + dt.timedelta(weeks=number - 1)
+        return self.end if friday - dt.timedelta(days=7) < self.end < friday else friday
 
     def week_start_of(self, number: int) -> dt.date:
         """First day of week N: the day after the previous Friday, or the window's start."""
-        return max(self.week_end_of(number) - dt.timedelta(days=6), self.start)
+        friday = self._friday(self.start) + dt.timedelta(weeks=number - 1)
+        return max(friday - dt.timedelta(days=6), self.start)
 
     @property
     def week_count(self) -> int:
-        """Weeks that hold a day of the window (the last may end after the window)."""
+        """Weeks that hold a day of the window."""
         return self.week_number(self.end)
 
     def week_ends(self) -> list[dt.date]:
+        """The last day of every week of the window: Fridays, and the window's last day."""
         return [self.week_end_of(n) for n in range(1, self.week_count + 1)]
 
     def deadline(self, day: dt.date) -> dt.datetime:
-        """When the report for `day`'s week is due: its Friday at 17:00 local time (aware)."""
+        """When the report for `day`'s week is due: the week's last day (its Friday, or the
+        window's last day) at 17:00 local time (aware)."""
         tz = ZoneInfo(settings.timezone())
         return dt.datetime.combine(self.week_end(day), self.deadline_time, tzinfo=tz)
 
@@ -128,10 +174,13 @@ def from_toml(path: Path) -> Campaign:
                              if "low_income_goal" in raw else None),
             contribution_yuan=raw.get("contribution_yuan"),
             contribution_note=raw.get("contribution_note"), notice=raw.get("notice"),
-            source="shipped",
-            extra={"extra_units": raw.get("extra_units", []), "targets": raw.get("targets", [])})
+            source="shipped", terms=from_definition(raw, f"活动定义文件 {path.name} "),
+            extra={"extra_units": raw.get("extra_units", []), "targets": raw.get("targets", []),
+                   "window_changes": raw.get("window_changes", [])})
     except KeyError as exc:
         raise CampaignError(f"活动定义文件 {path.name} 缺少字段 {exc}") from exc
+    except TermsError as exc:
+        raise CampaignError(str(exc)) from exc
 
 
 def validate(c: Campaign) -> None:
@@ -154,22 +203,35 @@ def insert(tx: Session, c: Campaign) -> None:
         "end_date": c.end, "goal": c.goal, "low_income_goal": c.low_income_goal,
         "deadline_weekday": c.deadline_weekday, "deadline_time": c.deadline_time,
         "contribution_yuan": c.contribution_yuan, "contribution_note": c.contribution_note,
-        "notice": c.notice, "source": c.source})
+        "notice": c.notice, "source": c.source, "terms": c.terms.to_json()})
 
 
-def _from_row(row: dict) -> Campaign:
+def _terms(row: dict) -> Terms:
+    """Stored terms; a campaign stored without them keeps its one contribution figure."""
+    terms = Terms.from_json(row.get("terms"))
+    if terms == Terms() and row.get("contribution_yuan") is not None:
+        terms = from_definition({"contribution_yuan": row["contribution_yuan"]})
+    return terms
+
+
+def _from_row(row: dict, windows: Sequence[dict] = ()) -> Campaign:
     return Campaign(
         id=row["id"], name=row["name"], programme=row["programme"], year=row["year"],
         region_code=row["region_code"], levels=tuple(row["levels"]), start=row["start_date"],
         end=row["end_date"], goal=row["goal"], low_income_goal=row["low_income_goal"],
         deadline_weekday=row["deadline_weekday"], deadline_time=row["deadline_time"],
         contribution_yuan=row["contribution_yuan"], contribution_note=row["contribution_note"],
-        notice=row["notice"], source=row["source"])
+        notice=row["notice"], source=row["source"], terms=_terms(row),
+        unit_windows=tuple(UnitWindow(w["unit_code"], w["start_date"], w["end_date"],
+                                      w["reason"] or "") for w in windows))
 
 
 def list_campaigns(tx: Session) -> list[Campaign]:
     """Campaigns with targets first (they have something to show), then the most recent."""
-    return [_from_row(r) for r in db.campaigns.all_rows(tx)]
+    windows: dict[str, list[dict]] = {}
+    for w in db.windows.unit_windows(tx):
+        windows.setdefault(w["campaign_id"], []).append(w)
+    return [_from_row(r, windows.get(r["id"], ())) for r in db.campaigns.all_rows(tx)]
 
 
 def get(tx: Session, campaign_id: str) -> Campaign:
@@ -178,7 +240,7 @@ def get(tx: Session, campaign_id: str) -> Campaign:
         known = [c.id for c in list_campaigns(tx)]
         raise CampaignError(
             f"没有编号为「{campaign_id}」的参保活动。现有活动：{'、'.join(known) or '无'}")
-    return _from_row(row)
+    return _from_row(row, db.windows.unit_windows(tx, campaign_id))
 
 
 def load(store: Store, campaign_id: str) -> Campaign:

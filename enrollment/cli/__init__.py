@@ -64,7 +64,7 @@ COMMANDS = (
     # targets.py: target tables
     targets.targets_group, targets.allocate_command,
     # reports.py: what leaders and the clerk read
-    reports.progress_command, reports.export_command,
+    reports.progress_command, reports.groups_command, reports.export_command,
     # accounts.py: accounts and the audit log
     accounts.users_group, accounts.audit_command,
     # storage.py: the database file

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import click
 
 from .. import campaigns
-from ..campaigns import bootstrap, demo, regions
+from ..campaigns import bootstrap, demo, details, regions
 from ..db import StorageError
 from ..labels import LEVEL_LABELS
 from .common import (
@@ -19,6 +20,7 @@ from .common import (
     parse_day,
     ready,
 )
+from .output import echo_frame, output_options, text_table
 
 
 @click.command()
@@ -75,6 +77,57 @@ def campaign_create(ctx: click.Context, campaign_id: str, name: str, region: str
     except (regions.SetupError, StorageError) as exc:
         fail(str(exc))
     click.echo(created.summary())
+
+
+@campaign_group.command("window")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--end", callback=parse_day, help="New last day of the window, YYYY-MM-DD.")
+@click.option("--start", callback=parse_day, help="New first day of the window, YYYY-MM-DD.")
+@click.option("--unit", help="A unit (code or name) that gets a window of its own; the units "
+                             "below it inherit it (default: the campaign's window).")
+@click.option("--inherit", is_flag=True, help="Put --unit back on the campaign's window.")
+@click.option("--reason", required=True, help="Why the window changes (kept in the history).")
+@click.pass_context
+def campaign_window(ctx: click.Context, campaign_id: str, end: dt.date | None,
+                    start: dt.date | None, unit: str | None, inherit: bool, reason: str) -> None:
+    """Move or extend a campaign's window, or give a unit (and its subtree) its own."""
+    store = ready(ctx)
+    if end is None and start is None and not inherit:
+        fail("请用 --end（或 --start）指定新的日期；取消单位单独的参保期请用 --unit 和 --inherit")
+    try:
+        change = campaigns.change_window(store, campaign_id, reason=reason, end=end, start=start,
+                                         unit=unit, inherit=inherit, actor=cli_actor(),
+                                         address=cli_address())
+    except campaigns.WindowError as exc:
+        fail(str(exc))
+    click.echo(change.summary())
+
+
+@campaign_group.command("show")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@output_options
+@click.pass_context
+def campaign_show(ctx: click.Context, campaign_id: str, fmt: str) -> None:
+    """A campaign's window and its changes, contribution per tier and group, subsidies,
+    payment days and the units with a window of their own."""
+    store = ready(ctx)
+    campaign = find_campaign(store, campaign_id)
+    with store.read() as con:
+        shown = details.details(con, campaign)
+    if fmt == "json":
+        click.echo(json.dumps(shown.as_json(), ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        echo_frame(shown.history, "csv")
+        return
+    for label, value in shown.definition + shown.terms:
+        click.echo(f"{label}：{value}")
+    if len(shown.unit_windows):
+        click.echo("\n单独设置集中参保期的单位（其下属单位同样适用）：")
+        click.echo(text_table(shown.unit_windows))
+    if len(shown.history):
+        click.echo("\n集中参保期调整记录：")
+        click.echo(text_table(shown.history))
 
 
 @click.command("regions")

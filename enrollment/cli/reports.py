@@ -14,7 +14,8 @@ from ..export import bundles, tables
 from ..export import model as exports
 from ..identity import audit
 from ..labels import LEVEL_LABELS, TARGETS_MISSING
-from ..metrics import progress
+from ..metrics import groups, money, progress
+from ..uploads import template as templates
 from .common import (
     LEVEL_CHOICES,
     cli_actor,
@@ -24,12 +25,16 @@ from .common import (
     parse_day,
     ready,
 )
-from .output import json_value, output_options, text_table
+from .output import json_value, output_options, records, text_table
 
 UNIT_FIELDS = ("code", "name", "level", "parent_code", "target", "enrolled", "completion", "pace",
                "gap_pp", "status", "week_delta", "report_date")
 # Low-income and stable post-poverty residents (their goal is 100%): target, enrolled, rate.
 LOW_INCOME_FIELDS = ("low_income_target", "low_income_enrolled", "low_income_completion")
+# Money: 征缴金额 (as reported), 应缴金额 (enrolled × contribution) and the share collected.
+MONEY_FIELDS = ("amount", "expected_amount", "amount_share")
+# Each unit's own window (a unit may have one, or inherit one from above) and 序时进度 in it.
+WINDOW_FIELDS = ("window_start", "window_end", "time_progress")
 
 
 def _unit_dict(row: dict, fields=UNIT_FIELDS) -> dict:
@@ -53,9 +58,14 @@ def progress_json(result: progress.Progress, frame: pd.DataFrame) -> dict:
         "pace": float(result.pace),
         "targets_missing": result.targets_missing,
         "status_counts": result.status_counts(frame),
-        "total": _unit_dict(result.total, total_fields + LOW_INCOME_FIELDS),
-        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + LOW_INCOME_FIELDS)
+        "total": _unit_dict(result.total, total_fields + MONEY_FIELDS + LOW_INCOME_FIELDS
+                            + WINDOW_FIELDS),
+        "units": [_unit_dict(r, UNIT_FIELDS + ("needed_per_week",) + MONEY_FIELDS
+                             + LOW_INCOME_FIELDS + WINDOW_FIELDS)
                   for r in frame.to_dict("records")],
+        "contribution_yuan": None if c.terms.base is None else float(c.terms.base.yuan),
+        "amount_basis": money.basis(c.terms),
+        "windows_differ": bool(frame["window_id"].notna().any()),
         "low_income_goal": None if c.low_income_goal is None else float(c.low_income_goal),
     }
 
@@ -89,7 +99,7 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
         click.echo(json.dumps(progress_json(result, frame), ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
-        click.echo(txt.csv_text(frame[list(UNIT_FIELDS)]), nl=False)
+        click.echo(txt.csv_text(frame[list(UNIT_FIELDS + MONEY_FIELDS)]), nl=False)
         return
     total = result.total
     tag = "【示例数据】" if source == "demo" else ""
@@ -102,7 +112,66 @@ def progress_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None
         shown = "未上报" if pd.isna(enrolled) else f"{enrolled:,}"
         click.echo(f"合计：任务数 {total['target']:,}，累计参保 {shown}，"
                    f"完成率 {'' if pd.isna(total['completion']) else format(total['completion'], '.2%')}")
-    click.echo(text_table(tables.as_text(tables.unit_table(frame))))
+    if not pd.isna(total["amount"]):
+        share = total["amount_share"]
+        click.echo(f"征缴金额 {money.wan(total['amount'])}"
+                   + ("" if pd.isna(share) else f"，占应缴金额 {money.wan(total['expected_amount'])}"
+                      f"（{money.basis(campaign.terms)}）的 {share:.2%}"))
+    click.echo(text_table(tables.as_text(tables.unit_table(frame, money=tables.has_money(frame)))))
+
+
+GROUP_FIELDS = ("code", "name", "level", "group_key", "group", "population", "enrolled",
+                "amount", "completion", "goal", "missing", "status", "subsidy")
+
+
+@click.command("groups")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--as-of", callback=parse_day, help="As-of date YYYY-MM-DD (default: this week's Friday).")
+@click.option("--unit", help="Unit (code or name) whose groups and lower units are shown (default: the top).")
+@click.option("--group", "group_text", help="One group (key or name): its figure in each lower unit.")
+@click.option("--source", type=click.Choice(progress.SOURCES),
+              help="upload or demo (default: uploads, demo only when nothing else exists).")
+@output_options
+@click.pass_context
+def groups_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None,
+                   unit: str | None, group_text: str | None, source: str | None,
+                   fmt: str) -> None:
+    """分类人群: each group of a unit against its goal, or one group in each lower unit."""
+    store = ready(ctx)
+    campaign = find_campaign(store, campaign_id)
+    if not campaign.terms.groups:
+        fail(f"活动「{campaign.name}」的定义中没有分类人群")
+    as_of = as_of or campaign.default_as_of()
+    chosen = None
+    if group_text:
+        chosen = next((g for g in campaign.terms.groups
+                       if group_text.strip() in (g.key, *g.names)), None)
+        if chosen is None:
+            fail(f"没有分类人群「{group_text}」，可选：{'、'.join(g.name for g in campaign.terms.groups)}")
+    with store.read() as con:
+        source = source or progress.default_source(con, campaign_id)
+        try:
+            code = templates.resolve_scope(con, campaign_id, unit).code
+        except templates.TemplateError as exc:
+            fail(str(exc))
+        figures = groups.figures(con, campaign, as_of, source, root=code, view=True)
+    if chosen is not None:          # the group in each lower unit (or in the unit itself)
+        rows = figures[figures["group_key"] == chosen.key]
+        lower = rows[rows["parent_code"] == code]
+        figures = lower if len(lower) else rows
+    if fmt == "json":
+        click.echo(json.dumps({"campaign": campaign.id, "as_of": as_of.isoformat(),
+                               "source": source, "unit": code,
+                               "groups": records(figures, GROUP_FIELDS)},
+                              ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        click.echo(txt.csv_text(figures[list(GROUP_FIELDS)]), nl=False)
+        return
+    shown = (groups.by_unit(figures, code, chosen.key) if chosen is not None
+             else groups.summary(figures, code))
+    click.echo(f"{campaign.name}  截至 {as_of}  分类人群参保情况")
+    click.echo(text_table(shown.astype(object).where(shown.notna(), "")))
 
 
 @click.command("export")

@@ -16,6 +16,7 @@ from ..export import tables
 from ..files.reader import ReadError
 from ..labels import LEVEL_LABELS, TARGET_COLUMN_LABELS, TARGETS_MISSING
 from ..targets import allocation
+from ..targets import groups as target_groups
 from ..targets import tables as targets
 from ..uploads import rights
 from .common import (
@@ -45,13 +46,13 @@ def targets_group() -> None:
     """Target tables (任务分解表): show, load, history, template, restore."""
 
 
-def _target_text(frame: pd.DataFrame) -> str:
+def _target_text(frame: pd.DataFrame, group_columns: tuple[str, ...] = ()) -> str:
     """Target rows for the terminal: Chinese headers, level names, numbers with separators."""
     labels = {"code": "单位代码", "name": "单位", **TARGET_COLUMN_LABELS}
-    shown = frame[[c for c in TARGET_FIELDS if c in frame.columns]].copy()
+    shown = frame[[c for c in TARGET_FIELDS + tuple(group_columns) if c in frame.columns]].copy()
     shown["level"] = shown["level"].map(lambda v: LEVEL_LABELS.get(v, v))
     for column in ("task", "baseline", "registered_population", "resident_population",
-                   "low_income"):
+                   "low_income", *group_columns):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     return text_table(shown.rename(columns=labels))
 
@@ -66,11 +67,12 @@ def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id
                  fmt: str) -> None:
     """The current target of every unit (or one version's rows)."""
     store = ready(ctx)
-    find_campaign(store, campaign_id)
+    campaign = find_campaign(store, campaign_id)
     level = {"village": "community", "all": None}.get(level, level)
     with store.read() as con:
         frame = (db.targets.version(con, campaign_id, set_id) if set_id is not None
                  else db.targets.current(con, campaign_id, level))
+        frame, group_columns = target_groups.with_groups(con, campaign, frame, set_id)
     if level and set_id is not None:
         frame = frame[frame["level"] == level]
     if frame.empty:
@@ -78,13 +80,13 @@ def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id
             fail(f"本活动没有第 {set_id} 版目标任务表")
         fail(f"{TARGETS_MISSING}：该活动还没有任务数。可用 `targets template` 下载模板填写后"
              "用 `targets load` 载入，或用 `allocate` 测算。")
+    fields = TARGET_FIELDS + tuple(group_columns)
     if fmt == "json":
-        click.echo(json.dumps(records(frame, TARGET_FIELDS), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(records(frame, fields), ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        click.echo(txt.csv_text(frame[[c for c in TARGET_FIELDS if c in frame.columns]]),
-                   nl=False)
+        click.echo(txt.csv_text(frame[[c for c in fields if c in frame.columns]]), nl=False)
     else:
-        click.echo(_target_text(frame))
+        click.echo(_target_text(frame, group_columns))
 
 
 @targets_group.command("load")

@@ -7,14 +7,14 @@ login sessions, failed logins, audit …), returning dataclasses or frames. `bac
 restores the whole database.
 """
 
-from . import (accounts, audit, campaigns, divisions, holding, logins, reports, rollup,  # noqa: I001
-               sessions, targets, units, uploads)
+from . import (accounts, audit, campaigns, divisions, groups, holding, logins,  # noqa: I001
+               reports, rollup, sessions, targets, units, uploads, windows)
 from .engine import (DatabaseBusy, DatabaseDamaged, DiskFull, EngineError, NotInitialized,
                      Session, StorageError, Store, explain)
 from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
 
-__all__ = ["accounts", "audit", "campaigns", "divisions", "holding", "logins", "reports",
-           "rollup", "sessions", "targets", "units", "uploads",
+__all__ = ["accounts", "audit", "campaigns", "divisions", "groups", "holding", "logins",
+           "reports", "rollup", "sessions", "targets", "units", "uploads", "windows",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",

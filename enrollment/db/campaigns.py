@@ -8,7 +8,7 @@ from .engine import Session
 
 COLUMNS = ("id", "name", "programme", "year", "region_code", "levels", "start_date", "end_date",
            "goal", "low_income_goal", "deadline_weekday", "deadline_time", "contribution_yuan",
-           "contribution_note", "notice", "source")
+           "contribution_note", "notice", "source", "terms")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM campaigns"
 
 
@@ -36,3 +36,14 @@ def exists(tx: Session, campaign_id: str) -> bool:
 
 def count(tx: Session) -> int:
     return tx.value("SELECT count(*) FROM campaigns")
+
+
+def set_terms(tx: Session, campaign_id: str, terms: str | None) -> None:
+    """The campaign's contribution terms (JSON text, campaigns/terms.py)."""
+    tx.run("UPDATE campaigns SET terms = :t WHERE id = :id", {"t": terms, "id": campaign_id})
+
+
+def set_window(tx: Session, campaign_id: str, start, end) -> None:
+    """The campaign's current window (its changes are kept in window_changes)."""
+    tx.run("UPDATE campaigns SET start_date = :s, end_date = :e WHERE id = :id",
+           {"s": start, "e": end, "id": campaign_id})

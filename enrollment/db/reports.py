@@ -47,6 +47,8 @@ def delete_source(tx: Session, campaign_id: str, source: str) -> int:
                        {"c": campaign_id, "s": source})
     tx.run("DELETE FROM reports WHERE campaign_id = :c AND source = :s",
            {"c": campaign_id, "s": source})
+    tx.run("DELETE FROM group_reports WHERE campaign_id = :c AND source = :s",
+           {"c": campaign_id, "s": source})
     tx.run("DELETE FROM uploads WHERE campaign_id = :c AND source = :s",
            {"c": campaign_id, "s": source})
     return removed

@@ -17,6 +17,13 @@ DuckDB-only constructs, all in this module (the standard equivalents in brackets
   by date with LIMIT 1);
 * `any_value` (min/max of a value that is the same in the group);
 * `HUGEINT` for the exact status comparison (NUMERIC).
+
+Units with a window of their own (吉林: three cities 2021-10-08 – 12-31 in a province window from
+10-01) get their own calendar inputs: `window_owners` (code, window_id) names them and
+`window_dates` (window_id, as_of, pace, elapsed, window_days, after_end, weeks_left) holds each
+window's values at each date, both registered frames (temporary tables); `owned` hands an owner's
+window down its subtree to every unit without one of its own, and the final select takes a unit's
+own values where it has them, the dates' (the root's window) elsewhere.
 """
 
 from __future__ import annotations
@@ -34,6 +41,27 @@ _DATES = """
         SELECT unnest(:as_of) AS as_of, unnest(:prev) AS prev, unnest(:week_start) AS week_start,
                unnest(:pace) AS pace, unnest(:elapsed) AS elapsed,
                unnest(:after_end) AS after_end, unnest(:weeks_left) AS weeks_left)"""
+
+
+# No unit with a window of its own: the same columns, no rows, no recursion.
+_NO_WINDOWS = """
+    owned AS (SELECT NULL::VARCHAR AS code, NULL::INTEGER AS window_id WHERE false),
+    wdates AS (SELECT NULL::INTEGER AS window_id, NULL::DATE AS as_of, NULL::DOUBLE AS pace,
+                      NULL::INTEGER AS elapsed, NULL::INTEGER AS window_days,
+                      NULL::BOOLEAN AS after_end, NULL::INTEGER AS weeks_left WHERE false)"""
+
+
+def _windows_sql(units: str) -> str:
+    """CTEs `owned` (unit -> window of its own, inherited down its subtree within `units`) and
+    `wdates` (each such window's calendar values at each date)."""
+    return f"""
+    owned(code, window_id) AS (
+        SELECT o.code, o.window_id FROM window_owners o WHERE o.code IN (SELECT code FROM {units})
+        UNION ALL
+        SELECT x.code, w.window_id FROM owned w JOIN {units} x ON x.parent_code = w.code
+        WHERE x.code NOT IN (SELECT code FROM window_owners)),
+    wdates AS (SELECT window_id, as_of, pace, elapsed, window_days, after_end, weeks_left
+               FROM window_dates)"""
 
 
 def _valid_sql(units: str | None) -> str:
@@ -267,24 +295,28 @@ SELECT r.code, r.name, r.level, r.parent_code, r.depth, r.position, r.as_of,
        r.target, r.baseline, r.enrolled, r.enrolled_prev,
        r.enrolled - r.enrolled_prev AS week_delta,
        r.enrolled / r.target AS completion,
-       d.pace AS pace,
-       (r.enrolled / r.target - d.pace) * 100 AS gap_pp,
+       coalesce(w.pace, d.pace) AS pace,
+       (r.enrolled / r.target - coalesce(w.pace, d.pace)) * 100 AS gap_pp,
        CASE
          WHEN r.target IS NULL OR r.target = 0 THEN 'no_target'
          WHEN NOT r.reported_week OR r.enrolled IS NULL THEN 'not_reported'
          WHEN r.enrolled::HUGEINT * 10000 >= :goal_bp::HUGEINT * r.target THEN 'achieved'
-         WHEN d.after_end THEN 'behind'
-         WHEN r.enrolled::HUGEINT * 10000 * :window_days
-              >= :goal_bp::HUGEINT * r.target * d.elapsed THEN 'on_track'
+         WHEN coalesce(w.after_end, d.after_end) THEN 'behind'
+         WHEN r.enrolled::HUGEINT * 10000 * coalesce(w.window_days, :window_days)
+              >= :goal_bp::HUGEINT * r.target * coalesce(w.elapsed, d.elapsed) THEN 'on_track'
          ELSE 'behind'
        END AS status,
-       CASE WHEN d.weeks_left > 0 AND r.target IS NOT NULL
+       CASE WHEN coalesce(w.weeks_left, d.weeks_left) > 0 AND r.target IS NOT NULL
             THEN greatest(ceil(:goal_bp::HUGEINT * r.target / 10000) - coalesce(r.enrolled, 0), 0)
-                 / d.weeks_left END AS needed_per_week,
+                 / coalesce(w.weeks_left, d.weeks_left) END AS needed_per_week,
        r.report_date, r.reported_week,
        r.amount, r.low_income_target, r.low_income_enrolled,
-       r.low_income_enrolled / r.low_income_target AS low_income_completion
+       r.low_income_enrolled / r.low_income_target AS low_income_completion,
+       coalesce(w.elapsed, d.elapsed) AS elapsed,
+       coalesce(w.window_days, :window_days) AS window_days, ow.window_id
 FROM ({union}) r JOIN dates d ON d.as_of = r.as_of
+LEFT JOIN owned ow ON ow.code = r.code
+LEFT JOIN wdates w ON w.window_id = ow.window_id AND w.as_of = r.as_of
 {where}
 ORDER BY r.as_of, r.depth, r.parent_code, r.position, r.code
 """
@@ -307,30 +339,47 @@ def _is_top(tx: Session, campaign_id: str, code: str) -> bool:
 
 def rollup(tx: Session, campaign_id: str, source: str, goal_bp: int, window_days: int,
            dates: dict, root: str | None = None, only: str | None = None,
-           with_prev: bool = True, view: str | None = None) -> pd.DataFrame:
+           with_prev: bool = True, view: str | None = None,
+           windows: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Metrics of every unit (of the subtree under `root`, if given) at each of the dates.
 
     `dates` holds one list per date column of the CTE `dates` (as_of, prev, week_start, pace,
-    elapsed, after_end, weeks_left). `only` keeps one unit's rows, `view` that unit and its
-    children. With `only == root` and without `with_prev` (a trend) the unit's rows are summed
-    from the reporting units below it (_unit_sql) instead of rolling up every unit at every
-    date: the same rows, far less work.
+    elapsed, after_end, weeks_left), for the window of `root` (or the campaign's), whose
+    length is `window_days`. `windows`, when units below have windows of their own, is the
+    frames (window_owners, window_dates) described above. `only` keeps one unit's rows, `view`
+    that unit and its children. With `only == root` and without `with_prev` (a trend) the
+    unit's rows are summed from the reporting units below it (_unit_sql) instead of rolling up
+    every unit at every date: the same rows, far less work.
     """
-    from .reports import parents_report
-
-    if only is not None and only == root and not with_prev:
-        sql = ("WITH RECURSIVE "
-               + _unit_sql(parents_report(tx, campaign_id, source), _is_top(tx, campaign_id, root))
-               + _FINAL.format(union="SELECT * FROM one", where=""))
-    else:
-        deepest = max_depth(tx, campaign_id)
-        # One or two dates: an aggregate per unit and date is cheaper than an as-of join's sort.
-        parts = [_source_sql(root is not None, with_prev, by_date=len(dates["as_of"]) <= 2)]
-        parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
-        union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
-        where = ("WHERE r.code = :only" if only is not None else
-                 "WHERE r.code = :view OR r.parent_code = :view" if view is not None else "")
-        sql = "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
+    one_unit = only is not None and only == root and not with_prev
     params = {"campaign": campaign_id, "source": source, "goal_bp": goal_bp,
               "window_days": window_days, "root": root, "only": only, "view": view, **dates}
-    return tx.frame(sql, params)
+    if one_unit or windows is None:      # one unit: its own window is `dates`
+        return tx.frame(_sql(tx, campaign_id, source, len(dates["as_of"]), root, only,
+                             with_prev, view, one_unit, False), params)
+    owners, window_dates = windows
+    # Registered before any other statement: DuckDB refuses to register a frame while a
+    # result of the connection is open.
+    with tx.relations(window_owners=owners, window_dates=window_dates):
+        return tx.frame(_sql(tx, campaign_id, source, len(dates["as_of"]), root, only,
+                             with_prev, view, False, True), params)
+
+
+def _sql(tx: Session, campaign_id: str, source: str, dates: int, root: str | None,
+         only: str | None, with_prev: bool, view: str | None, one_unit: bool,
+         windows: bool) -> str:
+    from .reports import parents_report
+
+    if one_unit:
+        return ("WITH RECURSIVE "
+                + _unit_sql(parents_report(tx, campaign_id, source), _is_top(tx, campaign_id, root))
+                + "," + _NO_WINDOWS + _FINAL.format(union="SELECT * FROM one", where=""))
+    deepest = max_depth(tx, campaign_id)
+    # One or two dates: an aggregate per unit and date is cheaper than an as-of join's sort.
+    parts = [_source_sql(root is not None, with_prev, by_date=dates <= 2)]
+    parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
+    parts.append(_windows_sql("u") if windows else _NO_WINDOWS)
+    union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
+    where = ("WHERE r.code = :only" if only is not None else
+             "WHERE r.code = :view OR r.parent_code = :view" if view is not None else "")
+    return "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)

@@ -222,6 +222,65 @@ MIGRATIONS: tuple[Migration, ...] = (
               ON n.campaign_id = t.campaign_id AND n.unit_code = t.unit_code
              AND n.set_id = t.set_id""",
     )),
+    Migration(7, "contribution terms, windows that move, figures and targets per group", (
+        # The campaign's contribution per tier and group, subsidies and payment days, as JSON
+        # text read by enrollment/campaigns/terms.py (no SQL reads inside it).
+        "ALTER TABLE campaigns ADD COLUMN terms VARCHAR",
+        "CREATE SEQUENCE window_change_ids START 1",
+        # Every change of a window, kept: the campaign's own (unit_code NULL; campaigns keeps
+        # the current start and end) or a unit's, which its subtree inherits. A unit row without
+        # dates puts the unit back on the campaign's window. previous_* NULL: not known.
+        """CREATE TABLE window_changes (
+            id BIGINT PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            unit_code VARCHAR,
+            start_date DATE,
+            end_date DATE,
+            previous_start DATE,
+            previous_end DATE,
+            reason VARCHAR NOT NULL,
+            changed_by VARCHAR,
+            changed_at TIMESTAMP NOT NULL)""",
+        # A unit's own window is its latest change, unless that one removed it.
+        """CREATE VIEW unit_windows AS
+            SELECT campaign_id, unit_code, start_date, end_date, reason, change_id FROM (
+                SELECT DISTINCT ON (campaign_id, unit_code) campaign_id, unit_code, start_date,
+                       end_date, reason, id AS change_id
+                FROM window_changes WHERE unit_code IS NOT NULL
+                ORDER BY campaign_id, unit_code, id DESC) latest
+            WHERE start_date IS NOT NULL""",
+        # A report's figures per group (分类人群), written with the report revision (same
+        # upload); the view keeps those of the revision that counts (`figures`).
+        """CREATE TABLE group_reports (
+            campaign_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            report_date DATE NOT NULL,
+            upload_id BIGINT NOT NULL,
+            group_key VARCHAR NOT NULL,
+            enrolled BIGINT,
+            amount DECIMAL(18, 2))""",
+        """CREATE VIEW group_figures AS
+            SELECT f.campaign_id, f.source, f.unit_code, f.report_date, g.group_key,
+                   g.enrolled, g.amount
+            FROM figures f JOIN group_reports g
+              ON g.campaign_id = f.campaign_id AND g.source = f.source
+             AND g.unit_code = f.unit_code AND g.report_date = f.report_date
+             AND g.upload_id = f.upload_id""",
+        # A target set's population per group; the one that counts comes with the unit's task.
+        """CREATE TABLE target_groups (
+            set_id BIGINT NOT NULL,
+            campaign_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            group_key VARCHAR NOT NULL,
+            population BIGINT NOT NULL,
+            PRIMARY KEY (set_id, unit_code, group_key))""",
+        """CREATE VIEW current_group_targets AS
+            SELECT g.campaign_id, g.unit_code, g.group_key, g.population, g.set_id
+            FROM target_groups g JOIN current_targets t
+              ON t.campaign_id = g.campaign_id AND t.unit_code = g.unit_code
+             AND t.set_id = g.set_id""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

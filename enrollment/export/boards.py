@@ -131,12 +131,20 @@ def _bar(data: ExportData, unit: dict) -> str:
         return ""
     value = min(float(unit["completion"]), 1.0) * 100
     color = STATUS_COLORS.get(unit["status"], "#999999")
-    goal, pace = float(data.campaign.goal) * 100, float(data.result.pace) * 100
+    goal, pace = float(data.campaign.goal) * 100, _own(data, unit, "pace") * 100
     return (f"<div class='bar'><div class='fill' style='width:{value:.2f}%;background:{color}'></div>"
             f"<div class='mark' style='left:{pace:.2f}%;border-color:#E69F00'>"
             f"<span style='color:#B07800'>序时目标 {pace:.1f}%</span></div>"
             f"<div class='mark' style='left:{goal:.2f}%;border-color:#7A0019'>"
             f"<span style='color:#7A0019;left:auto;right:1mm'>目标 {goal:.0f}%</span></div></div>")
+
+
+def _own(data: ExportData, unit: dict, field: str) -> float:
+    """The unit's own pace or time progress (its window may differ from the scope's)."""
+    value = unit.get(field)
+    if value is None or pd.isna(value):
+        return float(data.result.pace if field == "pace" else data.result.time_progress)
+    return float(value)
 
 
 def _rows_per_column(children: pd.DataFrame) -> int:
@@ -200,7 +208,7 @@ def _page(data: ExportData, unit: dict, squeeze: float = 1.0) -> str:
         ("", f"距{c.goal:.0%}目标还需参保", _needed(data, unit), "#222"),
         ("", "本周新增参保",
          "未上报" if unit["status"] == "not_reported" else count(unit["week_delta"]), "#222"),
-        ("", "序时目标", percent(float(data.result.pace)), "#B07800"),
+        ("", "序时目标", percent(_own(data, unit, "pace")), "#B07800"),
     ]
     boxes = "".join(
         f"<div class='figure {cls}'><div class='label'>{_e(label)}</div>"
@@ -211,12 +219,15 @@ def _page(data: ExportData, unit: dict, squeeze: float = 1.0) -> str:
         policy.append(f"个人缴费标准：{c.contribution_note}")
     elif c.contribution_yuan:
         policy.append(f"个人缴费标准：{c.contribution_yuan}元/人·年")
-    policy.append(f"集中参保缴费期：{cn_date(c.start)}至{cn_date(c.end)}")
+    start, end = unit.get("window_start"), unit.get("window_end")
+    if start is None or pd.isna(start):
+        start, end = data.calendar.start, data.calendar.end
+    policy.append(f"集中参保缴费期：{cn_date(start)}至{cn_date(end)}")
     if c.notice:
         policy.append(f"依据：{c.notice}")
     footer = ("　".join(_e(p) for p in policy)
               + f"<br>完成率 = 已参保人数 ÷ 任务数；序时目标 = {c.goal:.0%} × 序时进度"
-                f"（{percent(float(data.result.time_progress))}）。{_e(data.source_note)}。")
+                f"（{percent(_own(data, unit, 'time_progress'))}）。{_e(data.source_note)}。")
     demo = (f"<div class='watermark'>{DEMO_BADGE}</div>"
             f"<div class='demo'>{DEMO_BADGE}：以下为模拟数字，仅供演示，不是真实上报，请勿张贴。</div>"
             if data.demo else "")

@@ -29,7 +29,7 @@ from ..labels import (
     LEVEL_LABELS,
     STATUS_LABELS,
 )
-from ..metrics import reporting
+from ..metrics import groups, money, reporting
 from ..text import md
 from .model import ExportData, cn_date, cn_short_date, count, percent
 
@@ -77,12 +77,16 @@ def _pp(value: float) -> str:
 
 def overall(data: ExportData) -> list[str]:
     """一、总体进度: the scope against the goal, the 序时目标 and the calendar."""
-    unit, c = data.scope, data.campaign
+    unit, c = data.scope, data.calendar
     name = unit["name"]
     tp, pace, goal = float(data.result.time_progress), float(data.result.pace), float(c.goal)
     elapsed = c.elapsed_days(data.as_of)
     calendar = (f"集中参保期共{c.window_days}天，已过{elapsed}天，序时进度为{percent(tp)}，"
                 f"序时目标为{percent(pace)}（{c.goal:.0%}×序时进度）。")
+    if data.extension and c.end == data.campaign.end:
+        reason = data.extension["reason"]
+        calendar = (f"{reason}，集中参保期已延长至{cn_date(data.extension['end'])}。"
+                    + calendar)
     if pd.isna(unit["target"]):
         return [f"{data.when}，{name}尚未录入任务数，无法计算完成率。" + calendar]
     if pd.isna(unit["enrolled"]):
@@ -109,11 +113,27 @@ def overall(data: ExportData) -> list[str]:
         second.append(text + "。")
     if not pd.isna(unit["week_delta"]):
         second.append(f"较上周新增参保{int(unit['week_delta']):,}人。")
+    if money_text := collected(data):
+        second.append(money_text)
     if data.projection is not None:
         projected = data.projection / int(unit["target"])
         second.append("按最近三周的平均进度推算，期末完成率" + (
             "预计超过100%。" if projected > 1 else f"约为{percent(projected, 1)}。"))
     return [first] + (["".join(second)] if second else [])
+
+
+def collected(data: ExportData) -> str:
+    """The money sentence: 征缴金额 against 应缴金额 (or why there is none)."""
+    unit = data.scope
+    if not data.money:
+        return ""
+    if pd.isna(unit["amount"]):
+        return "本期各单位尚未上报征缴金额。"
+    text = f"累计征缴金额{money.wan(unit['amount'])}"
+    if pd.isna(unit["expected_amount"]) or pd.isna(unit["amount_share"]):
+        return text + f"（{money.basis(data.campaign.terms)}）。"
+    return (text + f"，为应缴金额{money.wan(unit['expected_amount'])}"
+            f"（{money.basis(data.campaign.terms)}）的{percent(unit['amount_share'])}。")
 
 
 def ranking(data: ExportData) -> list[str]:
@@ -144,6 +164,8 @@ def ranking(data: ExportData) -> list[str]:
             + "。")
     elif counts["achieved"] + counts["on_track"] == len(frame):
         out.append(f"各{level}完成率均不低于序时目标。")
+    if data.window_note:
+        out.append(data.window_note + "。")
     return out
 
 
@@ -192,6 +214,30 @@ def low_income(data: ExportData) -> list[str]:
             + _names(below, describe) + "。"]
 
 
+def group_lines(data: ExportData) -> list[str]:
+    """分类人群: for each group with a goal, the units of the level below it and how many
+    people are missing (万州: 特困人员、低保对象 … must reach 100%)."""
+    frame = data.level_groups
+    level = LEVEL_LABELS.get(data.level, data.level)
+    out = []
+    for group in data.campaign.terms.groups:
+        rows = frame[(frame["group_key"] == group.key) & frame["population"].notna()]
+        if group.goal is None or rows.empty:
+            continue
+        below = rows[rows["status"] == groups.BELOW].sort_values("completion", kind="stable")
+        goal = f"{group.goal:.0%}"
+        if below.empty:
+            reported = rows[rows["enrolled"].notna()]
+            out.append(f"{group.name}参保率要求达到{goal}，已上报的{len(reported)}个{level}均已达到。"
+                       if len(reported) else f"{group.name}参保率要求达到{goal}，各{level}尚未上报。")
+            continue
+        missing = int(below["missing"].sum())
+        out.append(f"{group.name}参保率要求达到{goal}，未达到的{level}有{len(below)}个，共还差{missing:,}人："
+                   + _names(below, lambda r: f"{percent(r['completion'])}，还差{int(r['missing']):,}人")
+                   + "。")
+    return out
+
+
 def requests(data: ExportData) -> list[str]:
     """五、工作要求: only what the numbers call for."""
     frame = data.units
@@ -208,7 +254,12 @@ def requests(data: ExportData) -> list[str]:
     li = frame[frame["low_income_target"].notna()]
     if len(li) and (li["low_income_completion"].isna() | (li["low_income_completion"] < 1)).any():
         asks.append("低收入人口参保率未达到100%的单位要逐人核实，确保应保尽保。")
-    c = data.campaign
+    short = data.level_groups
+    short = short[short["status"] == groups.BELOW]
+    if len(short):
+        names = "、".join(dict.fromkeys(short["group"]))
+        asks.append(f"{names}参保率未达到要求的单位要对照名单逐人核实，确保应保尽保。")
+    c = data.calendar
     if data.as_of < c.end:
         asks.append(f"集中参保缴费期至{cn_date(c.end)}结束，请各单位对照{c.goal:.0%}的目标和序时进度抓紧推进。")
     return [f"（{NUMBERS[i]}）{text}" if len(asks) > 1 else text for i, text in enumerate(asks)]
@@ -218,7 +269,8 @@ def draft(data: ExportData) -> Draft:
     """The bulletin's text from the export's numbers."""
     level = LEVEL_LABELS.get(data.level, data.level)
     sections = [("一、总体进度", overall(data)), (f"二、各{level}进度", ranking(data))]
-    for heading, paragraphs in (("上报情况", reports(data)), ("低收入人口参保情况", low_income(data)),
+    for heading, paragraphs in (("上报情况", reports(data)),
+                                ("低收入人口参保情况", low_income(data) + group_lines(data)),
                                 ("工作要求", requests(data))):
         if paragraphs:
             sections.append((f"{NUMBERS[len(sections)]}、{heading}", paragraphs))

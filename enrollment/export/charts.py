@@ -65,7 +65,8 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
 
     Value labels on the bars, a line at the goal and one at the pace line; hover shows target,
     enrolled, gap and last week's change. Units without any figure get an empty bar labelled
-    未上报.
+    未上报. A unit whose own window gives it another pace line (a `pace` column that differs)
+    gets a short mark at its own 序时目标 on its bar.
     """
     data = frame.copy()
     data["pct"] = data["completion"].astype("Float64") * 100
@@ -98,6 +99,13 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
                            "<br>完成率 %{text}<br>与序时目标差距 %{customdata[2]} 个百分点"
                            "<br>较上周增加 %{customdata[3]}<extra></extra>"),
         ))
+    own = data[(data["pace"] - pace).abs() > 1e-9] if "pace" in data else data.iloc[0:0]
+    if len(own):
+        fig.add_trace(go.Scatter(
+            x=[float(v) * 100 for v in own["pace"]], y=own["label"], mode="markers",
+            name="本单位序时目标（参保期不同）", cliponaxis=False,
+            marker=dict(symbol="line-ns", size=22, line=dict(width=3, color=PACE_COLOR)),
+            hovertemplate="%{y}：本单位序时目标 %{x:.1f}%<extra></extra>"))
     order = list(data["label"])
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed",
                      tickfont=dict(size=14), automargin=True, showgrid=False)

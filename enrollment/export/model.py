@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..campaigns import windows
 from ..campaigns.model import Campaign
 from ..db import Session
 from ..labels import (
@@ -25,7 +26,7 @@ from ..labels import (
     REPORTER_LABELS,
     SOURCE_NOTE,
 )
-from ..metrics import overview, progress, reporting
+from ..metrics import groups, overview, progress, reporting
 from ..uploads import template as templates
 from . import charts
 
@@ -70,10 +71,38 @@ class ExportData:
     trend: pd.DataFrame            # the scope unit week by week, up to as_of
     projection: float | None
     week_status: pd.DataFrame      # reporting status of the level's units this week
+    extension: dict | None = None  # the window's latest extension (end, previous_end, reason)
+    groups: pd.DataFrame | None = None  # 分类人群 of every unit under the scope (metrics/groups)
+
+    @property
+    def level_groups(self) -> pd.DataFrame:
+        """The groups of the level's units, where any has a figure or a population."""
+        if self.groups is None or self.groups.empty:
+            return pd.DataFrame(columns=groups.COLUMNS)
+        frame = self.groups[self.groups["code"].isin(set(self.units["code"]))]
+        known = frame.groupby("group_key")[["enrolled", "population"]].count().sum(axis=1)
+        return frame[frame["group_key"].isin(known[known > 0].index)]
 
     @property
     def campaign(self) -> Campaign:
         return self.result.campaign
+
+    @property
+    def calendar(self) -> Campaign:
+        """The campaign with the scope unit's window (its own, if it has one)."""
+        return self.result.window
+
+    @property
+    def money(self) -> bool:
+        """Whether the files show 征缴金额: the campaign knows its contribution, or amounts
+        were reported."""
+        return self.campaign.terms.known or bool(self.units["amount"].notna().any()) or \
+            not pd.isna(self.scope.get("amount"))
+
+    @property
+    def window_note(self) -> str | None:
+        """Units of the level whose window differs from the scope's, in words (or None)."""
+        return overview.window_note(self.result, self.units)
 
     @property
     def as_of(self) -> dt.date:
@@ -139,6 +168,7 @@ def gather(tx: Session, campaign: Campaign, as_of: dt.date, source: str,
     except templates.TemplateError as exc:
         raise ExportError(str(exc)) from exc
     result = progress.compute(tx, campaign, as_of, source)
+    result.calendar = progress.calendar_of(tx, campaign, scope_unit.code)
     inside = overview.descendants(result, scope_unit.code)
     below = result.units[result.units["code"].isin(inside) & (result.units["code"] != scope_unit.code)]
     levels = list(dict.fromkeys(below.sort_values("depth", kind="stable")["level"]))
@@ -158,8 +188,9 @@ def gather(tx: Session, campaign: Campaign, as_of: dt.date, source: str,
     scope_row = result.units[result.units["code"] == scope_unit.code].iloc[0].to_dict()
     return ExportData(result=result, scope=scope_row, level=level, levels=levels, frames=frames,
                       parents=names, trend=series,
-                      projection=progress.projection(series, campaign, as_of),
-                      week_status=status)
+                      projection=progress.projection(series, result.window, as_of),
+                      week_status=status, extension=windows.extension(tx, campaign),
+                      groups=groups.figures(tx, campaign, as_of, source, root=scope_unit.code))
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -211,7 +242,7 @@ def trend_chart(data: ExportData) -> Chart:
     """The scope unit's cumulative enrolment week by week against target, goal and pace lines."""
     height = 560
     days = list(data.trend["as_of"])
-    fig = charts.trend_chart(data.trend, data.campaign, title=chart_title(data, "累计参保人数走势"),
+    fig = charts.trend_chart(data.trend, data.calendar, title=chart_title(data, "累计参保人数走势"),
                              source_note=data.source_note, projection=data.projection,
                              height=height)
     # Upright week labels: at most seven ticks across the printed width.

@@ -22,8 +22,12 @@ BEHIND_STYLE = "background-color: #fde2e1; color: #8b0000; font-weight: 600"
 NOT_REPORTED_STYLE = "background-color: #eeeeee; color: #555555"
 
 
-def unit_table(frame: pd.DataFrame, time_progress: float | None = None) -> pd.DataFrame:
-    """One row per unit: numbers stay numbers (sortable); rates are percentages (0–100)."""
+def unit_table(frame: pd.DataFrame, time_progress: float | None = None,
+               money: bool = False) -> pd.DataFrame:
+    """One row per unit: numbers stay numbers (sortable); rates are percentages (0–100).
+
+    序时进度 is each unit's own (its window) where the frame has it, else `time_progress`;
+    `money` adds 征缴金额, 应缴金额 and the share collected."""
     out = pd.DataFrame({
         COLUMN_LABELS["code"]: frame["code"].astype(str),
         COLUMN_LABELS["name"]: frame["name"],
@@ -32,12 +36,22 @@ def unit_table(frame: pd.DataFrame, time_progress: float | None = None) -> pd.Da
         COLUMN_LABELS["completion"]: frame["completion"] * 100,
     })
     if time_progress is not None:
-        out[COLUMN_LABELS["time_progress"]] = time_progress * 100
+        own = frame["time_progress"] if "time_progress" in frame else time_progress
+        out[COLUMN_LABELS["time_progress"]] = own * 100
     out[COLUMN_LABELS["gap_pp"]] = frame["gap_pp"]
     out[COLUMN_LABELS["week_delta"]] = frame["week_delta"]
     out[COLUMN_LABELS["status"]] = frame["status"].map(STATUS_LABELS)
+    if money:
+        out[COLUMN_LABELS["amount"]] = frame["amount"].astype("Float64")
+        out[COLUMN_LABELS["expected_amount"]] = frame["expected_amount"].astype("Float64")
+        out[COLUMN_LABELS["amount_share"]] = frame["amount_share"].astype("Float64") * 100
     out[COLUMN_LABELS["report_date"]] = pd.to_datetime(frame["report_date"]).dt.date
     return out.reset_index(drop=True)
+
+
+def has_money(frame: pd.DataFrame) -> bool:
+    """Whether any unit of the frame reported an amount collected."""
+    return "amount" in frame and bool(frame["amount"].notna().any())
 
 
 def highlight_behind(table: pd.DataFrame):
@@ -56,7 +70,8 @@ def highlight_behind(table: pd.DataFrame):
 
 def as_text(table: pd.DataFrame) -> pd.DataFrame:
     """The same table with every number formatted, for the terminal."""
-    pct = (COLUMN_LABELS["completion"], COLUMN_LABELS["time_progress"])
+    pct = (COLUMN_LABELS["completion"], COLUMN_LABELS["time_progress"],
+           COLUMN_LABELS["amount_share"])
     out = table.copy().astype(object)
     for column in table.columns:
         values = table[column]
@@ -66,6 +81,8 @@ def as_text(table: pd.DataFrame) -> pd.DataFrame:
             out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
         elif pd.api.types.is_integer_dtype(values):
             out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:,}")
+        elif column in (COLUMN_LABELS["amount"], COLUMN_LABELS["expected_amount"]):
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
         else:
             out[column] = values.map(lambda v: "" if v is None or pd.isna(v) else v)
     return out

@@ -19,7 +19,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
-from ..metrics import reporting
+from ..metrics import groups, money, overview, reporting
 from ..text import xlsx_workbook
 from .model import ExportData, cn_date, percent
 
@@ -37,6 +37,7 @@ NUMBER_FORMATS = {
     "date": "yyyy-mm-dd",
     "text": "@",
     "rank": "0",
+    "money": "#,##0.00",
 }
 
 
@@ -102,16 +103,21 @@ def _columns(data: ExportData, level: str) -> list[tuple[str, str, str]]:
         (COLUMN_LABELS["gap_pp"], "gap_pp", "pp"),
         (COLUMN_LABELS["week_delta"], "week_delta", "signed"),
         (COLUMN_LABELS["status"], "status", "status"),
-        (COLUMN_LABELS["report_date"], "report_date", "date"),
     ]
+    if data.money:
+        cols += [(COLUMN_LABELS["amount"], "amount", "money"),
+                 (COLUMN_LABELS["expected_amount"], "expected_amount", "money"),
+                 (COLUMN_LABELS["amount_share"], "amount_share", "pct")]
+    cols.append((COLUMN_LABELS["report_date"], "report_date", "date"))
     return cols
 
 
 def _value(row: dict, field: str, data: ExportData):
     if field == "parent":
         return data.parents.get(row["parent_code"], "")
-    if field == "time_progress":
-        return float(data.result.time_progress)
+    if field == "time_progress":       # the unit's own window, where it has one
+        own = row.get("time_progress")
+        return float(data.result.time_progress) if own is None or pd.isna(own) else float(own)
     if field == "status":
         return STATUS_LABELS.get(row["status"], row["status"])
     value = row.get(field)
@@ -119,7 +125,7 @@ def _value(row: dict, field: str, data: ExportData):
         return None
     if field == "report_date":
         return pd.Timestamp(value).to_pydatetime()
-    if field in ("completion", "gap_pp"):
+    if field in ("completion", "gap_pp", "amount", "expected_amount", "amount_share"):
         return float(value)
     if field in ("target", "enrolled", "week_delta", "rank"):
         return int(value)
@@ -140,8 +146,10 @@ def _title(data: ExportData, what: str) -> str:
 
 
 def _line(data: ExportData) -> str:
-    c = data.campaign
-    return (f"{data.when}　集中参保期 {cn_date(c.start)}至{cn_date(c.end)}　目标参保率 {c.goal:.0%}　"
+    c = data.calendar
+    extended = "（已延长）" if data.extension and c.end == data.campaign.end else ""
+    return (f"{data.when}　集中参保期 {cn_date(c.start)}至{cn_date(c.end)}{extended}　"
+            f"目标参保率 {c.goal:.0%}　"
             f"序时进度 {percent(float(data.result.time_progress))}　"
             f"序时目标 {percent(float(data.result.pace))}　{data.source_note}")
 
@@ -205,6 +213,11 @@ def _level_sheet(book, fmts: _Formats, data: ExportData, level: str) -> None:
         "低于序时目标为进度落后（标红），本周没有上报为未上报（灰色，数字为最近一次上报）。",
         "3. 排名按完成率从高到低；未录入任务数的单位不参加排名。",
     ]
+    if data.money:
+        notes.append(f"{len(notes) + 1}. 征缴金额为各单位上报的累计缴费金额；应缴金额 = 累计参保人数 × 缴费标准"
+                     f"（{money.basis(data.campaign.terms)}）；征缴金额占应缴比例 = 征缴金额 ÷ 应缴金额。")
+    if note := overview.window_note(data.result, frame):
+        notes.append(f"{len(notes) + 1}. {note}。")
     note_fmt = fmts.get("note", "", border=0, font_size=9, text_wrap=True, valign="top")
     for k, text in enumerate(notes):
         r = total_row + 2 + k
@@ -240,13 +253,25 @@ def _totals(ws, fmts: _Formats, data: ExportData, cols, records, r: int) -> None
         elif field_ in ("target", "enrolled", "week_delta") and records:
             formula, total = column_sum(field_)
             ws.write_formula(r, c, formula, fmt, total if total is not None else 0)
+        elif field_ in ("amount", "expected_amount") and records:
+            values = frame[field_].dropna() if len(frame) else []
+            total = round(float(sum(float(v) for v in values)), 2)
+            c0 = where[field_]
+            ws.write_formula(r, c, f"=SUM({xl_rowcol_to_cell(first, c0)}:{xl_rowcol_to_cell(last, c0)})",
+                             fmt, total)
+        elif field_ == "amount_share" and records:
+            amount = frame["amount"].dropna().astype(float).sum() if len(frame) else 0
+            expected = frame["expected_amount"].dropna().astype(float).sum() if len(frame) else 0
+            ws.write_formula(r, c, f'=IF(N({cell("expected_amount")})>0,'
+                                   f'{cell("amount")}/{cell("expected_amount")},"")',
+                             fmt, amount / expected if expected else "")
         elif field_ == "completion" and records:
             _, target = column_sum("target")
             _, enrolled = column_sum("enrolled")
             value = enrolled / target if target and enrolled is not None else ""
             ws.write_formula(r, c, f'=IF(N({cell("target")})>0,{cell("enrolled")}/{cell("target")},"")',
                              fmt, value)
-        elif field_ == "time_progress":
+        elif field_ == "time_progress":      # the scope's own (the 合计 row is the scope)
             ws.write_number(r, c, float(data.result.time_progress), fmt)
         elif field_ == "gap_pp" and records:
             _, target = column_sum("target")
@@ -334,6 +359,41 @@ def _low_income_sheet(book, fmts: _Formats, data: ExportData) -> bool:
     return True
 
 
+def _groups_sheet(book, fmts: _Formats, data: ExportData) -> bool:
+    """分类人群: each group in each unit of the level, against its goal; below the goal red."""
+    frame = data.level_groups
+    if frame.empty:
+        return False
+    ws = book.add_worksheet("分类人群")
+    headers = ["分类人群", "单位", "目标人数", "已参保人数", "参保率", "目标参保率", "还差人数", "状态"]
+    label = LEVEL_LABELS.get(data.level, data.level)
+    _heading(ws, fmts, _title(data, f"各{label}分类人群参保情况"),
+             f"{data.when}　目标人数来自目标任务表，参保人数来自各单位上报　{data.source_note}", headers)
+    order = {g.key: i for i, g in enumerate(data.campaign.terms.groups)}
+    frame = frame.assign(_g=frame["group_key"].map(order)).sort_values(
+        ["_g", "completion"], na_position="first", kind="stable")
+    for i, row in enumerate(frame.to_dict("records")):
+        r = FIRST_DATA_ROW + i
+        style = "behind" if row["status"] == groups.BELOW else ""
+        values = [(row["group"], "text"), (row["name"], "text"), (row["population"], "int"),
+                  (row["enrolled"], "int"), (row["completion"], "pct"),
+                  (None if row["goal"] is None or pd.isna(row["goal"]) else float(row["goal"]), "pct"),
+                  (row["missing"], "int"), (row["status"], "text")]
+        for c, (value, kind) in enumerate(values):
+            fmt = fmts.get(kind, style)
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                ws.write_blank(r, c, None, fmt)
+            elif isinstance(value, str):
+                ws.write_string(r, c, value, fmt)
+            else:
+                ws.write_number(r, c, float(value) if kind == "pct" else int(value), fmt)
+    for c, width in enumerate((16, 22, 11, 12, 10, 11, 10, 14)):
+        ws.set_column(c, c, width)
+    ws.freeze_panes(FIRST_DATA_ROW, 2)
+    _print_setup(ws, HEADER_ROW)
+    return True
+
+
 def build(data: ExportData) -> bytes:
     """The 通报表 workbook of the export."""
     buffer = io.BytesIO()
@@ -346,5 +406,6 @@ def build(data: ExportData) -> bytes:
     book.worksheets()[data.levels.index(data.level)].activate()
     _reporting_sheet(book, fmts, data)
     _low_income_sheet(book, fmts, data)
+    _groups_sheet(book, fmts, data)
     book.close()
     return buffer.getvalue()

@@ -86,6 +86,37 @@ LOW_INCOME = Role("low_income", "低收入人口数", (
 REPORT_ROLES = (UNIT_CODE, UNIT_NAME, ENROLLED, AMOUNT, LOW_INCOME_ENROLLED, REPORT_DATE)
 TARGET_ROLES = (UNIT_CODE, UNIT_NAME, TASK, BASELINE, REGISTERED, RESIDENT, LOW_INCOME)
 
+# --- groups (分类人群): columns of their own, named by the campaign's definition ------------
+
+GROUP = "group:"                  # role key of a group's count: group:tekun
+GROUP_AMOUNT = "group_amount:"    # role key of a group's amount collected (reports only)
+_GROUP_COUNT = ("", "参保人数", "已参保人数", "参保缴费人数", "已参保缴费人数", "缴费人数",
+                "已缴费人数", "累计参保人数", "参保", "已参保")
+_GROUP_AMOUNT = ("缴费金额", "金额", "征缴金额", "累计缴费金额", "累计征缴金额", "缴费金额(元)")
+_GROUP_POPULATION = ("", "数", "人数", "人口数", "总数", "人口", "任务数", "目标人数")
+
+
+def group_roles(groups, kind: str = "report") -> tuple[Role, ...]:
+    """Roles for the columns of groups given as (key, names, target column): a report's count
+    (特困人员参保人数, 其中特困人员 …) and amount (特困人员缴费金额), or a target table's
+    population (特困人员数, the definition's own header). Exact spellings only: 低保 must not
+    claim 低保边缘户's column."""
+    roles = []
+    for key, names, target_column in groups:
+        if kind == "report":
+            counts = {header_key(f"{prefix}{n}{s}") for n in names for s in _GROUP_COUNT
+                      for prefix in ("", "其中", "其中:")}
+            amounts = {header_key(f"{n}{s}") for n in names for s in _GROUP_AMOUNT}
+            roles.append(Role(GROUP + key, f"{names[0]}参保人数", tuple(sorted(counts))))
+            roles.append(Role(GROUP_AMOUNT + key, f"{names[0]}缴费金额", tuple(sorted(amounts))))
+        else:
+            spellings = {header_key(f"{n}{s}") for n in names for s in _GROUP_POPULATION}
+            if target_column:
+                spellings.add(header_key(target_column))
+            roles.append(Role(GROUP + key, f"{names[0]}人数", tuple(sorted(spellings))))
+    return tuple(roles)
+
+
 # A second unit-name column (县区 beside 乡镇), or a column titled 上级单位/所属乡镇, names the
 # parent; rows carry it under this key.
 UNIT_PARENT = "unit_parent"
@@ -268,11 +299,16 @@ def _assign_columns(headers: list[str], roles: tuple[Role, ...]):
 
 
 def _join_header(parts: list[str], roles: tuple[Role, ...]) -> str:
-    """For a two-row header prefer the lower cell when it names a role on its own."""
-    lower = parts[-1]
+    """For a two-row header prefer the lower cell when it names a role on its own, unless the
+    two together name a group's column (特困人员 over 参保人数 | 缴费金额)."""
+    lower, joined = parts[-1], "".join(parts)
+    group = match_role(joined, roles)
+    if group is not None and group.key.startswith((GROUP, GROUP_AMOUNT)) and \
+            match_strength(joined, group) == 3:
+        return joined
     if match_role(lower, roles):
         return lower
-    return "".join(parts)
+    return joined
 
 
 def _is_column_number_row(texts: list[str], unit_text: str) -> bool:

@@ -40,6 +40,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/targets.py", "目标任务", ":material/assignment:", frozenset({ADMIN})),
     PageSpec("pages/campaign_setup.py", "新建活动", ":material/add_location_alt:",
              frozenset({ADMIN})),
+    PageSpec("pages/campaign.py", "活动设置", ":material/event:", frozenset({ADMIN})),
     PageSpec("pages/users.py", "账号管理", ":material/manage_accounts:", frozenset({ADMIN})),
     PageSpec("pages/audit.py", "操作日志", ":material/history:", frozenset({ADMIN})),
     PageSpec("pages/account.py", "我的账号", ":material/account_circle:", ALL_ROLES,

@@ -12,7 +12,7 @@ from .. import settings
 from ..campaigns.model import Campaign
 from ..labels import COLUMN_LABELS, LEVEL_LABELS, STATUS_LABELS
 from ..text import md
-from . import progress, reporting
+from . import money, progress, reporting
 
 MAX_BARS = 60
 STATUS_MARKDOWN_COLORS = {"behind": "red", "not_reported": "gray", "on_track": "blue",
@@ -57,6 +57,9 @@ class Headline:
     projection: str
     projection_gap: str | None
     summary_markdown: str
+    amount: str | None = None          # 征缴金额 (None: the campaign counts no money)
+    amount_share: str | None = None    # 应缴的 98.50%
+    amount_help: str = ""
 
 
 def _na(value) -> bool:
@@ -65,7 +68,7 @@ def _na(value) -> bool:
 
 def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Headline:
     """The big numbers for one unit, formatted."""
-    c = result.campaign
+    c = result.window
     target, enrolled = unit["target"], unit["enrolled"]
     days_left = max((c.end - result.as_of).days, 0)
     projected = progress.projection(series, c, result.as_of)
@@ -82,6 +85,12 @@ def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Hea
         f"序时目标 **{pace:.2%}**（{c.goal:.0%} × 序时进度 {tp:.2%}）"
         + ("" if days_left == 0 or _na(needed) else f" · 每周还需参保 **{int(needed):,}** 人"),
     ]
+    collected = _money(result, unit)
+    if collected:
+        # A line of its own, not a sixth figure: that would wrap the projector's row of five.
+        lines.append(f"征缴金额 **{collected['amount']}**" + (
+            f"（{collected['amount_share']}）" if collected["amount_share"] else "")
+            + f" · {money.basis(result.campaign.terms)}")
     return Headline(
         enrolled="—" if _na(enrolled) else f"{int(enrolled):,}",
         week_delta=None if _na(unit["week_delta"]) else f"较上周 {int(unit['week_delta']):+,}",
@@ -95,7 +104,28 @@ def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Hea
         projection_gap=None if proj_completion is None
         else f"较目标 {(proj_completion - float(c.goal)) * 100:+.1f} 个百分点",
         summary_markdown="  \n".join(lines + [status_markdown(result, unit["code"])]),
+        **collected,
     )
+
+
+def _money(result: progress.Progress, unit: dict) -> dict:
+    """The headline's 征缴金额: the amount, its share of 应缴金额 and how that is reckoned."""
+    terms = result.campaign.terms
+    amount, expected = unit.get("amount"), unit.get("expected_amount")
+    if _na(amount) and not terms.known:
+        return {}
+    share = unit.get("amount_share")
+    help_text = ("征缴金额为各单位上报的累计缴费金额；" +
+                 (f"应缴金额 {money.wan(expected)}（累计参保人数 × 缴费标准，{money.basis(terms)}）"
+                  if not _na(expected) else money.basis(terms)))
+    return {"amount": "—" if _na(amount) else money.wan(amount),
+            "amount_share": None if _na(share) else f"应缴的 {float(share):.2%}",
+            "amount_help": help_text if not _na(amount) else "尚未上报征缴金额；" + help_text}
+
+
+def shows_money(result: progress.Progress, frame: pd.DataFrame) -> bool:
+    """Whether tables show 征缴金额: the campaign knows its contribution, or amounts came in."""
+    return result.campaign.terms.known or bool(frame["amount"].notna().any())
 
 
 def status_markdown(result: progress.Progress, code: str) -> str:
@@ -108,6 +138,30 @@ def status_markdown(result: progress.Progress, code: str) -> str:
     parts = [f":{STATUS_MARKDOWN_COLORS[k]}[{STATUS_LABELS[k]} **{v}**]"
              for k, v in counts.items() if v]
     return f"下级{level} {len(children)} 个：" + " · ".join(parts)
+
+
+def window_note(result: progress.Progress, frame: pd.DataFrame) -> str | None:
+    """Where units of `frame` have another window than the unit they are ranked under (吉林:
+    长春市、吉林市、松原市 from 2021-10-08), in words: their pace lines are their own."""
+    if "window_start" not in frame or frame.empty:
+        return None
+    base = result.window
+    differ = frame[(frame["window_start"] != base.start) | (frame["window_end"] != base.end)]
+    if differ.empty:
+        return None
+    parts = []
+    for (start, end), rows in differ.groupby(["window_start", "window_end"], sort=True):
+        reason = next((w.reason for w in result.campaign.unit_windows
+                       if (w.start, w.end) == (start, end) and w.reason), "")
+        names = "、".join(rows["name"])
+        parts.append(f"{names}的集中参保期为{_cn(start)}至{_cn(end)}"
+                     + (f"（{reason}）" if reason else ""))
+    return ("；".join(parts) + f"，与{_cn(base.start)}至{_cn(base.end)}不同，"
+            "其序时目标按各自的参保期计算")
+
+
+def _cn(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def ranking_rows(children: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:

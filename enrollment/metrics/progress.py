@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import pandas as pd
@@ -20,6 +20,7 @@ from .. import db
 from ..campaigns.model import Campaign
 from ..db import Session
 from ..labels import STATUS_LABELS
+from . import money
 
 SOURCES = ("upload", "demo")
 
@@ -30,14 +31,25 @@ class Progress:
     as_of: dt.date
     source: str
     units: pd.DataFrame        # one row per unit of the campaign, parents before children
+    calendar: Campaign | None = None   # the window of the unit computed from (default: campaign's)
+
+    @property
+    def window(self) -> Campaign:
+        """The campaign with the window of the top unit of the result (its own, if it has one)."""
+        return self.calendar or self.campaign
 
     @property
     def time_progress(self) -> Fraction:
-        return self.campaign.time_progress(self.as_of)
+        return self.window.time_progress(self.as_of)
 
     @property
     def pace(self) -> Fraction:
-        return self.campaign.pace(self.as_of)
+        return self.window.pace(self.as_of)
+
+    @property
+    def own_windows(self) -> pd.DataFrame:
+        """Units of the result whose window differs from the result's (their own or inherited)."""
+        return self.units[self.units["window_id"].notna()]
 
     @property
     def week(self) -> int:
@@ -66,6 +78,43 @@ class Progress:
 
 _INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
                 "low_income_target", "low_income_enrolled")
+
+
+def calendar_of(tx: Session, campaign: Campaign, code: str | None) -> Campaign:
+    """The campaign with the window that applies to a unit (its own, an ancestor's, or the
+    campaign's)."""
+    if not campaign.unit_windows or code in (None, campaign.region_code):
+        return campaign
+    return campaign.window_of([u.code for u in db.units.ancestors(tx, campaign.id, code)])
+
+
+def _spans(campaign: Campaign, root: str | None) -> dict[int, tuple[dt.date, dt.date]]:
+    """The distinct windows of units (other than `root`) that have one, numbered from 1."""
+    spans = sorted({(w.start, w.end) for w in campaign.unit_windows if w.code != root})
+    return dict(enumerate(spans, 1))
+
+
+def _window_frames(campaign: Campaign, base: Campaign, root: str | None,
+                   days: list[dt.date]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The roll-up's inputs for units below `root` with a window of their own (None: none)."""
+    owners = [w for w in campaign.unit_windows if w.code != root]
+    if not owners:
+        return None
+    ids = {span: i for i, span in _spans(campaign, root).items()}
+    rows = []
+    for span, window_id in ids.items():
+        calendar = replace(base, start=span[0], end=span[1])
+        params = _date_params(calendar, days)
+        for k, day in enumerate(days):
+            rows.append((window_id, day, params["pace"][k], params["elapsed"][k],
+                         calendar.window_days, params["after_end"][k], params["weeks_left"][k]))
+    window_dates = pd.DataFrame(rows, columns=["window_id", "as_of", "pace", "elapsed",
+                                               "window_days", "after_end", "weeks_left"])
+    window_dates["as_of"] = pd.to_datetime(window_dates["as_of"])
+    owner_frame = pd.DataFrame({"code": [w.code for w in owners],
+                                "window_id": [ids[(w.start, w.end)] for w in owners]})
+    return owner_frame.astype({"window_id": "int32"}), window_dates.astype(
+        {"window_id": "int32", "elapsed": "int32", "window_days": "int32", "weeks_left": "int32"})
 
 
 def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
@@ -106,14 +155,25 @@ def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
         raise ValueError(f"unknown source {source!r}")
     if not days:
         raise ValueError("no dates")
+    base = calendar_of(tx, campaign, root)
     frame = db.rollup.rollup(tx, campaign.id, source, campaign.goal_basis_points(),
-                             campaign.window_days, _date_params(campaign, list(days)),
-                             root=root, only=only, with_prev=with_prev, view=view)
+                             base.window_days, _date_params(base, list(days)),
+                             root=root, only=only, with_prev=with_prev, view=view,
+                             windows=_window_frames(campaign, base, root, list(days)))
+    frame["time_progress"] = frame["elapsed"] / frame["window_days"]
+    frame["window_start"], frame["window_end"] = base.start, base.end
+    if campaign.unit_windows and frame["window_id"].notna().any():
+        spans = _spans(campaign, root)
+        owned = frame["window_id"].notna()
+        frame.loc[owned, "window_start"] = frame.loc[owned, "window_id"].map(
+            lambda i: spans[int(i)][0])
+        frame.loc[owned, "window_end"] = frame.loc[owned, "window_id"].map(
+            lambda i: spans[int(i)][1])
     for column in _INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
-    return frame
+    return money.add_expected(frame, campaign.terms)
 
 
 def compute(tx: Session, campaign: Campaign, as_of: dt.date,
@@ -126,7 +186,13 @@ def compute(tx: Session, campaign: Campaign, as_of: dt.date,
     """
     root = None if view in (None, campaign.region_code) else view
     frame = compute_many(tx, campaign, [as_of], source, root=root, view=view)
-    return Progress(campaign, as_of, source, frame.drop(columns="as_of"))
+    if any(g.contribution for g in campaign.terms.groups):
+        # 应缴金额 with the people of groups that pay their own contribution (students) at it.
+        counted = db.groups.rollup(tx, campaign.id, source, as_of, root or campaign.region_code,
+                                   view is not None)
+        frame = money.add_expected(frame, campaign.terms, counted)
+    return Progress(campaign, as_of, source, frame.drop(columns="as_of"),
+                    calendar_of(tx, campaign, root))
 
 
 def trend(tx: Session, campaign: Campaign, code: str,
@@ -141,11 +207,9 @@ def trend(tx: Session, campaign: Campaign, code: str,
 
 
 def report_days(campaign: Campaign) -> list[dt.date]:
-    """The Fridays of the window, plus its last day when that is not a Friday."""
-    days = [d for d in campaign.week_ends() if d <= campaign.end]
-    if campaign.end not in days:
-        days.append(campaign.end)
-    return days
+    """The last day of every week of the window: its Fridays, and the window's last day (the
+    last week ends there, whatever the weekday)."""
+    return campaign.week_ends()
 
 
 def available_sources(tx: Session, campaign_id: str) -> list[str]:

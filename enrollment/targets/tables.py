@@ -25,6 +25,7 @@ from ..files.reader import ReadError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
 from ..text import cells, clean_file_name, scrub, xlsx_workbook
+from . import groups
 
 OPTIONAL_COUNTS = ("baseline", "registered_population", "resident_population", "low_income")
 COLUMNS = ("task",) + OPTIONAL_COUNTS
@@ -42,6 +43,7 @@ class TargetRow:
     registered_population: int | None = None
     resident_population: int | None = None
     low_income: int | None = None
+    groups: dict[str, int] = field(default_factory=dict)    # group key -> population (分类人群)
 
 
 @dataclass
@@ -58,8 +60,9 @@ class TargetTable:
 
 def read(content: bytes) -> reader.Table:
     """Read a target table in the sandbox, holding no connection; ReadError says why it cannot
-    be read (over ENROLLMENT_MAX_UPLOAD_MB, damaged, refused by the limits)."""
-    return sandbox.read(reader.read_table, content, reader.TARGET_ROLES, ("task",))
+    be read (over ENROLLMENT_MAX_UPLOAD_MB, damaged, refused by the limits). Populations are read
+    for every group a campaign can have (groups.roles)."""
+    return sandbox.read(reader.read_table, content, groups.roles(), ("task",))
 
 
 def _unreadable(exc: ReadError) -> TargetTable:
@@ -69,6 +72,7 @@ def _unreadable(exc: ReadError) -> TargetTable:
 def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTable:
     """Check a read target table against the campaign's units; nothing is stored."""
     out = TargetTable()
+    groups.campaign_groups(table, campaigns.get(tx, campaign_id))
     index = units.index(tx, campaign_id)
     parents = db.units.parents(tx, campaign_id)
     matches = matching.match(table, index, parents)
@@ -85,6 +89,18 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             except CellError as exc:
                 out.problems.append(Problem(row.number, f"「{table.headers[key]}」{exc}", unit=code))
                 values[key] = None
+        populations = {}
+        for column in table.columns:
+            if not column.startswith(reader.GROUP):
+                continue
+            try:
+                population = cellvalues.parse_count(row.values[column])
+            except CellError as exc:
+                out.problems.append(Problem(row.number, f"「{table.headers[column]}」{exc}",
+                                            unit=code))
+                continue
+            if population is not None:
+                populations[column[len(reader.GROUP):]] = population
         if values.get("task") is None and "task" in table.columns and not any(
                 p.row == row.number for p in out.problems):
             out.problems.append(Problem(row.number, f"「{row.unit_text}」缺少任务数", unit=code))
@@ -94,7 +110,8 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
             out.problems.append(duplicate)
             continue
         if values.get("task") is not None:
-            out.rows.append(TargetRow(row.number, code, index.names[code], **values))
+            out.rows.append(TargetRow(row.number, code, index.names[code], **values,
+                                      groups=populations))
     if not out.rows and not out.problems:
         out.problems.append(Problem(None, "表中没有任何单位的任务数"))
     if out.rows:
@@ -102,7 +119,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
         _check_level_and_scope(tx, campaign_id, out, index, parents, present=set(matches.claimed))
     # The file's own arithmetic, whatever else is wrong: every row as written, an unknown unit's too.
     columns = [totals.Column(key, table.headers[key], cellvalues.parse_count)
-               for key in COLUMNS if key in table.columns]
+               for key in table.columns if key in COLUMNS or key.startswith(reader.GROUP)]
     out.problems.extend(totals.check(table, columns))
     return out
 
@@ -146,10 +163,14 @@ def save(tx: Session, campaign_id: str, table: TargetTable, *, source: str,
     sha = hashlib.sha256(content).hexdigest() if content is not None else None
     rows = pd.DataFrame([(r.code, *(getattr(r, c) for c in COLUMNS)) for r in table.rows],
                         columns=["unit_code", *COLUMNS])
-    return db.targets.insert_set(
+    set_id = db.targets.insert_set(
         tx, campaign_id=campaign_id, level=table.level, scope_code=table.scope_code,
         source=source, note=note, file_name=file_name, sha256=sha, upload_id=upload_id,
         created_by=created_by, created_at=now or utc_now(), rows=rows)
+    db.groups.insert_targets(tx, set_id, campaign_id, pd.DataFrame(
+        [(r.code, key, population) for r in table.rows for key, population in r.groups.items()],
+        columns=["unit_code", "group_key", "population"]))
+    return set_id
 
 
 def utc_now() -> dt.datetime:
@@ -199,7 +220,10 @@ def _unchanged_warning(tx: Session, campaign_id: str,
                        table: TargetTable) -> None:
     """Loading the table that is already current would only add an identical version."""
     now = db.targets.current_values(tx, campaign_id)
-    if all(now.get(r.code) == tuple(getattr(r, c) for c in COLUMNS) for r in table.rows):
+    populations = db.groups.current_targets(tx, campaign_id)
+    if all(now.get(r.code) == tuple(getattr(r, c) for c in COLUMNS)
+           and {k: v for (code, k), v in populations.items() if code == r.code} == r.groups
+           for r in table.rows):
         table.problems.append(Problem(
             None, "表中各单位的数字与当前任务表完全相同，保存后只会多出一个相同的版本", WARNING))
 
@@ -218,6 +242,7 @@ def check_table(tx: Session, campaign_id: str, read_table: reader.Table) -> Targ
     """parse_table, then the warnings that need the user's confirmation (nothing is stored)."""
     table = parse_table(tx, campaign_id, read_table)
     if table.ok and table.rows:
+        groups.checks(table, campaigns.get(tx, campaign_id))
         _unchanged_warning(tx, campaign_id, table)
         _row_warnings(table)
         check_hierarchy(tx, campaign_id, table)
@@ -320,9 +345,14 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
         if old is None:
             raise ValueError(f"本活动没有第 {set_id} 版目标任务表")
         rows = db.targets.version(tx, campaign_id, set_id)
+        populations: dict[str, dict[str, int]] = {}
+        for code, key, population in db.groups.set_targets(tx, campaign_id, set_id).itertuples(
+                index=False):
+            populations.setdefault(code, {})[key] = int(population)
         table = TargetTable(
             rows=[TargetRow(0, r["code"], r["name"], int(r["task"]),
-                            **{k: (None if pd.isna(r[k]) else int(r[k])) for k in OPTIONAL_COUNTS})
+                            **{k: (None if pd.isna(r[k]) else int(r[k])) for k in OPTIONAL_COUNTS},
+                            groups=populations.get(r["code"], {}))
                   for r in rows.to_dict("records")],
             level=old["level"], scope_code=old["scope_code"])
         before = db.targets.current_tasks(tx, campaign_id)
@@ -371,6 +401,8 @@ TEMPLATE_NOTES = (
     "突发严重困难户、低保边缘户等低收入人口及稳定脱贫人口，其参保率要求达到100%。",
     "说明：3. 可以在表格末尾加「合计」行，系统会核对合计是否等于各单位之和。",
 )
+GROUP_NOTE = ("说明：4. 「特困人员人数」等列是各类分类人群的人数，用于检查其参保率；各类低收入人口人数之和"
+              "应等于低收入人口及稳定脱贫人口数，后者不填时按各类之和计算。")
 
 
 def template(tx: Session, campaign_id: str, level: str,
@@ -384,8 +416,13 @@ def template(tx: Session, campaign_id: str, level: str,
     title = (f"{campaign.name} {scope.name + ' ' if scope else ''}"
              f"{LEVEL_LABELS.get(level, level)}目标任务分解表")
     headers = list(TEMPLATE_HEADERS.values())
+    # One population column per group of the campaign (分类人群), with the current figures.
+    shown = [g for g in campaign.terms.groups if g.in_template]
+    headers += [f"{g.name}人数" for g in shown]
+    populations = db.groups.current_targets(tx, campaign_id) if shown else {}
     rows = [[r["code"], r["name"]] + [None if pd.isna(r[k]) else int(r[k])
                                       for k in list(TEMPLATE_HEADERS)[2:]]
+            + [populations.get((r["code"], g.key)) for g in shown]
             for r in frame.to_dict("records")]
     if fmt == "csv":
         buffer = io.StringIO()
@@ -393,10 +430,11 @@ def template(tx: Session, campaign_id: str, level: str,
         writer.writerow(cells(headers))
         writer.writerows([cells("" if v is None else v for v in row) for row in rows])
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-    return _template_xlsx(title, headers, rows)
+    return _template_xlsx(title, headers, rows, TEMPLATE_NOTES + ((GROUP_NOTE,) if shown else ()))
 
 
-def _template_xlsx(title: str, headers: list[str], rows: list[list]) -> bytes:
+def _template_xlsx(title: str, headers: list[str], rows: list[list],
+                   notes: tuple[str, ...] = TEMPLATE_NOTES) -> bytes:
     buffer = io.BytesIO()
     book = xlsx_workbook(buffer)
     sheet = book.add_worksheet("目标任务")
@@ -418,7 +456,7 @@ def _template_xlsx(title: str, headers: list[str], rows: list[list]) -> bytes:
                 sheet.write_blank(i, j, None, fmt)
             else:
                 sheet.write_number(i, j, value, fmt)
-    for k, line in enumerate(TEMPLATE_NOTES):
+    for k, line in enumerate(notes):
         sheet.write(len(rows) + 4 + k, 0, line, note)
     sheet.set_column(0, 0, 15)
     sheet.set_column(1, 1, 24)

@@ -33,7 +33,7 @@ from ..files.problems import WARNING, Problem, bounded, to_json
 from ..files.reader import ReadError
 from ..identity import audit
 from ..text import clean_file_name  # one cleaner for uploads and target tables
-from . import rights
+from . import checks, rights
 from .preview import Line, Preview, Receipt, ReportRow, UploadRejected
 
 SOURCE = "upload"
@@ -102,13 +102,14 @@ class Parsed:
 @_without_cycle_collection
 def read(content: bytes) -> Parsed:
     """Read an upload in the sandbox, holding nothing; a file that cannot be read (too large,
-    damaged, refused by the limits) gives a Parsed with the reason as its problem."""
+    damaged, refused by the limits) gives a Parsed with the reason as its problem. Groups'
+    columns are read for every group a campaign can have (checks.roles)."""
     parsed = Parsed(sha256(content), len(content))
     if message := bounds.size_problem(len(content)):
         parsed.problem = Problem(None, message)
         return parsed
     try:
-        parsed.table = sandbox.read(reader.read_table, content, reader.REPORT_ROLES, ("enrolled",))
+        parsed.table = sandbox.read(reader.read_table, content, checks.roles(), ("enrolled",))
     except ReadError as exc:
         parsed.problem = Problem(None, str(exc))
     return parsed
@@ -151,6 +152,7 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
         preview.problems.append(parsed.problem or Problem(None, "无法读取文件"))
         return preview
     table = parsed.table
+    checks.campaign_groups(table, campaign)
     preview.sheet, preview.header_row = table.sheet, table.header_row
     preview.columns = dict(table.headers)
     preview.ignored_columns = list(table.ignored_columns)
@@ -195,8 +197,11 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     if not preview.rows and not preview.errors:
         preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
     preview.top_codes = _top_codes(preview.rows, parents)
+    checks.unit_windows(preview, campaign, parents)
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
+    checks.groups(tx, preview, campaign, table)
+    checks.amounts(preview, campaign)
     if preview.report_date is not None and preview.rows:
         _compare_with_history(tx, campaign, preview)
         _check_duplicate_file(tx, preview)
@@ -270,7 +275,7 @@ def _row_values(row: reader.Row, table: reader.Table, name: str,
     try:
         values["enrolled"] = cellvalues.parse_count(row.values.get("enrolled"))
     except CellError as exc:
-        problems.append(Problem(row.number, _cell_message(name, label, exc)))
+        problems.append(Problem(row.number, checks.cell_message(name, label, exc)))
         ok = False
     for key, parse in (("amount", cellvalues.parse_amount),
                        ("low_income_enrolled", cellvalues.parse_count)):
@@ -279,21 +284,15 @@ def _row_values(row: reader.Row, table: reader.Table, name: str,
         try:
             values[key] = parse(row.values.get(key))
         except CellError as exc:
-            problems.append(Problem(row.number, _cell_message(name, table.headers[key], exc)))
+            problems.append(Problem(row.number, checks.cell_message(name, table.headers[key], exc)))
             ok = False
-    if ok and values.get("enrolled") is None and any(values.get(k) is not None for k in
-                                                      ("amount", "low_income_enrolled")):
+    values["groups"], groups_ok = checks.group_values(row, table, name, problems)
+    ok = ok and groups_ok
+    if ok and values.get("enrolled") is None and (values["groups"] or any(
+            values.get(k) is not None for k in ("amount", "low_income_enrolled"))):
         problems.append(Problem(row.number, f"「{name}」填写了其他数字，但缺少{label}"))
         ok = False
     return values if ok else None
-
-
-def _cell_message(name: str, label: str, exc: CellError) -> str:
-    if exc.kind == "negative":
-        return f"「{name}」的{label}为 {exc.text}，不能为负数"
-    if exc.kind == "fraction":
-        return f"「{name}」的{label}为 {exc.text}，人数应为整数"
-    return f"「{name}」的{label}{exc}"
 
 
 def _check_blank_counts(preview: Preview) -> None:
@@ -346,6 +345,11 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
     if "low_income_enrolled" in table.columns:
         columns.append(totals.Column("low_income_enrolled", table.headers["low_income_enrolled"],
                                      cellvalues.parse_count))
+    for key in table.columns:
+        if key.startswith(reader.GROUP):
+            columns.append(totals.Column(key, table.headers[key], cellvalues.parse_count))
+        elif key.startswith(reader.GROUP_AMOUNT):
+            columns.append(totals.Column(key, table.headers[key], cellvalues.parse_amount))
     inner = {r.row for r in preview.rows if r.code not in preview.top_codes}
     preview.problems.extend(totals.check(table, columns, inner))
 
@@ -381,6 +385,7 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
                 "请确认上报日期是否正确", WARNING, r.code))
+        checks.payment_days(preview, campaign, r)
         if r.target and r.enrolled > r.target * (1 + margin):
             preview.problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
@@ -476,3 +481,7 @@ def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.
         "amount": pd.array([r.amount for r in rows], dtype="Float64"),
         "low_income_enrolled": pd.array([r.low_income_enrolled for r in rows], dtype="Int64"),
     }), upload_id)
+    db.groups.append(tx, campaign_id, source, pd.DataFrame(
+        [(r.code, report_date, upload_id, key, count, amount) for r in rows
+         for key, (count, amount) in r.groups.items()],
+        columns=["unit_code", "report_date", "upload_id", "group_key", "enrolled", "amount"]))

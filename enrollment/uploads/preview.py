@@ -26,6 +26,8 @@ class ReportRow:
     previous_date: dt.date | None = None
     target: int | None = None
     replaces: int | None = None          # the figure already stored for the same date (a correction)
+    groups: dict[str, tuple[int | None, float | None]] = field(default_factory=dict)
+    # group key -> (enrolled, amount) of the groups (分类人群) the file has columns for
 
 
 @dataclass

@@ -94,14 +94,18 @@ def scope_text(tx: Session, campaign_id: str, units: Iterable[str]) -> str:
 
 
 def latest_allowed_date(campaign: Campaign, today: dt.date) -> dt.date:
-    """The latest report date accepted today: this week's Friday, inside the window."""
-    return min(campaign.week_end(today), campaign.end)
+    """The latest report date accepted today: this week's Friday, inside the windows."""
+    return min(campaign.week_end(today), campaign.span[1])
 
 
 def date_refusal(campaign: Campaign, day: dt.date, today: dt.date) -> str | None:
-    """Why figures as of `day` may not be changed today (Chinese), or None when they may."""
-    if not campaign.in_window(day):
-        return f"上报日期 {day} 不在集中参保期（{campaign.start} 至 {campaign.end}）内"
+    """Why figures as of `day` may not be changed today (Chinese), or None when they may.
+
+    The windows are the campaign's and its units' own (ingest checks each row against its
+    unit's window)."""
+    first, last = campaign.span
+    if not first <= day <= last:
+        return f"上报日期 {day} 不在集中参保期（{first} 至 {last}）内"
     if day > latest_allowed_date(campaign, today):
         return f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"
     return None

@@ -2,7 +2,7 @@
 
 Title, a 填报单位/填报日期 line and an instructions row sit above the header, as in the sheets
 people keep; the header uses the reader's own spellings, so the reader reads a filled template
-back without guessing. Unit codes are written as text (Excel would show a 12-digit code as
+back without guessing. A campaign with groups (分类人群) gets one column per group. Unit codes are written as text (Excel would show a 12-digit code as
 1.40525E+11), and the count columns only accept whole numbers ≥ 0.
 """
 
@@ -29,6 +29,9 @@ INSTRUCTIONS = (
     "填写说明：只需在黄色的「累计参保人数」列填写截至填报日期的累计参保人数（整数，不要写「万」）；"
     "缴费金额、低收入人口参保人数、备注可以不填。请不要修改单位代码和单位名称，不要增删列；"
     "不需要上报的单位可以整行删除。填好后保存为 .xlsx，在「数据上报」页面上传。")
+GROUP_INSTRUCTIONS = (
+    "各类分类人群（如特困人员、低保对象）的参保人数填在各自一列，为累计参保人数的一部分；"
+    "各类低收入人口之和即低收入人口参保人数，后者可不填。")
 FILE_LEVEL_WORDS = {"city": "市", "county": "县区", "township": "乡镇街道", "community": "村社区"}
 TITLE_ROW, LINE_ROW, NOTE_ROW, HEADER_ROW = 0, 1, 2, 3
 
@@ -104,6 +107,18 @@ def _units(tx: Session, campaign_id: str, scope_code: str, level: str,
              last[r.code][0] if r.code in last else None) for r in frame.itertuples()]
 
 
+def group_columns(campaign: Campaign) -> list[tuple[str, bool]]:
+    """(header, is an amount) of the template's group columns: each group's count, and its
+    amount where it pays a contribution of its own; the reader knows these spellings."""
+    out = []
+    for g in campaign.terms.groups:
+        if g.in_template:
+            out.append((f"{g.name}参保人数", False))
+            if g.contribution:
+                out.append((f"{g.name}缴费金额（元）", True))
+    return out
+
+
 def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) -> bytes:
     buffer = io.BytesIO()
     book = xlsx_workbook(buffer)
@@ -125,15 +140,19 @@ def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) ->
     to_fill_text = book.add_format({**font, "border": 1, "bg_color": "#fffbe6", "locked": False})
 
     sheet = book.add_worksheet("上报表")
-    last_col = len(HEADERS) - 1
+    groups = group_columns(campaign)
+    headers = list(HEADERS[:-1]) + [header for header, _ in groups] + [HEADERS[-1]]
+    last_col = len(headers) - 1
+    note_col = last_col
     sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, last_col, f"{campaign.name} 参保进度上报表", title)
     sheet.set_row(TITLE_ROW, 30)
     sheet.merge_range(LINE_ROW, 0, LINE_ROW, 4,
                       f"填报单位：{scope.name}（{LEVEL_LABELS.get(level, level)}）", plain)
     sheet.merge_range(LINE_ROW, 5, LINE_ROW, last_col, "填报日期：　　　　年　　月　　日", plain)
-    sheet.merge_range(NOTE_ROW, 0, NOTE_ROW, last_col, INSTRUCTIONS, note)
-    sheet.set_row(NOTE_ROW, 48)
-    sheet.write_row(HEADER_ROW, 0, HEADERS, head)
+    instructions = INSTRUCTIONS + (GROUP_INSTRUCTIONS if groups else "")
+    sheet.merge_range(NOTE_ROW, 0, NOTE_ROW, last_col, instructions, note)
+    sheet.set_row(NOTE_ROW, 48 if not groups else 64)
+    sheet.write_row(HEADER_ROW, 0, headers, head)
     sheet.set_row(HEADER_ROW, 32)
     for i, (code, name, parent, task, last) in enumerate(rows, start=1):
         r = HEADER_ROW + i
@@ -146,18 +165,24 @@ def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) ->
         sheet.write_blank(r, 6, None, to_fill)
         sheet.write_blank(r, 7, None, to_fill_money)
         sheet.write_blank(r, 8, None, to_fill)
-        sheet.write_blank(r, 9, None, to_fill_text)
+        for k, (_, money) in enumerate(groups, start=9):
+            sheet.write_blank(r, k, None, to_fill_money if money else to_fill)
+        sheet.write_blank(r, note_col, None, to_fill_text)
     first, end = HEADER_ROW + 1, HEADER_ROW + len(rows)
     whole = {"validate": "integer", "criteria": ">=", "value": 0,
              "error_title": "请填写人数", "error_message": "请填写不小于 0 的整数（不要写小数、「万」或文字）。",
              "input_title": "累计参保人数", "input_message": "截至填报日期的累计数，整数"}
+    money_rule = {"validate": "decimal", "criteria": ">=", "value": 0, "error_title": "请填写金额",
+                  "error_message": "请填写不小于 0 的金额（元）。"}
     sheet.data_validation(first, 6, end, 6, whole)
     sheet.data_validation(first, 8, end, 8, {**whole, "input_title": "低收入人口参保人数",
                                              "input_message": "可不填"})
-    sheet.data_validation(first, 7, end, 7, {
-        "validate": "decimal", "criteria": ">=", "value": 0, "error_title": "请填写金额",
-        "error_message": "请填写不小于 0 的金额（元）。"})
-    for col, width in enumerate((6, 15, 22, 14, 11, 11, 14, 15, 12, 16)):
+    sheet.data_validation(first, 7, end, 7, money_rule)
+    for k, (header, money) in enumerate(groups, start=9):
+        sheet.data_validation(first, k, end, k, money_rule if money else {
+            **whole, "input_title": header[:32], "input_message": "可不填；确无参保人填 0"})
+    widths = (6, 15, 22, 14, 11, 11, 14, 15, 12) + (12,) * len(groups) + (16,)
+    for col, width in enumerate(widths):
         sheet.set_column(col, col, width)
     sheet.freeze_panes(HEADER_ROW + 1, 3)
     sheet.set_landscape()

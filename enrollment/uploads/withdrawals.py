@@ -82,7 +82,7 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
             raise WithdrawError(
                 f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
                 f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
-        changed = {key: top for key, (top, _) in touched.items() if top != target["id"]}
+        changed = {key: top for key, (top, _, _) in touched.items() if top != target["id"]}
         if changed:
             names = db.units.names(tx, campaign_id)
             listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
@@ -107,6 +107,10 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                                dtype="Float64"),
             "low_income_enrolled": pd.array([v[2] for v in values], dtype="Int64"),
         }), new_id)
+        # The group figures (分类人群) of each restored figure come back with it.
+        restored_from = [(k[0], k[1], touched[k][2]) for k in keys if touched[k][2] is not None]
+        db.groups.copy(tx, campaign_id, SOURCE, pd.DataFrame(
+            restored_from, columns=["unit_code", "report_date", "from_upload"]), new_id)
         rows = keys
         audit.record(tx, uploader, "withdrawal",
                      f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
@@ -117,9 +121,9 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
 
 
 def _effective(tx: Session, campaign_id: str,
-               upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple]]:
+               upload_id: int) -> dict[tuple[str, dt.date], tuple[int, tuple, int | None]]:
     """For each figure an upload wrote: (the upload whose figure counts now, the figure before
-    `upload_id`'s).
+    `upload_id`'s, the upload that wrote that one).
 
     Revisions are replayed in order as a stack: an upload pushes its figure, a withdrawal pops
     back to (and including) the upload it withdrew. The figure before is the one below
@@ -136,10 +140,10 @@ def _effective(tx: Session, campaign_id: str,
         else:
             stack.append((uid, (enrolled, amount, low)))
     out = {}
-    empty = (None, None, None)
+    empty = (None, (None, None, None))
     for key, stack in stacks.items():
         ids = [entry[0] for entry in stack]
         top = ids[-1] if ids else None
-        below = stack[ids.index(upload_id) - 1][1] if upload_id in ids and ids.index(upload_id) else empty
-        out[key] = (top, below)
+        below = stack[ids.index(upload_id) - 1] if upload_id in ids and ids.index(upload_id) else empty
+        out[key] = (top, below[1], below[0])
     return out
