@@ -9,7 +9,9 @@ dataclasses or frames. `backup` copies and restores the whole database.
 from . import (
                accounts,
                audit,
+               bulletins,
                campaigns,
+               contacts,
                divisions,
                logins,
                reports,
@@ -18,6 +20,7 @@ from . import (
                targets,
                units,
                uploads,
+               weeks,
 )
 from .engine import (
                DatabaseBusy,
@@ -39,8 +42,8 @@ from .schema import (
                schema_version,
 )
 
-__all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
-           "sessions", "targets", "units", "uploads",
+__all__ = ["accounts", "audit", "bulletins", "campaigns", "contacts", "divisions", "logins",
+           "reports", "rollup", "sessions", "targets", "units", "uploads", "weeks",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",
