@@ -91,6 +91,20 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=CONTACT_COLUMNS)
 
 
+def edited_rows(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[str, object, object]]:
+    """The rows of an edited contacts `table` (Chinese headers) that changed: (code, person,
+    phone), for `save`."""
+    old, new = before.set_index("单位代码"), after.set_index("单位代码")
+    fields = [CONTACT_COLUMNS["person"], CONTACT_COLUMNS["phone"]]
+
+    def value(frame, code, field_):
+        cell = frame.at[code, field_]
+        return "" if cell is None or (not isinstance(cell, str) and pd.isna(cell)) else str(cell).strip()
+
+    return [(code, value(new, code, fields[0]), value(new, code, fields[1])) for code in new.index
+            if code in old.index and any(value(new, code, f) != value(old, code, f) for f in fields)]
+
+
 def save(store: Store, campaign_id: str, rows: list[tuple[str, object, object]], *,
          actor: str | None, role: str | None = None, address: str | None = None,
          what: str = "修改联系人", now: dt.datetime | None = None) -> int:

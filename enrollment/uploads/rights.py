@@ -175,3 +175,15 @@ def lock_refusal(tx: Session, campaign: Campaign, day: dt.date,
         outside = "、".join(names.get(c, c) for c in blocked[:5]) + ("等" if len(blocked) > 5 else "")
         message += f"（该周已为{granted}开放例外；{outside}不在其中）"
     return message
+
+
+def lock_note(tx: Session, campaign: Campaign, day: dt.date) -> str | None:
+    """What the upload form says when `day`'s week is locked (Chinese), or None."""
+    lock = week_lock(tx, campaign, day)
+    if lock is None:
+        return None
+    note = f"{lock.describe()}，该周的数字不能再上报或撤回。{HOW_TO_ASK}。"
+    if lock.exceptions:
+        names = db.units.names(tx, campaign.id, list(lock.exceptions))
+        note += f"已开放例外的单位（及其下属单位）：{'、'.join(names.get(c, c) for c in lock.exceptions)}。"
+    return note
