@@ -3,16 +3,18 @@ to download; 发布 (publish and lock the week), 锁定与例外, and the archiv
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from enrollment import ui
-from enrollment.db import Store
 from enrollment.cycle import publishing, push, weeks
+from enrollment.db import Store
 from enrollment.export import boards, bulletin, bundles, monthly, render, tables, workbook
 from enrollment.export import model as exports
 from enrollment.identity import audit, websession
 from enrollment.labels import EXPORT_FORMAT_LABELS, LEVEL_LABELS, PERIOD_LABELS
 from enrollment.text import md
+from enrollment.uploads import rights
 
 # Boards take about 0.3 s each (measured: benchmarks/export_batch.py --level township); beyond
 # this many units the page leaves them unselected and says how long they would take.
@@ -49,12 +51,14 @@ def pick(label: str, options: list, query: str, key: str, names: dict) -> str:
     return chosen
 
 
-period = pick("通报类型", list(PERIOD_LABELS), "period", "export:period", PERIOD_LABELS)
+with st.sidebar:
+    period = pick("通报类型", list(PERIOD_LABELS), "period", "export:period", PERIOD_LABELS)
 month = None
 if period == "month":
     months = monthly.months(campaign)
-    month = pick("月份", months, "month", "export:month",
-                 {m: f"{m[:4]}年{int(m[5:])}月" for m in months})
+    with st.sidebar:
+        month = pick("月份", months, "month", "export:month",
+                     {m: f"{m[:4]}年{int(m[5:])}月" for m in months})
 else:
     as_of = ui.week_picker(campaign, "截至", "export:as_of", "as_of")
 st.subheader("通报导出", anchor=False)
@@ -254,7 +258,8 @@ def locks_section() -> None:
 
         with Store(ctx.path).read() as con:
             status = weeks.status(con, campaign)
-            note = ui_lock_note(con)
+            note = rights.lock_note(con, campaign, as_of, ask=False)
+            held = rights.week_lock(con, campaign, as_of)
         week_title = weeks.week_title(campaign, as_of)
         st.markdown(md(note or f"{week_title}未锁定，各单位可以上报和撤回。"))
         if note is None:
@@ -272,9 +277,9 @@ def locks_section() -> None:
                          disabled=unit is None):
                 act(weeks.allow, as_of, unit, reason,
                     done=f"已为「{names.get(unit, unit)}」开放{week_title}的例外。")
-            row = status[status["report_day"] == min(campaign.week_end(as_of), campaign.end)]
-            if len(row) and row.iloc[0]["exceptions"]:
-                granted = st.selectbox("撤销例外", list(names), format_func=names.get, index=None,
+            if held is not None and held.exceptions:
+                granted = st.selectbox("撤销例外", list(held.exceptions),
+                                       format_func=lambda c: names.get(c, c), index=None,
                                        key="export:revoke_unit", placeholder="选择已开放例外的单位")
                 if st.button("撤销例外", key="export:revoke", disabled=granted is None):
                     act(weeks.revoke, as_of, granted, done=f"已撤销「{names.get(granted, granted)}」的例外。")
@@ -284,12 +289,6 @@ def locks_section() -> None:
         locked = status[status["status"] != weeks.OPEN].rename(columns=weeks.STATUS_COLUMNS)
         if len(locked):
             st.dataframe(locked, hide_index=True, width="stretch")
-
-
-def ui_lock_note(con) -> str | None:
-    from enrollment.uploads import rights
-
-    return rights.lock_note(con, campaign, as_of)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -322,14 +321,24 @@ def archive_section() -> None:
         audit.log(ctx.store, ctx.viewer.name, "export", f"下载第 {chosen} 号已发布通报的文件「{name}」",
                   websession.client_address(), campaign_id=campaign.id, role=ctx.viewer.role)
 
+    per_unit = files[(files["kind"] == "board") & ~files["name"].str.contains("全部")]
+    singles = pd.concat([files[files["kind"] == "zip"], files[files["kind"] != "zip"].drop(per_unit.index)])
     with st.container(horizontal=True):
-        for row in files.itertuples():
-            st.download_button(md(row.label if row.kind != "board" or "全部" in row.name else row.name),
-                               lambda p=int(row.position): fetch(p), row.name.rsplit("/", 1)[-1],
+        for row in singles.itertuples():
+            st.download_button(md(row.label), lambda p=int(row.position): fetch(p),
+                               row.name.rsplit("/", 1)[-1],
                                icon=":material/folder_zip:" if row.kind == "zip" else ":material/download:",
                                type="primary" if row.kind == "zip" else "secondary",
                                key=f"export:archived:{chosen}:{row.position}",
                                on_click=logged, args=(row.name,))
+    if len(per_unit):
+        labels = dict(zip(per_unit["position"].astype(int), per_unit["label"]))
+        position = st.selectbox("单个单位的张榜公示（已发布）", list(labels), format_func=labels.get,
+                                key=f"export:archived_board:{chosen}")
+        name = per_unit.set_index(per_unit["position"].astype(int)).at[position, "name"]
+        st.download_button("下载这个单位已发布的张榜 PDF", lambda: fetch(position),
+                           name.rsplit("/", 1)[-1], "application/pdf", icon=":material/download:",
+                           key=f"export:archived_board_dl:{chosen}", on_click=logged, args=(name,))
     if push.channels() and ctx.viewer.can("publish"):
         if st.button("重新推送到群", icon=":material/send:", key=f"export:repush:{chosen}"):
             results = publishing.push_bulletin(ctx.store, chosen, actor=ctx.viewer.name,

@@ -51,7 +51,7 @@ with tab_due:
         st.markdown("**发到工作群的消息**")
         ui.copy_list([("全体单位", found.group_message)], key="remind-group")
         st.markdown(f"**逐个单位催报**（{len(found.missing)} 个未上报，{len(found.late)} 个逾期上报）")
-        ui.copy_list([(f"{r.name} · {r.status} · {r.person or '未录入责任人'} "
+        ui.copy_list([(f"{r.name} · {r.status} · {r.person or '未录入责任人'} · "
                        f"{r.phone or '未录入电话'}", r.message) for r in found.due], key="remind-units")
         st.dataframe(found.table(), hide_index=True, width="stretch", key=P + "table",
                      column_config={"催报内容": st.column_config.TextColumn(width="large")})

@@ -56,12 +56,14 @@ def get(tx: Session, bulletin_id: int) -> dict | None:
 
 
 def archive(tx: Session, campaign_id: str) -> pd.DataFrame:
-    """Every bulletin of the campaign, newest period first, with its files' count and size and
+    """Every bulletin of the campaign, newest period first, with its files' count (the ZIP of
+    them apart) and stored size and
     the outcome of its latest push per channel ('ok'/'failed' joined)."""
     return tx.frame("""
         SELECT b.id, b.period, b.period_key, b.as_of, b.week, b.stem, b.published_by, b.role,
                b.published_at, b.automatic, b.scope_code, b.level, b.notes,
-               (SELECT count(*) FROM bulletin_files f WHERE f.bulletin_id = b.id) AS files,
+               (SELECT count(*) FROM bulletin_files f
+                WHERE f.bulletin_id = b.id AND f.kind <> 'zip') AS files,
                (SELECT coalesce(sum(f.size), 0) FROM bulletin_files f
                 WHERE f.bulletin_id = b.id) AS size,
                (SELECT string_agg(p.channel || ':' || CASE WHEN p.ok THEN 'ok' ELSE 'failed' END,

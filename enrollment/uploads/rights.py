@@ -177,12 +177,13 @@ def lock_refusal(tx: Session, campaign: Campaign, day: dt.date,
     return message
 
 
-def lock_note(tx: Session, campaign: Campaign, day: dt.date) -> str | None:
-    """What the upload form says when `day`'s week is locked (Chinese), or None."""
+def lock_note(tx: Session, campaign: Campaign, day: dt.date, ask: bool = True) -> str | None:
+    """What a page says when `day`'s week is locked (Chinese), or None; `ask` adds how to ask
+    for a change (the upload form; not the administrators' own box)."""
     lock = week_lock(tx, campaign, day)
     if lock is None:
         return None
-    note = f"{lock.describe()}，该周的数字不能再上报或撤回。{HOW_TO_ASK}。"
+    note = f"{lock.describe()}，该周的数字不能再上报或撤回。" + (f"{HOW_TO_ASK}。" if ask else "")
     if lock.exceptions:
         names = db.units.names(tx, campaign.id, list(lock.exceptions))
         note += f"已开放例外的单位（及其下属单位）：{'、'.join(names.get(c, c) for c in lock.exceptions)}。"
