@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from enrollment.campaigns import demo
-from enrollment.cycle import contacts, publishing, weeks
+from enrollment.cycle import contacts, publishing
 from enrollment.uploads import rights
 
 from .fixtures import ROOT, record

@@ -139,3 +139,11 @@ def test_the_cli_exports_a_month(november, tmp_path):
     assert bad.exit_code == 1 and "格式不对" in bad.output
     both = runner.invoke(cli, base + ["--month", "2021-11", "--as-of", "2021-11-19"])
     assert both.exit_code == 1 and "只能指定一个" in both.output
+
+
+def test_the_pushed_summary_of_a_month_names_the_month_and_its_growth(data):
+    from enrollment.cycle import push
+
+    summary = push.compose(data)
+    assert summary.startswith("### 晋城市参保进度月度通报（2021年11月，截至11月26日）")
+    assert "11月新增参保 300,000 人" in summary and "- 进度落后：" in summary

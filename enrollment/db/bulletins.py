@@ -11,6 +11,13 @@ import pandas as pd
 from .engine import Session
 
 
+try:        # PostgreSQL (issue 14's engine) reports the same conflict as UniqueViolation
+    from psycopg.errors import UniqueViolation as _PostgresUnique
+    _UNIQUE: tuple[type[Exception], ...] = (duckdb.ConstraintException, _PostgresUnique)
+except ImportError:
+    _UNIQUE = (duckdb.ConstraintException,)
+
+
 class Duplicate(Exception):
     """The period is already published (another process won the race to its unique key)."""
 
@@ -32,7 +39,7 @@ def insert(tx: Session, files: list[tuple[str, str, str, str, bytes]], **values)
         tx.run(f"INSERT INTO bulletins ({', '.join(COLUMNS)}) "
                f"VALUES ({', '.join(':' + c for c in COLUMNS)})",
                {c: values.get(c) for c in COLUMNS})
-    except duckdb.ConstraintException as exc:   # psycopg: errors.UniqueViolation
+    except _UNIQUE as exc:
         raise Duplicate(str(exc)) from exc
     for position, (name, kind, label, sha256, content) in enumerate(files, start=1):
         tx.run("""INSERT INTO bulletin_files VALUES (:b, :p, :name, :kind, :label, :sha, :size,
