@@ -106,6 +106,14 @@ AUDIT_ACTION_LABELS = {
     "targets_changed": "修改目标任务",
     "campaign_changed": "修改参保活动",
     "export": "导出",
+    "publish": "发布通报",
+    "week_locked": "锁定周数据",
+    "week_unlocked": "解除周锁定",
+    "week_exception": "开放例外",
+    "week_exception_revoked": "撤销例外",
+    "push": "推送通报",
+    "push_failed": "推送失败",
+    "contacts_changed": "修改联系人",
 }
 AUDIT_COLUMNS = {"id": "编号", "logged_at": "时间", "actor": "操作人", "role": "角色", "action": "操作",
                  "detail": "内容", "address": "来源地址", "campaign_id": "参保活动"}
@@ -125,3 +133,8 @@ EXPORT_FORMAT_LABELS = {
 REPORTER_LABELS = {"city": "市", "county": "县区", "township": "乡镇（街道）", "community": "村（社区）"}
 SOURCE_NOTE = {"upload": "数据来源：各{level}每周上报",
                "demo": "数据来源：示例数据（模拟），不是真实上报"}
+# The Friday cycle (催报, publishing, locked weeks, the bulletin archive).
+PERIOD_LABELS = {"week": "周报", "month": "月度"}
+PUSH_CHANNEL_LABELS = {"wecom": "企业微信", "dingtalk": "钉钉"}
+CONTACT_COLUMNS = {"code": "单位代码", "name": "单位", "level": "层级", "person": "责任人",
+                   "phone": "联系电话"}

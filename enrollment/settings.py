@@ -69,6 +69,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENROLLMENT_DB_HOLD", "2",
             "Seconds a process keeps the database file open after its last use (0: close after "
             "every unit of work); another process that needs the file gets it at once."),
+    Setting("ENROLLMENT_WECOM_WEBHOOK", "",
+            "WeChat Work (企业微信) group robot webhook address (https://qyapi.weixin.qq.com/cgi-bin/"
+            "webhook/send?key=…) that receives each published bulletin's summary and ranking "
+            "image; empty: no push."),
+    Setting("ENROLLMENT_DINGTALK_WEBHOOK", "",
+            "DingTalk (钉钉) group robot webhook address (https://oapi.dingtalk.com/robot/send?"
+            "access_token=…) that receives each published bulletin's summary; empty: no push."),
+    Setting("ENROLLMENT_DINGTALK_SECRET", "",
+            "The DingTalk robot's signing secret (SEC…, 加签): each push is sent to the webhook "
+            "with timestamp and sign; empty: unsigned."),
+    Setting("ENROLLMENT_PUSH_TIMEOUT", "10",
+            "Seconds to wait for a group robot's answer before the attempt counts as failed."),
+    Setting("ENROLLMENT_PUSH_RETRIES", "2",
+            "How many times a failed push (no answer, a server error, a busy robot) is tried "
+            "again, waiting ENROLLMENT_PUSH_RETRY_SECONDS, then twice as long each time."),
+    Setting("ENROLLMENT_PUSH_RETRY_SECONDS", "3",
+            "Seconds before the first retry of a failed push."),
+    Setting("ENROLLMENT_APP_URL", "",
+            "The app's address as users open it (e.g. http://10.1.2.3:8501); pushed summaries "
+            "link to the week's overview there; empty: no link."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -163,3 +183,31 @@ def db_memory() -> str:
 
 def db_hold() -> float:
     return float(get("ENROLLMENT_DB_HOLD"))
+
+
+def wecom_webhook() -> str:
+    return get("ENROLLMENT_WECOM_WEBHOOK")
+
+
+def dingtalk_webhook() -> str:
+    return get("ENROLLMENT_DINGTALK_WEBHOOK")
+
+
+def dingtalk_secret() -> str:
+    return get("ENROLLMENT_DINGTALK_SECRET")
+
+
+def push_timeout() -> float:
+    return float(get("ENROLLMENT_PUSH_TIMEOUT"))
+
+
+def push_retries() -> int:
+    return max(0, int(get("ENROLLMENT_PUSH_RETRIES")))
+
+
+def push_retry_seconds() -> float:
+    return max(0.0, float(get("ENROLLMENT_PUSH_RETRY_SECONDS")))
+
+
+def app_url() -> str:
+    return get("ENROLLMENT_APP_URL").rstrip("/")

@@ -407,3 +407,76 @@ def require(permission: str, ctx: Context | None = None) -> Context:
         st.error("您的账号没有使用本页面的权限。", icon=":material/block:")
         st.stop()
     return ctx
+
+
+# --- the Friday cycle (published weeks, copy buttons) -----------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _published_weeks(path: str, version: int, campaign_id: str) -> dict:
+    from .cycle import publishing
+
+    with Store(path).read() as con:
+        return publishing.published_weeks(con, campaign_id)
+
+
+def published_badge(ctx: Context, as_of: dt.date) -> str | None:
+    """已发布 · 2021-11-19 17:40 · 张三 when the week's bulletin is published, else None."""
+    from .cycle import publishing
+
+    if ctx.source != "upload":
+        return None
+    return publishing.badge(_published_weeks(ctx.path, ctx.version, ctx.campaign.id).get(as_of))
+
+
+COPY_SCRIPT = """
+<script>
+(function () {
+  // A real copy: the Clipboard API where the page is a secure context (https, localhost),
+  // else a selected textarea and execCommand('copy'), which bureau intranets on plain http need.
+  document.querySelectorAll('button[data-copy]:not([data-ready])').forEach(function (button) {
+    button.setAttribute('data-ready', '1');
+    button.addEventListener('click', async function () {
+      var text = button.getAttribute('data-copy');
+      var done = false;
+      try {
+        if (navigator.clipboard && window.isSecureContext) {
+          await navigator.clipboard.writeText(text);
+          done = true;
+        }
+      } catch (e) { done = false; }
+      if (!done) {
+        var area = document.createElement('textarea');
+        area.value = text;
+        area.setAttribute('readonly', '');
+        area.style.position = 'fixed';
+        area.style.opacity = '0';
+        document.body.appendChild(area);
+        area.select();
+        try { done = document.execCommand('copy'); } catch (e) { done = false; }
+        area.remove();
+      }
+      button.textContent = done ? '已复制' : '复制失败，请手动选择文字复制';
+      setTimeout(function () { button.textContent = '复制'; }, 2500);
+    });
+  });
+})();
+</script>
+"""
+
+
+def copy_list(items: list[tuple[str, str]], key: str) -> None:
+    """Messages, each with a 复制 button that copies it to the clipboard (labels and texts are
+    escaped: they carry unit and contact names)."""
+    import html
+
+    rows = "".join(
+        f'<div class="copy-item" data-testid="copy-item" style="display:flex;gap:10px;'
+        f'align-items:flex-start;padding:6px 0;border-bottom:1px solid #eee">'
+        f'<div style="flex:1"><div style="font-size:0.8rem;color:#666">{html.escape(label)}</div>'
+        f'<div class="copy-text" style="white-space:pre-wrap">{html.escape(text)}</div></div>'
+        f'<button type="button" data-copy="{html.escape(text, quote=True)}" '
+        f'style="flex:none;padding:3px 12px;border:1px solid #ccc;border-radius:6px;'
+        f'background:#fff;cursor:pointer">复制</button></div>'
+        for label, text in items)
+    st.html(f'<div id="{html.escape(key, quote=True)}">{rows}</div>{COPY_SCRIPT}',
+            unsafe_allow_javascript=True)

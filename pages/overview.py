@@ -39,6 +39,8 @@ def drill() -> None:
 # --- title, breadcrumb, banners ---------------------------------------------------------------
 st.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False)
 st.caption(overview.caption(ctx, result))
+if published := ui.published_badge(ctx, as_of):     # the week's bulletin is out and locked
+    st.badge(md(published), icon=":material/verified:", color="green")
 ui.demo_banner(ctx)
 if len(path) > 1:
     with st.container(horizontal=True, gap="small"):

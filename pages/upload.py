@@ -144,6 +144,10 @@ day = date_col.date_input("上报日期（数字截至哪天）", value=default,
 deadline = campaign.deadline(day)
 st.caption(f"{ui.week_label(campaign, campaign.week_end(day))}，截止时间 "
            f"{deadline:%Y-%m-%d %H:%M}（{deadline.tzinfo}）")
+with Store(path).read() as con:
+    locked = rights.lock_note(con, campaign, day)      # a published week: say so before the upload
+if locked:
+    st.warning(md(locked), icon=":material/lock:")
 
 # --- 2. template ---------------------------------------------------------------------------
 level, levels, scopes = template_choices(path, ctx.version, campaign.id, scope)

@@ -91,7 +91,8 @@ def test_each_role_sees_only_its_pages(store):
     leader = session(store, "boss", "leader")
     reporter = session(store, "zezhou", "reporter", ["140525"])
     assert reachable(app(admin)) == EVERY_PAGE
-    assert reachable(app(leader)) == ["pages/overview.py", "pages/export.py", "pages/account.py"]
+    assert reachable(app(leader)) == ["pages/overview.py", "pages/export.py", "pages/remind.py",
+                                      "pages/account.py"]
     assert reachable(app(reporter)) == ["pages/overview.py", "pages/upload.py", "pages/account.py"]
 
 

@@ -10,12 +10,14 @@ from click.testing import CliRunner
 from enrollment import db
 from enrollment.campaigns import bootstrap
 from enrollment.cli import cli
+from enrollment.cycle import contacts, publishing, weeks
 from enrollment.db import Store
 from enrollment.identity import accounts, audit, logins
 from enrollment.labels import AUDIT_ACTION_LABELS
 from enrollment.uploads import ingest, withdrawals
 
 from .fixtures import NOW, ROOT, TODAY, report_csv
+from .robots import robot
 
 CAMPAIGN = "jincheng-2022-residents"
 DAY = dt.date(2021, 11, 19)
@@ -61,6 +63,20 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
     audit.log(store, "boss", "export", "导出进度图 PNG", "10.1.1.3", campaign_id=CAMPAIGN,
               role="leader")
 
+    # The Friday cycle: locks, exceptions, contacts, publishing and pushes.
+    ingest.commit(store, CAMPAIGN, report_csv({"140525": 275000}), "泽州.csv", report_date=DAY,
+                  uploader="admin", accept_warnings=True, now=NOW, today=TODAY)
+    weeks.lock(store, CAMPAIGN, DAY, actor="admin")
+    weeks.allow(store, CAMPAIGN, DAY, "泽州县", "更正", actor="admin")
+    weeks.revoke(store, CAMPAIGN, DAY, "泽州县", actor="admin")
+    weeks.unlock(store, CAMPAIGN, DAY, actor="admin")
+    contacts.save(store, CAMPAIGN, [("140525", "王五", "13800001111")], actor="admin")
+    monkeypatch.setenv("ENROLLMENT_PUSH_RETRIES", "0")
+    with robot(script=[("ok",), ("errcode", 93000, "invalid webhook url")]) as wecom:
+        monkeypatch.setenv("ENROLLMENT_WECOM_WEBHOOK", wecom.url)
+        done = publishing.publish(store, CAMPAIGN, DAY, actor="boss", formats=["xlsx"])
+        publishing.push_bulletin(store, done.id, actor="admin")
+
     log = entries(store)
     expected = {
         "campaign_changed": "命令行:root", "targets_changed": "命令行:root",
@@ -68,13 +84,16 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
         "login": "zezhou", "upload": "zezhou", "upload_rejected": "zezhou",
         "withdrawal": "zezhou", "password_changed": "zezhou", "logout": "zezhou",
         "account_locked": "zezhou", "user_unlocked": "admin", "password_reset": "admin",
-        "user_disabled": "admin", "user_enabled": "admin", "export": "命令行:root"}
+        "user_disabled": "admin", "user_enabled": "admin", "export": "命令行:root",
+        "week_locked": "admin", "week_exception": "admin", "week_exception_revoked": "admin",
+        "week_unlocked": "admin", "contacts_changed": "admin", "publish": "boss",
+        "push": "boss", "push_failed": "admin"}
     assert set(expected) | {"export"} == set(AUDIT_ACTION_LABELS)
     for action, actor in expected.items():
         assert (actor, action) in log, (action, actor, log)
     assert ("boss", "export") in log and ("admin", "targets_changed") in log
     with store.read() as con:
-        upload = audit.query(con, actions=["upload"]).iloc[0]
+        upload = audit.query(con, actions=["upload"]).iloc[-1]     # the first, zezhou's
         locked = audit.query(con, actions=["account_locked"]).iloc[0]
     assert (upload["address"], upload["role"], upload["campaign_id"]) == ("10.1.1.1", "reporter",
                                                                            CAMPAIGN)

@@ -111,9 +111,8 @@ def test_target_tables_carry_a_population_per_group(store, wanzhou):
 
 
 def test_target_group_checks(store):
-    with store.read() as con:
-        found = targets.check(con, WANZHOU, target_csv(tianzihu=(20000, 50, 5, 5, 5, 5, 10, 30)))
-        mismatch = targets.check(con, WANZHOU, target_csv(low_income=100))
+    found = targets.check_file(store, WANZHOU, target_csv(tianzihu=(20000, 50, 5, 5, 5, 5, 10, 30)))
+    mismatch = targets.check_file(store, WANZHOU, target_csv(low_income=100))
     assert any(p.severity == WARNING and "特困人员人数 20,000 大于任务数 10,000" in p.message
                for p in found.problems)
     assert [p.message for p in mismatch.problems if "不一致" in p.message] == [

@@ -47,7 +47,11 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """Modules of the package that `name` imports (at any depth of its code)."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for block in [n for n in ast.walk(tree) if isinstance(n, ast.If)
+                  and isinstance(n.test, ast.Name) and n.test.id == "TYPE_CHECKING"]:
+        block.body = []     # imports for type hints only never load at run time
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")

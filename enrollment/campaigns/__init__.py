@@ -10,6 +10,7 @@ from .model import (
                     FRIDAY,
                     Campaign,
                     CampaignError,
+                    UnitWindow,
                     create,
                     from_toml,
                     get,
@@ -17,7 +18,6 @@ from .model import (
                     list_campaigns,
                     load,
                     shipped_definitions,
-                    UnitWindow,
                     validate,
 )
 from .terms import Group, Terms, Tier

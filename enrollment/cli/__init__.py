@@ -13,7 +13,7 @@ import click
 
 from .. import db
 from ..db import StorageError, Store
-from . import accounts, campaigns, reports, storage, targets, uploads
+from . import accounts, campaigns, cycle, reports, storage, targets, uploads
 from .common import fail
 
 
@@ -65,6 +65,9 @@ COMMANDS = (
     targets.targets_group, targets.allocate_command,
     # reports.py: what leaders and the clerk read
     reports.progress_command, reports.groups_command, reports.export_command,
+    # cycle.py: the Friday cycle (催报, publishing, locked weeks, contacts, the archive)
+    cycle.remind_command, cycle.publish_command, cycle.week_group, cycle.contacts_group,
+    cycle.bulletins_group,
     # accounts.py: accounts and the audit log
     accounts.users_group, accounts.audit_command,
     # storage.py: the database file

@@ -10,7 +10,7 @@ import click
 import pandas as pd
 
 from .. import text as txt
-from ..export import bundles, tables
+from ..export import bundles, monthly, tables
 from ..export import model as exports
 from ..identity import audit
 from ..labels import LEVEL_LABELS, TARGETS_MISSING
@@ -187,20 +187,24 @@ def groups_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None,
 @click.option("--formats", default=",".join(bundles.FORMATS), show_default=True,
               help="Comma-separated: png, svg, pdf (charts), xlsx, docx, board (张榜 PDFs).")
 @click.option("--zip", "make_zip", is_flag=True, help="Also write all files as one ZIP beside the folder's files.")
+@click.option("--month", help="The monthly 通报 of YYYY-MM instead of one week.")
 @click.pass_context
 def export_command(ctx: click.Context, campaign_id: str, as_of: dt.date | None, out: Path,
                    level: str | None, scope: str | None, source: str | None, formats: str,
-                   make_zip: bool) -> None:
-    """通报导出: charts, Excel 通报表, Word 通报稿 and 张榜 PDFs for one week; exit 1 when a
-    requested format could not be made (the others are written)."""
+                   make_zip: bool, month: str | None) -> None:
+    """通报导出: charts, Excel 通报表, Word 通报稿 and 张榜 PDFs for one week (or a month);
+    exit 1 when a requested format could not be made (the others are written)."""
     store = ready(ctx)
     campaign = find_campaign(store, campaign_id)
+    if month and as_of:
+        fail("--month 与 --as-of 只能指定一个")
     as_of = as_of or campaign.default_as_of()
     try:
         wanted = bundles.parse_formats(formats)
         with store.read() as con:
             source = source or progress.default_source(con, campaign_id)
-            data = exports.gather(con, campaign, as_of, source, level, scope)
+            data = (monthly.gather_month(con, campaign, month, source, level, scope) if month
+                    else exports.gather(con, campaign, as_of, source, level, scope))
     except exports.ExportError as exc:
         fail(str(exc))
     bundle = bundles.build(data, wanted)

@@ -7,14 +7,16 @@ login sessions, failed logins, audit …), returning dataclasses or frames. `bac
 restores the whole database.
 """
 
-from . import (accounts, audit, campaigns, divisions, groups, holding, logins,  # noqa: I001
-               reports, rollup, sessions, targets, units, uploads, windows)
+from . import (accounts, audit, bulletins, campaigns, contacts, divisions, groups,  # noqa: I001
+               holding, logins, reports, rollup, sessions, targets, units, uploads, weeks,
+               windows)
 from .engine import (DatabaseBusy, DatabaseDamaged, DiskFull, EngineError, NotInitialized,
                      Session, StorageError, Store, explain)
 from .schema import LATEST_VERSION, MIGRATIONS, Migration, migrate, require_schema, schema_version
 
-__all__ = ["accounts", "audit", "campaigns", "divisions", "groups", "holding", "logins",
-           "reports", "rollup", "sessions", "targets", "units", "uploads", "windows",
+__all__ = ["accounts", "audit", "bulletins", "campaigns", "contacts", "divisions", "groups",
+           "holding", "logins", "reports", "rollup", "sessions", "targets", "units", "uploads",
+           "weeks", "windows",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",

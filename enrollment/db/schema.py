@@ -222,6 +222,84 @@ MIGRATIONS: tuple[Migration, ...] = (
               ON n.campaign_id = t.campaign_id AND n.unit_code = t.unit_code
              AND n.set_id = t.set_id""",
     )),
+    Migration(6, "the Friday cycle: unit contacts, week locks and exceptions, published bulletins", (
+        # 责任人 and phone per unit, for 催报; one row per unit (db/contacts.py keeps it so; no
+        # key, as DuckDB refuses deleting and inserting one key in a transaction).
+        """CREATE TABLE unit_contacts (
+            campaign_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            person VARCHAR,
+            phone VARCHAR,
+            updated_by VARCHAR,
+            updated_at TIMESTAMP NOT NULL)""",
+        "CREATE SEQUENCE week_lock_ids START 1",
+        # A week's figures locked (by publishing its bulletin, or by hand) until unlocked; the
+        # week is named by its Friday. A later lock of the same week is a new row.
+        """CREATE TABLE week_locks (
+            id BIGINT PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            locked_by VARCHAR,
+            locked_at TIMESTAMP NOT NULL,
+            bulletin_id BIGINT,
+            unlocked_by VARCHAR,
+            unlocked_at TIMESTAMP,
+            unlock_reason VARCHAR)""",
+        "CREATE SEQUENCE week_exception_ids START 1",
+        # One unit (and the units below it) may change a locked week's figures, for one lock.
+        """CREATE TABLE week_exceptions (
+            id BIGINT PRIMARY KEY,
+            lock_id BIGINT NOT NULL,
+            campaign_id VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            granted_by VARCHAR,
+            granted_at TIMESTAMP NOT NULL,
+            revoked_by VARCHAR,
+            revoked_at TIMESTAMP)""",
+        "CREATE SEQUENCE bulletin_ids START 1",
+        # A published bulletin: the figures it shows (JSON) and, in bulletin_files, the exact
+        # files circulated. The unique key makes publishing a period idempotent, also for two
+        # servers whose timers fire at once: the second insert fails.
+        """CREATE TABLE bulletins (
+            id BIGINT PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            period_key VARCHAR NOT NULL,
+            as_of DATE NOT NULL,
+            week INTEGER,
+            source VARCHAR NOT NULL,
+            scope_code VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            stem VARCHAR NOT NULL,
+            published_by VARCHAR,
+            role VARCHAR,
+            published_at TIMESTAMP NOT NULL,
+            automatic BOOLEAN NOT NULL,
+            figures VARCHAR NOT NULL,
+            summary VARCHAR NOT NULL,
+            notes VARCHAR,
+            UNIQUE (campaign_id, period, period_key))""",
+        """CREATE TABLE bulletin_files (
+            bulletin_id BIGINT NOT NULL,
+            position INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            size BIGINT NOT NULL,
+            content BLOB NOT NULL,
+            PRIMARY KEY (bulletin_id, position))""",
+        # Every push of a bulletin to a group robot, successful or not.
+        """CREATE TABLE bulletin_pushes (
+            bulletin_id BIGINT NOT NULL,
+            channel VARCHAR NOT NULL,
+            attempted_at TIMESTAMP NOT NULL,
+            attempts INTEGER NOT NULL,
+            ok BOOLEAN NOT NULL,
+            message VARCHAR)""",
+    )),
     Migration(7, "contribution terms, windows that move, figures and targets per group", (
         # The campaign's contribution per tier and group, subsidies and payment days, as JSON
         # text read by enrollment/campaigns/terms.py (no SQL reads inside it).

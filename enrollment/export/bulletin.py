@@ -31,6 +31,7 @@ from ..labels import (
 )
 from ..metrics import groups, money, reporting
 from ..text import md
+from . import monthly
 from .model import ExportData, cn_date, cn_short_date, count, percent
 
 TITLE_FONT, HEADING_FONT, BODY_FONT, TABLE_FONT = "方正小标宋简体", "黑体", "仿宋", "宋体"
@@ -266,17 +267,25 @@ def requests(data: ExportData) -> list[str]:
 
 
 def draft(data: ExportData) -> Draft:
-    """The bulletin's text from the export's numbers."""
+    """The bulletin's text from the export's numbers (a month's: monthly.py's prose too)."""
     level = LEVEL_LABELS.get(data.level, data.level)
-    sections = [("一、总体进度", overall(data)), (f"二、各{level}进度", ranking(data))]
-    for heading, paragraphs in (("上报情况", reports(data)),
-                                ("低收入人口参保情况", low_income(data) + group_lines(data)),
-                                ("工作要求", requests(data))):
-        if paragraphs:
-            sections.append((f"{NUMBERS[len(sections)]}、{heading}", paragraphs))
+    month = data.month
+    if month is None:
+        named = [("总体进度", overall(data)), (f"各{level}进度", ranking(data)),
+                 ("上报情况", reports(data))]
+    else:
+        named = [("总体进度", [monthly.progress_paragraph(data)] + overall(data)),
+                 (f"各{level}进度", [p for p in ranking(data) if not p.startswith("本周")]),
+                 *monthly.sections(data)]
+    named += [("低收入人口参保情况", low_income(data) + group_lines(data)),
+              ("工作要求", requests(data))]
+    sections = [(f"{NUMBERS[i]}、{heading}", paragraphs)
+                for i, (heading, paragraphs) in enumerate((h, p) for h, p in named if p)]
     return Draft(
-        title=f"关于{data.scope['name']}{data.year_programme}参保缴费进度的通报",
-        subtitle=f"（截至{cn_date(data.as_of)}" + (f"，第{data.week}周）" if data.week else "）"),
+        title=f"关于{data.scope['name']}{data.year_programme}{month.label if month else ''}"
+              "参保缴费进度的通报",
+        subtitle=(f"（{month.label}，截至{cn_date(data.as_of)}）" if month else
+                  f"（截至{cn_date(data.as_of)}" + (f"，第{data.week}周）" if data.week else "）")),
         recipients=BULLETIN_RECIPIENTS.get(data.level, f"各{level}："),
         sections=sections,
         attachment=f"附件：{data.scope['name']}各{level}参保进度排名",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -73,6 +74,7 @@ class ExportData:
     week_status: pd.DataFrame      # reporting status of the level's units this week
     extension: dict | None = None  # the window's latest extension (end, previous_end, reason)
     groups: pd.DataFrame | None = None  # 分类人群 of every unit under the scope (metrics/groups)
+    month: Any = None              # monthly.MonthFigures of a monthly 通报 (monthly.gather_month)
 
     @property
     def level_groups(self) -> pd.DataFrame:
@@ -136,7 +138,9 @@ class ExportData:
 
     @property
     def when(self) -> str:
-        """截至2021年11月19日（第12周）"""
+        """截至2021年11月19日（第12周）; a month: 2021年11月（截至2021年11月26日）"""
+        if self.month is not None:
+            return f"{self.month.label}（截至{cn_date(self.as_of)}）"
         return f"截至{cn_date(self.as_of)}" + (f"（第{self.week}周）" if self.week else "")
 
     @property
@@ -147,6 +151,8 @@ class ExportData:
     def stem(self) -> str:
         """File name stem, e.g. 示例数据-晋城市-参保进度-20211119 (as on the overview page)."""
         tag = f"{DEMO_BADGE}-" if self.demo else ""
+        if self.month is not None:     # 晋城市-参保进度-2021年11月
+            return f"{tag}{self.scope['name']}-参保进度-{self.month.year}年{self.month.month:02d}月"
         return f"{tag}{self.scope['name']}-参保进度-{self.as_of:%Y%m%d}"
 
 

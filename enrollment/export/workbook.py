@@ -21,6 +21,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from ..labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
 from ..metrics import groups, money, overview, reporting
 from ..text import xlsx_workbook
+from . import monthly
 from .model import ExportData, cn_date, percent
 
 BEHIND_FILL, BEHIND_FONT = "#FDE2E1", "#8B0000"
@@ -394,6 +395,43 @@ def _groups_sheet(book, fmts: _Formats, data: ExportData) -> bool:
     return True
 
 
+MONTH_KINDS = {"排名": "rank", "上月排名": "rank", "任务数": "int", "月初累计参保人数": "int",
+               "月末累计参保人数": "int", "本月新增": "signed", "月初完成率": "pct", "月末完成率": "pct",
+               "完成率变化（百分点）": "pp", "排名变化": "signed", "低于序时目标的周数": "int",
+               "按时上报（周）": "int", "逾期上报（周）": "int", "未上报（周）": "int"}
+
+
+def _month_sheet(book, fmts: _Formats, data: ExportData) -> None:
+    """本月情况: the month's change, ranks then and now, weeks behind and reporting record,
+    then each week's reporting status (monthly.py)."""
+    frame = monthly.table(data).join(monthly.weekly_table(data).drop(columns="单位"))
+    ws = book.add_worksheet("本月情况")
+    headers = list(frame.columns)
+    month = data.month
+    line = (f"{data.when}　月初为{cn_date(month.previous_as_of) if month.previous_as_of else '集中参保期开始'}"
+            f"　排名变化为正表示上升　{data.source_note}")
+    _heading(ws, fmts, _title(data, f"{month.label}各{LEVEL_LABELS.get(data.level, data.level)}进度"),
+             line, headers)
+    behind = list(month.units["behind_every_week"])
+    for i, row in enumerate(frame.itertuples(index=False)):
+        r = FIRST_DATA_ROW + i
+        style = "behind" if behind[i] else ""
+        for c, (header, value) in enumerate(zip(headers, row)):
+            kind = MONTH_KINDS.get(header, "text")
+            if value is None or pd.isna(value):
+                ws.write_blank(r, c, None, fmts.get(kind, style))
+            elif kind == "text":
+                ws.write_string(r, c, str(value), fmts.get("text", style))
+            else:
+                ws.write_number(r, c, float(value) if kind in ("pct", "pp") else int(value),
+                                fmts.get(kind, style))
+    for c, header in enumerate(headers):
+        ws.set_column(c, c, min(max(_display_width(header) // 2 + 4, 10), 26))
+    ws.set_column(1, 1, 14)
+    ws.freeze_panes(FIRST_DATA_ROW, 2)
+    _print_setup(ws, HEADER_ROW)
+
+
 def build(data: ExportData) -> bytes:
     """The 通报表 workbook of the export."""
     buffer = io.BytesIO()
@@ -407,5 +445,7 @@ def build(data: ExportData) -> bytes:
     _reporting_sheet(book, fmts, data)
     _low_income_sheet(book, fmts, data)
     _groups_sheet(book, fmts, data)
+    if data.month is not None:
+        _month_sheet(book, fmts, data)
     book.close()
     return buffer.getvalue()

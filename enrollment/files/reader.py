@@ -83,7 +83,18 @@ LOW_INCOME = Role("low_income", "低收入人口数", (
     "低收入人口数", "低收入人口", "困难群众人数", "低收入人口及稳定脱贫人口数", "困难群众数"),
     contains=("低收入人口", "困难群众"), excludes=("参保", "率", "%", "金额"))
 
+# Contacts for 催报 (责任人 and phone per unit).
+CONTACT_PERSON = Role("person", "责任人", (
+    "责任人", "联系人", "负责人", "姓名", "联系人姓名", "责任人姓名", "经办人", "具体负责人",
+    "填报人", "统计员", "联络员"), contains=("责任人", "联系人", "负责人"),
+    excludes=("电话", "手机", "方式", "号码"))
+PHONE = Role("phone", "联系电话", (
+    "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "电话号码", "联系人电话",
+    "责任人电话", "移动电话", "办公电话", "联系人手机", "责任人手机"),
+    contains=("电话", "手机", "号码"))
+
 REPORT_ROLES = (UNIT_CODE, UNIT_NAME, ENROLLED, AMOUNT, LOW_INCOME_ENROLLED, REPORT_DATE)
+CONTACT_ROLES = (UNIT_CODE, UNIT_NAME, CONTACT_PERSON, PHONE)
 TARGET_ROLES = (UNIT_CODE, UNIT_NAME, TASK, BASELINE, REGISTERED, RESIDENT, LOW_INCOME)
 
 # --- groups (分类人群): columns of their own, named by the campaign's definition ------------

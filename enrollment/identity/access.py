@@ -14,10 +14,13 @@ from ..labels import ROLE_LABELS
 from .accounts import ADMIN, LEADER, REPORTER, ROLES, User
 
 # Permissions per role. 填报员 read everything and change figures only inside their units.
+# Publishing a bulletin locks its week; only administrators unlock weeks, grant exceptions and
+# edit the contacts of 催报.
 PERMISSIONS: dict[str, frozenset[str]] = {
     ADMIN: frozenset({"read", "upload", "withdraw", "export", "manage_users", "view_audit",
-                      "manage_campaigns", "manage_targets"}),
-    LEADER: frozenset({"read", "export"}),
+                      "manage_campaigns", "manage_targets", "publish", "manage_weeks",
+                      "manage_contacts"}),
+    LEADER: frozenset({"read", "export", "publish"}),
     REPORTER: frozenset({"read", "upload", "withdraw"}),
 }
 ALL_ROLES = frozenset(ROLES)
@@ -37,6 +40,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "进度总览", ":material/monitoring:", ALL_ROLES, default=True),
     PageSpec("pages/upload.py", "数据上报", ":material/upload_file:", frozenset({ADMIN, REPORTER})),
     PageSpec("pages/export.py", "通报导出", ":material/file_export:", frozenset({ADMIN, LEADER})),
+    PageSpec("pages/remind.py", "催报", ":material/notifications_active:",
+             frozenset({ADMIN, LEADER})),
     PageSpec("pages/targets.py", "目标任务", ":material/assignment:", frozenset({ADMIN})),
     PageSpec("pages/campaign_setup.py", "新建活动", ":material/add_location_alt:",
              frozenset({ADMIN})),

@@ -4,6 +4,8 @@ low-income total, and the populations beside the current targets for people."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from .. import campaigns, db
@@ -11,6 +13,9 @@ from ..campaigns.terms import known_groups
 from ..db import Session
 from ..files import reader
 from ..files.problems import WARNING, Problem
+
+if TYPE_CHECKING:   # tables.py imports this module
+    from .tables import TargetTable
 
 
 def roles() -> tuple[reader.Role, ...]:

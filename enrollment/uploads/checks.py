@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 
 from .. import db, settings
-from ..campaigns.terms import known_groups
 from ..campaigns.model import Campaign
+from ..campaigns.terms import known_groups
 from ..db import Session
 from ..files import cellvalues, matching, reader
 from ..files.cellvalues import CellError

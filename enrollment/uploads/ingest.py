@@ -203,6 +203,10 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     checks.groups(tx, preview, campaign, table)
     checks.amounts(preview, campaign)
     if preview.report_date is not None and preview.rows:
+        # A published (locked) week refuses the file; it is archived with the reason.
+        if refusal := rights.lock_refusal(tx, campaign, preview.report_date,
+                                          [r.code for r in preview.rows]):
+            preview.problems.append(Problem(None, refusal))
         _compare_with_history(tx, campaign, preview)
         _check_duplicate_file(tx, preview)
     preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))

@@ -5,7 +5,9 @@ A change of figures (an upload, a correction, a withdrawal) is made by an actor:
 whose role may upload or withdraw, or anyone while no account exists (open mode). It may touch
 the units of the actor's scope (a 填报员's units and every unit below them; anyone else: every
 unit), for a report date whose week may still change: inside the campaign's window and not
-after this week's Friday. Published weeks are locked here too once the bureau locks them.
+after this week's Friday, and not in a locked week (`lock_refusal`): publishing a week's
+bulletin locks its report dates (Saturday to Friday) until an administrator unlocks the week or
+grants one unit an exception (that unit and the units below it may change the week again).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from .. import db, text
+from .. import db, settings, text
 from ..campaigns import Campaign
 from ..db import Session, Store
 from ..identity import accounts
@@ -109,3 +112,83 @@ def date_refusal(campaign: Campaign, day: dt.date, today: dt.date) -> str | None
     if day > latest_allowed_date(campaign, today):
         return f"上报日期 {day} 晚于本周五（{campaign.week_end(today)}），不能提前上报以后的数字"
     return None
+
+
+# --- locked weeks --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WeekLock:
+    """A lock in force on a week: who locked it and when (UTC), the bulletin that locked it,
+    and the units granted an exception (code -> reason)."""
+    id: int
+    week_end: dt.date
+    week: int
+    week_start: dt.date
+    locked_by: str | None
+    locked_at: dt.datetime
+    bulletin_id: int | None
+    exceptions: dict[str, str]
+
+    def locked_at_local(self) -> str:
+        zone = ZoneInfo(settings.timezone())
+        return self.locked_at.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def describe(self) -> str:
+        """第12周（2021-11-13 至 2021-11-19）已于 2021-11-19 17:40 由「张三」发布通报并锁定"""
+        how = "发布通报并锁定" if self.bulletin_id else "锁定"
+        who = f"由「{self.locked_by}」" if self.locked_by else ""
+        return (f"第{self.week}周（{self.week_start} 至 {self.week_end}）已于 "
+                f"{self.locked_at_local()} {who}{how}")
+
+
+def week_lock(tx: Session, campaign: Campaign, day: dt.date) -> WeekLock | None:
+    """The lock in force on the week `day` belongs to, or None."""
+    week_end = campaign.week_end(day)
+    row = db.weeks.current_lock(tx, campaign.id, week_end)
+    if row is None:
+        return None
+    number = campaign.week_number(day)
+    granted = {e["unit_code"]: e["reason"] for e in db.weeks.exceptions(tx, row["id"])}
+    return WeekLock(row["id"], week_end, number, campaign.week_start_of(number) if number else day,
+                    row["locked_by"], row["locked_at"], row["bulletin_id"], granted)
+
+
+HOW_TO_ASK = ("如需更正，请联系管理员在「通报导出 → 锁定与例外」中为本单位开放例外"
+              "（命令行：week allow），或解除该周的锁定")
+
+
+def lock_refusal(tx: Session, campaign: Campaign, day: dt.date,
+                 codes: Iterable[str]) -> str | None:
+    """Why figures of these units as of `day` may not change because the week is locked
+    (Chinese: who locked it, when, how to ask for a change), or None when they may.
+
+    An exception granted for a unit covers that unit and every unit below it.
+    """
+    lock = week_lock(tx, campaign, day)
+    if lock is None:
+        return None
+    codes = list(dict.fromkeys(codes))
+    allowed = db.units.descendants(tx, campaign.id, lock.exceptions) if lock.exceptions else set()
+    blocked = [c for c in codes if c not in allowed]
+    if not blocked:
+        return None
+    message = f"{lock.describe()}，不能再上报或撤回该周（上报日期 {day}）的数字。{HOW_TO_ASK}。"
+    if lock.exceptions:
+        names = db.units.names(tx, campaign.id, list(lock.exceptions) + blocked[:5])
+        granted = "、".join(names.get(c, c) for c in lock.exceptions)
+        outside = "、".join(names.get(c, c) for c in blocked[:5]) + ("等" if len(blocked) > 5 else "")
+        message += f"（该周已为{granted}开放例外；{outside}不在其中）"
+    return message
+
+
+def lock_note(tx: Session, campaign: Campaign, day: dt.date, ask: bool = True) -> str | None:
+    """What a page says when `day`'s week is locked (Chinese), or None; `ask` adds how to ask
+    for a change (the upload form; not the administrators' own box)."""
+    lock = week_lock(tx, campaign, day)
+    if lock is None:
+        return None
+    note = f"{lock.describe()}，该周的数字不能再上报或撤回。" + (f"{HOW_TO_ASK}。" if ask else "")
+    if lock.exceptions:
+        names = db.units.names(tx, campaign.id, list(lock.exceptions))
+        note += f"已开放例外的单位（及其下属单位）：{'、'.join(names.get(c, c) for c in lock.exceptions)}。"
+    return note

@@ -1,8 +1,8 @@
 """Withdrawing an upload: the uploader's latest upload undone by appending revisions that
 restore the figures it replaced (or leave none where there was none); nothing is deleted.
 
-A withdrawal is refused when someone has changed one of those figures since, or when the upload
-touched units outside the withdrawer's scope (uploads/rights.py); it is logged as an upload of
+A withdrawal is refused when someone has changed one of those figures since, when the upload
+touched units outside the withdrawer's scope, or when its week is locked (uploads/rights.py); it is logged as an upload of
 kind 'withdrawal' and in the audit log.
 """
 
@@ -65,7 +65,7 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     with store.write() as tx:
-        campaigns.get(tx, campaign_id)
+        campaign = campaigns.get(tx, campaign_id)
         target = withdrawable(tx, campaign_id, uploader)
         who = f"「{uploader}」" if uploader else "未署名填报人"
         if target is None:
@@ -82,6 +82,9 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
             raise WithdrawError(
                 f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
                 f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
+        if refusal := rights.lock_refusal(tx, campaign, target["report_date"],
+                                          [code for code, _ in touched]):
+            raise WithdrawError(refusal)
         changed = {key: top for key, (top, _, _) in touched.items() if top != target["id"]}
         if changed:
             names = db.units.names(tx, campaign_id)
