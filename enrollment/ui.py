@@ -51,7 +51,7 @@ COLUMN_CONFIG = {
 
 @dataclass(frozen=True)
 class Context:
-    path: str
+    path: str          # the database: a DuckDB file path or a postgresql:// URL (Store.target)
     version: int
     campaign: Campaign | None
     source: str
@@ -89,12 +89,12 @@ def _ensure_ready(path: str) -> None:
 def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> Context:
     """For the entry file: database, campaign picker and data source, once per run."""
     store = Store()
-    _ensure_ready(str(store.path))
+    _ensure_ready(store.target)
     version = store.data_version() if version is None else version
     with st.sidebar:
-        campaign = campaign_picker(str(store.path), version)
-        source = source_picker(str(store.path), version, campaign) if campaign else "upload"
-    ctx = Context(str(store.path), version, campaign, source, viewer)
+        campaign = campaign_picker(store.target, version)
+        source = source_picker(store.target, version, campaign) if campaign else "upload"
+    ctx = Context(store.target, version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
     st.session_state[ENTRY_MARK] = True
     return ctx
@@ -333,7 +333,7 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
 def store() -> Store:
     """The database of this server (ENROLLMENT_DB), ready for use."""
     current = Store()
-    _ensure_ready(str(current.path))
+    _ensure_ready(current.target)
     return current
 
 

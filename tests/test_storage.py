@@ -147,8 +147,8 @@ def test_the_engine_memory_is_bounded_by_the_setting(store, monkeypatch):
 def test_a_process_keeps_the_file_open_between_units_of_work(store, monkeypatch):
     db.engine.release(store.path)
     opened = []
-    connect = Store.connect
-    monkeypatch.setattr(Store, "connect", lambda self: opened.append(1) or connect(self))
+    connect = db.engine.DuckStore.connect
+    monkeypatch.setattr(db.engine.DuckStore, "connect", lambda self: opened.append(1) or connect(self))
     for _ in range(5):
         with store.read() as tx:
             tx.value("SELECT count(*) FROM units")

@@ -46,7 +46,7 @@ def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
             existing = None
         if existing is not None and existing.rows and not yes:
             click.echo(f"备份文件：{snapshot.summary()}")
-            click.echo(f"当前数据库 {store.path}：{existing.summary()}")
+            click.echo(f"当前数据库 {store.name}：{existing.summary()}")
             try:
                 confirmed = click.confirm("恢复将用备份替换当前数据库的全部数据，确定吗？", default=False)
             except click.Abort:

@@ -1,59 +1,49 @@
-"""The database file, its connections and the unit of work (Session) that all SQL runs through.
+"""The database and the unit of work (Session) that all SQL runs through, whichever engine holds it.
 
-Connection strategy. DuckDB lets one process at a time open a database file (read-write or
-read-only alike), and inside a process every connection to the same path shares one database
-instance. The Streamlit server (one process, one thread per browser session) and the CLI must be
-able to use the same file one after the other, so nobody holds the file longer than it needs:
+Two engines sit behind one data layer. `ENROLLMENT_DB` (or `--db`) names either a file (DuckDB,
+embedded, one process at a time: db/duckfile.py) or a `postgresql://` URL (PostgreSQL through
+psycopg's connection pool, any number of processes and servers: db/postgres.py). `Store(target)`
+(or `open_store`) returns the right one; both give the same three ways in:
 
-* a process opens the file when a unit of work (a read, or one write transaction) needs it, and
-  each unit of work gets its own cursor on that open instance (opening the file costs some
-  15 ms, a cursor a fraction of one). The file stays open while units of work follow each
-  other and for `ENROLLMENT_DB_HOLD` seconds after the last one, then it is closed and DuckDB
-  releases the file lock;
-* a process that finds the file locked by another process says so (a marker file beside the
-  database, `<file>.wait`) and retries with short jittered delays for a bounded time
-  (`ENROLLMENT_LOCK_TIMEOUT`), then raises `DatabaseBusy` with a Chinese message. The holder
-  sees the marker, lets the units of work under way finish, closes the file and waits until
-  the other process has had it, so the CLI never waits longer than the app's current work;
-* writes inside one process are serialised by a lock, run in one transaction, bump the data
-  version (which keys every cached query) and end with a CHECKPOINT, so the WAL stays short and a
-  crash loses nothing that was committed.
+* `read()`: a Session for reading;
+* `write(bump=True)`: one transaction, committed only if the block succeeds; the data version
+  (a row of `meta`, keying every cached query of every app server) goes up with it;
+* `data_version()`, `schema_version()`.
 
-Faults of the file or the disk (a damaged write-ahead log, a damaged file, a full disk, no
-permission) become a StorageError with a Chinese explanation and the command that recovers
-(`explain`), raised from opening, reading and writing alike; the CLI and the app show it
-instead of a traceback.
+SQL is written once for both engines: named parameters as `:name` (translated here to the
+engine's spelling: `$name` for DuckDB, `%(name)s` for psycopg), standard SQL wherever the
+engines agree. Where they differ a statement is a `Spelling` holding both side by side; the
+Session picks its own. Sessions offer what the dialects do differently as methods:
+`relations` (frames visible to SQL), `insert_frame`, `next_ids`, `lock` (one writer at a time
+for a key), `checkpoint`.
 
-SQL is written once for every engine: named parameters as `:name` (translated here to the
-engine's own spelling), standard SQL wherever the engines agree. The few constructs that only
-DuckDB has are marked where they are used, with their standard-SQL equivalent.
+Faults a user can act on (a damaged file, a full disk, a database server that is down for a
+moment) become a StorageError with a Chinese explanation (`explain`), raised from opening,
+reading and writing alike; the CLI and the app show it instead of a traceback.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import random
 import re
-import shutil
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import psycopg
+import psycopg_pool
 
 from .. import settings
 
-# The database engine's own errors (the standard equivalent for a second engine: its driver's
-# base error class), for callers that must tell them from their own.
-EngineError = duckdb.Error
+# The engines' own errors, for callers that must tell them from their own.
+EngineError = (duckdb.Error, psycopg.Error, psycopg_pool.PoolTimeout)
 
 
 class StorageError(Exception):
-    """A problem with the database file that the user can act on (message in Chinese)."""
+    """A problem with the database that the user can act on (message in Chinese)."""
 
 
 class DatabaseBusy(StorageError):
@@ -72,74 +62,62 @@ class DiskFull(StorageError):
     """The disk holding the database is full; nothing of the failed write was kept."""
 
 
-def explain(exc: BaseException, path: Path) -> StorageError | None:
+class DatabaseUnavailable(StorageError):
+    """The database server cannot be reached for the moment (restarting, refused); the
+    connection pool keeps trying, so a page asks again by itself."""
+
+
+def is_url(target: str | Path | None) -> bool:
+    """Whether a database target names a PostgreSQL server rather than a DuckDB file."""
+    return str(target or "").startswith(("postgresql://", "postgres://"))
+
+
+def explain(exc: BaseException, where: "Store | Path | str") -> StorageError | None:
     """The Chinese explanation of a storage fault, with what to do; None for other errors."""
-    message = str(exc)
-    wal = Path(f"{path}.wal")
-    if "No space left on device" in message or "Disk full" in message:
-        try:
-            free = f"，目前剩余 {shutil.disk_usage(path.parent).free / 1048576:,.1f} MB"
-        except OSError:
-            free = ""
-        return DiskFull(
-            f"服务器磁盘已满，数据库 {path} 无法写入（{path.parent} 所在磁盘{free}）。"
-            "本次操作没有保存，已保存的数据不受影响。请清理磁盘空间（可用 df -h 查看）后重试。")
-    if "replaying WAL" in message or "Corrupt WAL" in message:
-        return DatabaseDamaged(
-            f"数据库文件的预写日志（{wal}）已损坏，数据库无法打开。恢复办法：用最近的备份恢复——"
-            f"python -m enrollment --db {path} restore 备份文件（当前文件会被移到旁边保留，不会删除）；"
-            f"或把 {wal} 移到别处后重试（本系统每次保存后都会把日志写入数据库文件，通常只会丢失最后一次"
-            "未完成的保存）。")
-    if ("not a valid DuckDB database file" in message or "Corrupt database file" in message
-            or "checksum" in message.lower()):
-        return DatabaseDamaged(
-            f"数据库文件 {path} 已损坏，无法读取。请用最近的备份恢复：python -m enrollment --db "
-            f"{path} restore 备份文件（损坏的文件会被移到旁边保留，不会删除）。")
-    if "Permission denied" in message or "Read-only file system" in message:
-        return StorageError(f"没有读写数据库文件 {path} 的权限（{message}）。请检查该文件及其目录的权限，"
-                            "以及磁盘是否被设为只读。")
-    return None
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, (psycopg.Error, psycopg_pool.PoolTimeout)):
+        from .postgres import explain as explain_server
+        return explain_server(exc, where.name if isinstance(where, Store) else str(where))
+    from .duckfile import explain as explain_file
+    return explain_file(exc, where.path if isinstance(where, Store) else Path(where))
 
 
-def raise_explained(exc: BaseException, path: Path) -> None:
+def raise_explained(exc: BaseException, where: "Store | Path | str") -> None:
     """Raise the explanation of a storage fault in place of the engine's error, if it is one."""
-    explained = explain(exc, path)
-    if explained is not None:
+    explained = explain(exc, where)
+    if explained is not None and explained is not exc:
         raise explained from exc
 
 
-def rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back if a transaction is still open. A commit that failed (a full disk) has already
-    ended it, and the rollback's own error must not hide the one that matters."""
-    try:
-        con.rollback()
-    except duckdb.Error:
-        pass
+@dataclass(frozen=True)
+class Spelling:
+    """One statement in each engine's dialect, side by side, where the two differ."""
+    duckdb: str
+    postgresql: str
+
+    def of(self, dialect: str) -> str:
+        return getattr(self, dialect)
 
 
-def _close(con: duckdb.DuckDBPyConnection) -> None:
-    """Close after a write: what was committed is in the log even if the closing checkpoint
-    cannot be written (a full disk), so that error is not the caller's."""
-    try:
-        con.close()
-    except duckdb.Error:
-        pass
+# `:name` parameters, skipping string literals, comments and `::` casts; `%` and `?` are
+# found too, as psycopg's spelling must escape a literal `%`.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_][A-Za-z0-9_]*)|(%)")
 
 
-# `:name` parameters, skipping string literals, comments and `::` casts.
-_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_][A-Za-z0-9_]*)")
-
-
-@functools.lru_cache(maxsize=2048)
-def _translate(sql: str) -> tuple[str, frozenset[str]]:
-    """The statement in DuckDB's spelling ($name) and the parameter names it uses."""
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str, style: str) -> tuple[str, frozenset[str]]:
+    """The statement with its `:name` parameters in an engine's spelling (`$name` for DuckDB,
+    `%(name)s` for psycopg, which also needs a literal `%` doubled), and the names it uses."""
     names: set[str] = set()
 
     def swap(match: re.Match) -> str:
+        if match.group(2) is not None:
+            return "%%" if style == "pyformat" else "%"
         if match.group(1) is None:
             return match.group(0)
         names.add(match.group(1))
-        return "$" + match.group(1)
+        return f"%({match.group(1)})s" if style == "pyformat" else "$" + match.group(1)
 
     return _TOKENS.sub(swap, sql), frozenset(names)
 
@@ -148,317 +126,130 @@ class Session:
     """One connection for one unit of work (a read, or one write transaction).
 
     Statements take named parameters (`:name`) from a mapping; parameters a statement does not
-    use are ignored, so one mapping can serve several statements.
+    use are ignored, so one mapping can serve several statements. A statement may be a
+    `Spelling`: the session runs its own engine's text. Subclasses connect the engine.
     """
 
-    dialect = "duckdb"
+    dialect = ""        # "duckdb" or "postgresql"
+    raw = None          # the engine's own connection, for the data layer and tests only
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.raw = con   # the engine's own connection, for the data layer and tests only
+    def text(self, sql: str | Spelling) -> str:
+        """A statement in this session's dialect."""
+        return sql.of(self.dialect) if isinstance(sql, Spelling) else sql
 
-    def _execute(self, sql: str, params: Mapping | None):
-        text, names = _translate(sql)
-        values = {k: v for k, v in (params or {}).items() if k in names}
-        missing = names - values.keys()
-        if missing:
-            raise KeyError(f"SQL parameters without a value: {sorted(missing)}")
-        return self.raw.execute(text, values) if names else self.raw.execute(text)
+    def _execute(self, sql: str | Spelling, params: Mapping | None):
+        """Run a statement; returns a cursor-like object with fetchone/fetchall/description."""
+        raise NotImplementedError
 
-    def run(self, sql: str, params: Mapping | None = None) -> None:
+    def run(self, sql: str | Spelling, params: Mapping | None = None) -> None:
         """A statement whose result is not needed (INSERT, UPDATE, DDL)."""
         self._execute(sql, params)
 
-    def tuples(self, sql: str, params: Mapping | None = None) -> list[tuple]:
-        return self._execute(sql, params).fetchall()
+    def tuples(self, sql: str | Spelling, params: Mapping | None = None) -> list[tuple]:
+        return [tuple(r) for r in self._execute(sql, params).fetchall()]
 
-    def rows(self, sql: str, params: Mapping | None = None) -> list[dict]:
+    def rows(self, sql: str | Spelling, params: Mapping | None = None) -> list[dict]:
         cur = self._execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def row(self, sql: str, params: Mapping | None = None) -> dict | None:
+    def row(self, sql: str | Spelling, params: Mapping | None = None) -> dict | None:
         found = self.rows(sql, params)
         return found[0] if found else None
 
-    def value(self, sql: str, params: Mapping | None = None):
+    def value(self, sql: str | Spelling, params: Mapping | None = None):
         """The first column of the first row (None when there is no row)."""
         row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def column(self, sql: str, params: Mapping | None = None) -> list:
+    def column(self, sql: str | Spelling, params: Mapping | None = None) -> list:
         return [r[0] for r in self._execute(sql, params).fetchall()]
 
-    def frame(self, sql: str, params: Mapping | None = None) -> pd.DataFrame:
-        return self._execute(sql, params).df()
+    def frame(self, sql: str | Spelling, params: Mapping | None = None) -> pd.DataFrame:
+        """The result as a frame: integers int64/int32 (Int64/Int32 with NULLs), DECIMAL and
+        NUMERIC float64, DATE and TIMESTAMP datetime64[us], text str, booleans bool/boolean."""
+        raise NotImplementedError
 
     def next_ids(self, sequence: str, count: int = 1) -> list[int]:
         """`count` new numbers from a sequence (upload numbers, audit entries …)."""
-        return self.column(f"SELECT nextval('{sequence}') FROM range(:n)", {"n": count})
+        raise NotImplementedError
 
     def next_id(self, sequence: str) -> int:
         return self.value(f"SELECT nextval('{sequence}')")
 
     @contextmanager
     def relations(self, **frames: pd.DataFrame) -> Iterator[Session]:
-        """Data frames visible to SQL under the given names for the block (to join or insert).
-
-        DuckDB reads a registered frame in place; the standard equivalent is a temporary table.
-        """
-        for name, frame in frames.items():
-            self.raw.register(name, frame)
-        try:
-            yield self
-        finally:
-            for name in frames:
-                self.raw.unregister(name)
+        """Data frames visible to SQL under the given names for the block (to join or insert)."""
+        raise NotImplementedError
+        yield self
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         """Append a frame's rows to a table (its columns in the table's order)."""
-        with self.relations(_new_rows=frame):
-            self.run(f"INSERT INTO {table} SELECT * FROM _new_rows")
+        raise NotImplementedError
+
+    def lock(self, key: str) -> None:
+        """Until this transaction ends, no other writer that asks for the same key goes on
+        (e.g. two uploads changing one campaign's figures); other writers are not held up."""
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        self.raw.begin()
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def rollback(self) -> None:
+        self.raw.rollback()
 
     def checkpoint(self) -> None:
-        self.run("CHECKPOINT")
-
-
-# One write lock per database path, shared by every thread of this process.
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
-
-
-def write_lock(path: str) -> threading.Lock:
-    with _write_locks_guard:
-        return _write_locks.setdefault(path, threading.Lock())
-
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    text = str(exc)
-    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
-
-
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.I)
-
-
-class _Held:
-    """The database file as this process holds it open: the instance, and how many units of
-    work use it. While it is idle a watcher closes it after ENROLLMENT_DB_HOLD seconds, or as
-    soon as another process waits for the file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.con: duckdb.DuckDBPyConnection | None = None
-        self.users = 0
-        self.cond = threading.Condition()
-        self.idle_since = 0           # changes whenever the file falls idle (a watcher's ticket)
-
-    def close(self) -> None:
-        """Close now (the caller holds `cond` and no unit of work uses the file)."""
-        if self.con is not None:
-            _close(self.con)
-            self.con = None
-        self.cond.notify_all()
-
-    def fall_idle(self, hold: float) -> None:
-        """The last unit of work ended (the caller holds `cond`): close, or watch the idle file."""
-        if hold <= 0 or _someone_waits(self.path):
-            self.close()
-            return
-        self.idle_since += 1
-        threading.Thread(target=self._watch, args=(self.idle_since, time.monotonic() + hold),
-                         name="enrollment-db-idle", daemon=True).start()
-
-    def _watch(self, ticket: int, until: float) -> None:
-        while True:
-            with self.cond:
-                if self.idle_since != ticket or self.users or self.con is None:
-                    return          # in use again (a later idle spell has its own watcher)
-                if time.monotonic() >= until or _someone_waits(self.path):
-                    self.close()
-                    return
-            time.sleep(0.05)
-
-
-_held: dict[str, _Held] = {}
-_held_guard = threading.Lock()
-# Instances a forked child inherited: never used or closed there (closing could checkpoint into
-# the parent's file), only kept from the garbage collector.
-_inherited: list = []
-
-WAIT_FRESH = 2.0        # seconds a waiter's marker counts as someone waiting
-
-
-def _held_for(path: str) -> _Held:
-    with _held_guard:
-        if path not in _held:
-            _held[path] = _Held(Path(path))
-        return _held[path]
-
-
-def _after_fork_in_child() -> None:
-    global _held, _held_guard, _write_locks, _write_locks_guard
-    _inherited.extend(h.con for h in _held.values() if h.con is not None)
-    _held, _held_guard = {}, threading.Lock()
-    _write_locks, _write_locks_guard = {}, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _marker(path: Path) -> Path:
-    return path.with_name(path.name + ".wait")
-
-
-def _someone_waits(path: Path) -> bool:
-    """Whether another process said lately that it waits for the file."""
-    try:
-        return time.time() - _marker(path).stat().st_mtime < WAIT_FRESH
-    except OSError:
-        return False
-
-
-def release(path: str | Path) -> None:
-    """Close this process's open instance of the file once its units of work are done (before
-    the file is replaced, e.g. by `restore`)."""
-    held = _held_for(str(Path(path).expanduser().resolve()))
-    with held.cond:
-        while held.users:
-            held.cond.wait()
-        held.close()
+        """Write what was committed into the main file (DuckDB; nothing to do for a server)."""
 
 
 class Store:
-    """A DuckDB database file, held open by a process while it uses it (see above)."""
+    """A database: a DuckDB file (a path) or a PostgreSQL database (a `postgresql://` URL).
 
-    def __init__(self, path: str | Path | None = None, lock_timeout: float | None = None):
-        self.path = Path(path).expanduser().resolve() if path else settings.db_path().resolve()
-        self.lock_timeout = settings.lock_timeout() if lock_timeout is None else lock_timeout
+    `Store(target)` returns the engine's own kind (duckfile.DuckStore, postgres.ServerStore);
+    without a target it is ENROLLMENT_DB.
+    """
 
-    def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+    dialect = ""
+    path: Path | None = None      # the DuckDB file; None for a server
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, waiting (bounded) while another process holds it; the wait is marked
-        beside the file so that the holder lets go as soon as its work under way is done."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout
-        marker = _marker(self.path)
-        waited = False
-        try:
-            while True:
-                try:
-                    con = duckdb.connect(str(self.path))
-                except duckdb.Error as exc:
-                    if not _is_lock_conflict(exc):
-                        raise (explain(exc, self.path)
-                               or StorageError(f"无法打开数据库文件 {self.path}：{exc}")) from exc
-                    if time.monotonic() >= deadline:
-                        raise DatabaseBusy(
-                            f"数据库文件 {self.path} 正被另一个程序占用，已等待 "
-                            f"{self.lock_timeout:g} 秒，请稍后重试。") from exc
-                else:
-                    return _limit_memory(con)
-                try:
-                    marker.touch()
-                    waited = True
-                except OSError:
-                    pass
-                # Jitter keeps two waiting processes from retrying in lock-step.
-                time.sleep(0.02 + 0.06 * random.random())
-        finally:
-            if waited:
-                marker.unlink(missing_ok=True)
+    def __new__(cls, target: str | Path | None = None, *args, **kwargs):
+        if cls is Store:
+            chosen = target if target else settings.db_target()
+            if is_url(chosen):
+                from .postgres import ServerStore
+                cls = ServerStore
+            else:
+                from .duckfile import DuckStore
+                cls = DuckStore
+        return super().__new__(cls)
 
-    @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of this process's open instance of the file for one unit of work."""
-        held = _held_for(str(self.path))
-        with held.cond:
-            if _someone_waits(self.path):
-                # Another process waits: finish what is under way, let go, and give it time
-                # to take the file before opening it again.
-                while held.users:
-                    held.cond.wait()
-                held.close()
-                deadline = time.monotonic() + WAIT_FRESH
-                while _someone_waits(self.path) and time.monotonic() < deadline:
-                    held.cond.wait(0.02)
-            if held.con is None:
-                held.con = self.connect()
-            try:
-                cur = held.con.cursor()
-            except duckdb.Error:
-                held.close()
-                raise
-            held.users += 1
-        try:
-            yield cur
-        finally:
-            try:
-                cur.close()
-            except duckdb.Error:
-                pass
-            with held.cond:
-                held.users -= 1
-                if held.users == 0:
-                    held.fall_idle(settings.db_hold())
-                held.cond.notify_all()
+    @property
+    def target(self) -> str:
+        """What opens this database again (a file path or a URL): the key of cached queries."""
+        raise NotImplementedError
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A session for reading."""
-        with self._cursor() as con:
-            try:
-                yield Session(con)
-            except duckdb.Error as exc:
-                raise_explained(exc, self.path)
-                raise
+    @property
+    def name(self) -> str:
+        """The database as messages name it (a URL without its password)."""
+        raise NotImplementedError
 
-    @contextmanager
-    def write(self, bump: bool = True) -> Iterator[Session]:
-        """One transaction: committed (and the data version bumped) only if the block succeeds.
+    def read(self):
+        raise NotImplementedError
 
-        `bump=False` for writes that change nothing a cached query shows (a login, an audit
-        entry of an export), so they do not throw the app's caches away.
-        """
-        with write_lock(str(self.path)), self._cursor() as con:
-            con.begin()
-            try:
-                yield Session(con)
-                if bump:
-                    con.execute(
-                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
-                        "WHERE key = 'data_version'")
-                con.commit()
-            except duckdb.Error as exc:
-                rollback(con)
-                raise_explained(exc, self.path)
-                raise
-            except BaseException:
-                rollback(con)
-                raise
-            try:
-                con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass  # another thread's transaction is open (or the disk is full): the
-                # commit is in the log, the next commit or close checkpoints
-
-    @contextmanager
-    def exclusive(self) -> Iterator[Session]:
-        """The file for one writer of this process, outside any transaction (migrations)."""
-        with write_lock(str(self.path)), self._cursor() as con:
-            try:
-                yield Session(con)
-            except duckdb.Error as exc:
-                raise_explained(exc, self.path)
-                raise
+    def write(self, bump: bool = True):
+        raise NotImplementedError
 
     def data_version(self) -> int:
         """A number that changes with every committed write; keys cached query results."""
         with self.read() as tx:
-            try:
-                value = tx.value("SELECT value FROM meta WHERE key = 'data_version'")
-            except duckdb.CatalogException:
+            exists = tx.value("SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_schema = current_schema() AND table_name = 'meta'")
+            if not exists:
                 return -1
+            value = tx.value("SELECT value FROM meta WHERE key = 'data_version'")
         return int(value) if value is not None else -1
 
     def schema_version(self) -> int:
@@ -466,21 +257,27 @@ class Store:
             return schema_version(tx)
 
 
+def open_store(target: str | Path | None = None, **options) -> Store:
+    """The database `target` names (a file path or a postgresql:// URL; default ENROLLMENT_DB)."""
+    return Store(target, **options)
+
+
+BUMP = "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+
+
 def schema_version(tx: Session) -> int:
     """The schema version of an open database; 0 when it has no schema yet."""
     exists = tx.value("SELECT count(*) FROM information_schema.tables "
-                      "WHERE table_name = 'schema_version'")
+                      "WHERE table_schema = current_schema() AND table_name = 'schema_version'")
     if not exists:
         return 0
     return tx.value("SELECT coalesce(max(version), 0) FROM schema_version")
 
 
-def _limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Bound the engine's memory (ENROLLMENT_DB_MEMORY): a national query spills to disk
-    instead of taking gigabytes from the server it shares with everything else."""
-    limit = settings.db_memory()
-    if not _MEMORY.match(limit):
-        con.close()
-        raise StorageError(f"ENROLLMENT_DB_MEMORY 的值「{limit}」无效，应为数字加单位，例如 1GB 或 512MB")
-    con.execute(f"SET memory_limit = '{limit}'")
-    return con
+# The DuckDB file's own tools, where callers (and tests) have always found them.
+from .duckfile import DuckSession, DuckStore, release, rollback, write_lock  # noqa: E402
+
+__all__ = ["BUMP", "DatabaseBusy", "DatabaseDamaged", "DatabaseUnavailable", "DiskFull",
+           "DuckSession", "DuckStore", "EngineError", "NotInitialized", "Session", "Spelling",
+           "StorageError", "Store", "explain", "is_url", "open_store", "raise_explained",
+           "release", "rollback", "schema_version", "translate", "write_lock"]
