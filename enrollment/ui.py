@@ -355,12 +355,27 @@ def require_entry() -> None:
     st.rerun()
 
 
+RETRY_SECONDS = 3
+
+
 def fault_page(exc: BaseException) -> None:
     """The page shown when the database cannot be used or a setting is wrong: why, and what
     to do (the same words as the command line's)."""
     st.title("参保进度看板暂时无法使用")
     st.error(md(exc), icon=":material/error:")
+    if isinstance(exc, db.DatabaseUnavailable):
+        retry_soon()
     st.caption("请把以上信息告知系统管理员。问题解决后刷新本页即可。")
+
+
+def retry_soon() -> None:
+    """A passing fault (the database server restarting): say so and run the page again in a
+    few seconds, until the server is back (the connection pool reconnects by itself)."""
+    import time
+
+    st.caption(f"数据库恢复后本页会自动刷新（每 {RETRY_SECONDS} 秒重试一次）。")
+    time.sleep(RETRY_SECONDS)
+    st.rerun()
 
 
 def refusal_page() -> None:

@@ -26,7 +26,7 @@ D = dt.date
 
 
 def run(store, *args, **kwargs):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args], **kwargs)
+    return CliRunner().invoke(cli, ["--db", store.target, *args], **kwargs)
 
 
 @pytest.fixture

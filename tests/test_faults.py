@@ -44,7 +44,7 @@ def damage_the_log(path: Path) -> None:
 
 
 def run(store, *args, input=None):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args], input=input)
+    return CliRunner().invoke(cli, ["--db", store.target, *args], input=input)
 
 
 def test_a_damaged_log_stops_every_command_with_the_way_out(store, tmp_path):

@@ -207,7 +207,7 @@ def test_the_log_opens_over_messages_stored_before_they_were_bounded(store):
         assert uploads.history(con, CAMPAIGN).iloc[0]["remark"] == "未保存：问题过多，未能列出"
         shown = uploads.problems(con, upload_id)
     assert len(shown) == 1 and "问题过多" in shown[0].message
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "uploads", "--campaign", CAMPAIGN])
+    result = CliRunner().invoke(cli, ["--db", store.target, "uploads", "--campaign", CAMPAIGN])
     assert result.exit_code == 0 and "问题过多" in result.output
 
 
@@ -253,7 +253,7 @@ def test_the_write_lock_is_free_while_a_file_is_being_read(store, monkeypatch):
     real = sandbox.read
 
     def checking(function, content, *args, **kwargs):
-        lock = write_lock(str(store.path))
+        lock = write_lock(store.target)
         free.append(lock.acquire(timeout=5))
         if free[-1]:
             lock.release()
@@ -296,7 +296,7 @@ def test_target_and_allocation_files_over_the_upload_limit_are_refused(store, mo
 # --- the command line ---------------------------------------------------------------------------
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 @pytest.mark.parametrize("kind", ["cell at XFD1048576", "a million rows"])

@@ -155,7 +155,7 @@ def test_sigkill_at_random_points_never_leaves_half_an_upload(store):
     acknowledged: dict[int, str] = {}
     in_flight = 0
     for run in range(KILLS):
-        lines = _run_and_kill(str(store.path), seed=run, delay=rng.uniform(0.0, 1.2))
+        lines = _run_and_kill(store.target, seed=run, delay=rng.uniform(0.0, 1.2))
         for words in lines:
             if words[0] in ("accepted", "withdrawal"):
                 acknowledged[int(words[1])] = "accepted"

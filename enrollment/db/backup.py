@@ -1,4 +1,7 @@
-"""Backup and restore of the database file, also while the app is serving.
+"""Backup and restore of the database, also while the app is serving.
+
+A PostgreSQL database is backed up with pg_dump and restored with pg_restore (db/dumps.py), with
+the same checks, refusals and messages; the rest of this docstring is about the DuckDB file.
 
 DuckDB lets one process at a time open the file, and the app opens it only for each unit of
 work (db/engine.py). A backup therefore takes the file like any writer — the process's write
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import dumps
 from .engine import DatabaseDamaged, Session, StorageError, Store, release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
 
@@ -113,10 +117,13 @@ def _fsync(path: Path) -> None:
 
 
 def inspect(path: Path) -> Snapshot:
-    """Check that a file is a database of this program and read it through; BackupError if not."""
+    """Check that a file is a database of this program (a DuckDB file or a pg_dump archive) and
+    read it through; BackupError if not."""
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}")
+    if dumps.is_archive(path):
+        return dumps.inspect(path)
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
@@ -146,6 +153,9 @@ def backup(store: Store, out: Path) -> BackupResult:
     out = Path(out).expanduser().resolve()
     if out.exists():
         raise BackupError(f"{out} 已存在，不会覆盖；请换一个文件名")
+    if store.dialect == "postgresql":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return dumps.backup(store, out)
     if out == store.path:
         raise BackupError("备份文件不能是数据库文件本身")
     if not store.path.exists():
@@ -179,7 +189,11 @@ def backup(store: Store, out: Path) -> BackupResult:
 
 
 def current(store: Store) -> Snapshot | None:
-    """What the database file holds now; None when there is no file or no schema."""
+    """What the database holds now; None when there is no file or no schema."""
+    if store.dialect == "postgresql":
+        with store.read() as tx:
+            snapshot = dumps.snapshot_of(tx, store.name)
+        return snapshot if snapshot.schema_version else None
     if not store.path.exists():
         return None
     with store.read() as con:
@@ -194,6 +208,23 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
     if source == store.path:
         raise BackupError("备份文件就是当前数据库文件本身，无需恢复")
     snapshot = inspect(source)
+    archive = dumps.is_archive(source)
+    if store.dialect == "postgresql":
+        if not archive:
+            raise BackupError(f"{source} 是 DuckDB 数据库文件，不是 PostgreSQL 备份；要把它的数据搬到 "
+                              "PostgreSQL，请用 migrate-storage --to 数据库地址")
+        replaced = current(store)
+        if replaced is not None and replaced.rows and not replace:
+            raise BackupError(
+                f"数据库 {store.name} 中已有数据（{replaced.summary()}）。恢复会用备份替换全部数据；"
+                "确认要替换，请加 --yes 再运行")
+        dumps.restore_archive(store, source, snapshot, replaced)
+        migrations = migrate(store) if snapshot.schema_version < LATEST_VERSION else []
+        restored = current(store)
+        restored.path = source
+        return RestoreResult(restored, replaced, migrations)
+    if archive:
+        raise BackupError(f"{source} 是 PostgreSQL 的备份（pg_dump），只能恢复到 PostgreSQL 数据库")
     try:
         replaced, damaged = current(store), False
     except DatabaseDamaged:

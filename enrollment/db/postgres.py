@@ -55,7 +55,7 @@ from .engine import (
 
 # Seconds a unit of work waits for a connection (all busy, or the server away) before the page
 # says that the database is briefly unavailable; and for one new connection.
-POOL_WAIT = 10.0
+POOL_WAIT = 5.0
 CONNECT_TIMEOUT = 5
 
 UNAVAILABLE = "数据库暂时无法连接，正在重试……"
@@ -400,3 +400,12 @@ class ServerStore(Store):
             except BaseException:
                 _rollback(con)
                 raise
+
+
+def close_pool(url: str) -> None:
+    """Close this process's pool for one URL, if it has one (before the database is dropped,
+    replaced or used as a template)."""
+    with _pools_guard:
+        found = _pools.pop(url, None)
+    if found is not None:
+        found.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .engine import NotInitialized, Spelling, StorageError, Store, schema_version
+from .engine import NotInitialized, Session, Spelling, StorageError, Store, schema_version
 
 
 @dataclass(frozen=True)
@@ -243,26 +243,31 @@ LATEST_VERSION = MIGRATIONS[-1].version
 def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Bring the schema up to the newest migration in one transaction; returns the versions
     applied. Two processes starting at once (two app servers) migrate one after the other."""
-    latest = migrations[-1].version
     with store.write(bump=False) as tx:
-        tx.lock("schema")
-        current = schema_version(tx)
-        if current > latest:
-            raise StorageError(
-                f"数据库结构版本为 {current}，高于本程序支持的 {latest}，请升级程序后再打开。")
-        applied = []
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            tx.run("""CREATE TABLE IF NOT EXISTS schema_version (
-                version INTEGER NOT NULL, description VARCHAR NOT NULL,
-                applied_at TIMESTAMP NOT NULL)""")
-            for statement in migration.statements:
-                if tx.text(statement):
-                    tx.run(statement)
-            tx.run("INSERT INTO schema_version VALUES (:v, :d, now()::TIMESTAMP)",
-                   {"v": migration.version, "d": migration.description})
-            applied.append(migration.version)
+        return apply(tx, migrations)
+
+
+def apply(tx: Session, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """The pending migrations, inside the caller's write transaction."""
+    latest = migrations[-1].version
+    tx.lock("schema")
+    current = schema_version(tx)
+    if current > latest:
+        raise StorageError(
+            f"数据库结构版本为 {current}，高于本程序支持的 {latest}，请升级程序后再打开。")
+    applied = []
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        tx.run("""CREATE TABLE IF NOT EXISTS schema_version (
+            version INTEGER NOT NULL, description VARCHAR NOT NULL,
+            applied_at TIMESTAMP NOT NULL)""")
+        for statement in migration.statements:
+            if tx.text(statement):
+                tx.run(statement)
+        tx.run("INSERT INTO schema_version VALUES (:v, :d, now()::TIMESTAMP)",
+               {"v": migration.version, "d": migration.description})
+        applied.append(migration.version)
     return applied
 
 
