@@ -285,7 +285,7 @@ def pytest_terminal_summary(terminalreporter):
         for report in terminalreporter.stats.get(outcome, []):
             if getattr(report, "when", "call") != "call" and outcome == "passed":
                 continue
-            ids = report.nodeid.rpartition("[")[2].rstrip("]").split("-")
+            ids = report.nodeid.partition("[")[2].rstrip("]").split("-")
             engine = next((e for e in ENGINES if e in ids), None)
             if engine:
                 tally.setdefault(engine, {}).setdefault(outcome, 0)

@@ -225,13 +225,13 @@ def test_commit_parses_before_it_takes_the_write_lock(store, monkeypatch):
     order = []
     read = ingest.read
     monkeypatch.setattr(ingest, "read", lambda content: order.append("read") or read(content))
-    write = Store.write
+    write = type(store).write
 
     def tracked(self, *args, **kwargs):
         order.append("write")
         return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "write", tracked)
+    monkeypatch.setattr(type(store), "write", tracked)
     commit(store, csv_bytes([["单位", "累计参保人数"], ["城区", 5]]))
     assert order == ["read", "write"]
 
@@ -240,13 +240,16 @@ def test_the_preview_parses_before_it_opens_a_connection(store, monkeypatch):
     order = []
     read = ingest.read
     monkeypatch.setattr(ingest, "read", lambda content: order.append("read") or read(content))
-    connect = Store.connect
-    monkeypatch.setattr(Store, "connect", lambda self: order.append("connect") or connect(self))
+    opening = "connect" if store.dialect == "duckdb" else "_connection"    # file, or pool
+    connect = getattr(type(store), opening)
+    monkeypatch.setattr(type(store), opening,
+                        lambda self: order.append("connect") or connect(self))
     preview = ingest.preview(store, CAMPAIGN, csv_bytes([["单位", "累计参保人数"], ["城区", 5]]),
                              "f.csv", DAY, today=TODAY)
     assert preview.ok and order == ["read", "connect"]
 
 
+@pytest.mark.duckdb_only          # the process's write lock is the DuckDB file's
 def test_the_write_lock_is_free_while_a_file_is_being_read(store, monkeypatch):
     """Other uploads, logins and the CLI wait for the write lock: never during a parse."""
     free = []

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from . import dumps
-from .engine import DatabaseDamaged, Session, StorageError, Store, release, write_lock
+from .engine import DatabaseDamaged, DuckSession, StorageError, Store, release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
 
 
@@ -100,7 +100,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Snapshot:
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in _tables(con)}
-    version = schema_version(Session(con))
+    version = schema_version(DuckSession(con))
     data = -1
     if "meta" in counts:
         row = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()

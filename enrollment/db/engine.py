@@ -114,8 +114,8 @@ def translate(sql: str, style: str) -> tuple[str, frozenset[str]]:
     def swap(match: re.Match) -> str:
         if match.group(2) is not None:
             return "%%" if style == "pyformat" else "%"
-        if match.group(1) is None:
-            return match.group(0)
+        if match.group(1) is None:            # a literal, a comment or a cast
+            return match.group(0).replace("%", "%%") if style == "pyformat" else match.group(0)
         names.add(match.group(1))
         return f"%({match.group(1)})s" if style == "pyformat" else "$" + match.group(1)
 

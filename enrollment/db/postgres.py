@@ -153,7 +153,8 @@ _QMARK = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(\?)|(%)")
 
 
 def _qmark(sql: str) -> str:
-    return _QMARK.sub(lambda m: "%s" if m.group(1) else "%%" if m.group(2) else m.group(0), sql)
+    return _QMARK.sub(lambda m: "%s" if m.group(1) else "%%" if m.group(2)
+                      else m.group(0).replace("%", "%%"), sql)
 
 
 class Raw:
@@ -206,6 +207,8 @@ def _column(values: list, oid: int):
     if oid in _TIMES:
         return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[us]").array
     if oid in _TEXT:
+        if all(v is None for v in values):        # as DuckDB: no text at all stays object
+            return np.array(values, dtype=object)
         return pd.array(values, dtype="str")
     if oid == 17:                                   # BYTEA: DuckDB gives bytearray
         return np.array([None if v is None else bytearray(v) for v in values], dtype=object)

@@ -18,6 +18,14 @@ REPORT_COLUMNS = ("campaign_id", "source", "unit_code", "report_date", "revision
                   "amount", "low_income_enrolled", "upload_id")
 
 
+def serialize(tx: Session, campaign_id: str) -> None:
+    """Let one writer at a time change a campaign's figures: called first in an upload's or a
+    withdrawal's transaction, it waits until another one of the same campaign has committed
+    (what that one wrote is then read: the next revision, the duplicate-file check). Writers
+    of other campaigns, and every other write, go on."""
+    tx.lock(f"figures:{campaign_id}")
+
+
 def append(tx: Session, campaign_id: str, source: str, rows: pd.DataFrame, upload_id: int) -> None:
     """Append each row (unit_code, report_date, enrolled, amount, low_income_enrolled) as the
     next revision of its unit's figure for that date; a NULL enrolled withdraws the figure."""
