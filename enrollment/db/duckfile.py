@@ -40,15 +40,15 @@ import duckdb
 import pandas as pd
 
 from .. import settings
-from .engine import (
+from .core import (
     BUMP,
+    Database,
     DatabaseBusy,
     DatabaseDamaged,
     DiskFull,
     Session,
     Spelling,
     StorageError,
-    Store,
     translate,
 )
 
@@ -258,7 +258,7 @@ def release(path: str | Path) -> None:
         held.close()
 
 
-class DuckStore(Store):
+class DuckStore(Database):
     """A DuckDB database file, held open by a process while it uses it (see above)."""
 
     dialect = "duckdb"

@@ -25,7 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .engine import Store
+from .core import Database, schema_version
+from .schema import LATEST_VERSION
+from .snapshots import BackupError, BackupResult, Snapshot
 
 MAGIC = b"PGDMP"          # the first bytes of a pg_dump archive (custom format)
 
@@ -40,8 +42,6 @@ def is_archive(path: Path) -> bool:
 
 def tool(name: str) -> str:
     """A PostgreSQL client program: the newest installed version's, else the one on PATH."""
-    from .backup import BackupError
-
     versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
                       key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     if versions:
@@ -54,8 +54,6 @@ def tool(name: str) -> str:
 
 
 def _run(args: list[str], what: str, **kwargs) -> subprocess.CompletedProcess:
-    from .backup import BackupError
-
     done = subprocess.run(args, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
@@ -69,8 +67,6 @@ _COPY = re.compile(r'^COPY (?:[\w"]+\.)?"?(\w+)"? \(')
 def archive_rows(path: Path) -> tuple[dict[str, int], dict[str, list[list[str]]]]:
     """Rows per table of an archive (read through: a damaged archive fails here), and the
     rows of the small tables meta and schema_version."""
-    from .backup import BackupError
-
     counts: dict[str, int] = {}
     kept: dict[str, list[list[str]]] = {"meta": [], "schema_version": []}
     process = subprocess.Popen([tool("pg_restore"), "--data-only", "--file=-", str(path)],
@@ -98,8 +94,6 @@ def archive_rows(path: Path) -> tuple[dict[str, int], dict[str, list[list[str]]]
 
 def inspect(path: Path):
     """What an archive holds (a Snapshot), read through; BackupError if it is not ours."""
-    from .backup import LATEST_VERSION, BackupError, Snapshot
-
     counts, kept = archive_rows(path)
     versions = [int(r[0]) for r in kept["schema_version"] if r and r[0].isdigit()]
     data = [int(r[1]) for r in kept["meta"] if len(r) > 1 and r[0] == "data_version"]
@@ -123,18 +117,13 @@ def _tables(tx) -> list[str]:
 
 def snapshot_of(tx, name: str):
     """What the database holds as the session sees it (a Snapshot)."""
-    from .backup import Snapshot
-    from .engine import schema_version
-
     counts = {t: tx.value(f'SELECT count(*) FROM "{t}"') for t in _tables(tx)}
     data = tx.value("SELECT value FROM meta WHERE key = 'data_version'") if "meta" in counts else None
     return Snapshot(name, schema_version(tx), int(data) if data is not None else -1, counts)
 
 
-def backup(store: Store, out: Path):
+def backup(store: Database, out: Path):
     """A consistent pg_dump archive of the database at `out` (which must not exist yet)."""
-    from .backup import BackupError, BackupResult
-
     started = time.perf_counter()
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)
@@ -160,7 +149,7 @@ def backup(store: Store, out: Path):
     return BackupResult(copy, out.stat().st_size, time.perf_counter() - started, 0.0)
 
 
-def restore_archive(store: Store, source: Path, snapshot, replaced) -> None:
+def restore_archive(store: Database, source: Path, snapshot, replaced) -> None:
     """Replace the database's objects with the archive's, in one transaction."""
     with store.read() as tx:
         objects = tx.tuples("""

@@ -42,14 +42,14 @@ from psycopg.types.numeric import NumericLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .. import settings
-from .engine import (
+from .core import (
     BUMP,
+    Database,
     DatabaseUnavailable,
     DiskFull,
     Session,
     Spelling,
     StorageError,
-    Store,
     translate,
 )
 
@@ -339,7 +339,7 @@ def _rollback(con: psycopg.Connection) -> None:
         pass
 
 
-class ServerStore(Store):
+class ServerStore(Database):
     """A PostgreSQL database, used through this process's connection pool."""
 
     dialect = "postgresql"
