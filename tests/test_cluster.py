@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -83,7 +85,8 @@ def _healthy(url: str, timeout: float = 90) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Cluster:
     folder = tmp_path_factory.mktemp("cluster")
-    pg_folder = folder / "postgres"
+    # The server runs as the postgres user: its folder in /tmp, not under pytest's private one.
+    pg_folder = Path(tempfile.mkdtemp(prefix="enrollment-cluster-pg-")) / "server"
     admin = subprocess.run([str(PG_TEMP), "start", str(pg_folder)], check=True, text=True,
                            capture_output=True).stdout.strip()
     database = urlsplit(admin)._replace(path="/enrollment").geturl()
@@ -116,6 +119,7 @@ def cluster(tmp_path_factory) -> Cluster:
         log.close()
         postgres.close_pool(database)
         subprocess.run([str(PG_TEMP), "stop", str(pg_folder)])
+        shutil.rmtree(pg_folder.parent, ignore_errors=True)
 
 
 async def _upload(url: str, uploader: str, name: str, content: bytes, units: int) -> str:
@@ -133,7 +137,7 @@ def test_an_upload_on_one_server_is_seen_by_a_view_on_the_other(cluster):
     total = f"{sum(figures.values()):,}"
 
     async def scenario() -> tuple[str, str, float]:
-        view = await Session.open(server_b, f"campaign={CAMPAIGN}&as_of=2021-12-24")
+        view = await Session.open(server_b, f"campaign={CAMPAIGN}&as_of=2021-12-25")   # uploads default to the last day
         try:
             before = view.text
             await _upload(server_a, uploader, name, content, len(figures))
