@@ -77,35 +77,68 @@ def test_a_server_that_is_away_is_explained_in_chinese(server_store, tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
-def test_one_campaigns_writers_take_turns_and_others_do_not_wait(server_store):
+def test_uploads_go_on_side_by_side_and_only_a_withdrawal_or_the_same_file_waits(server_store):
     holding, release, done = threading.Event(), threading.Event(), {}
 
     def first():
         with server_store.write() as tx:
-            db.reports.serialize(tx, CAMPAIGN)
+            db.reports.lock_for_upload(tx, CAMPAIGN, "file-a")
             holding.set()
             release.wait(30)
 
-    def writer(name, campaign):
-        with server_store.write() as tx:
-            db.reports.serialize(tx, campaign)
-            done[name] = True
+    def writer(name, take):
+        def work():
+            with server_store.write() as tx:
+                take(tx)
+                done[name] = True
+        thread = threading.Thread(target=work)
+        thread.start()
+        return thread
 
     holder = threading.Thread(target=first)
     holder.start()
     assert holding.wait(30)
-    same = threading.Thread(target=writer, args=("same", CAMPAIGN))
-    other = threading.Thread(target=writer, args=("other", "jincheng-2021-employees"))
-    same.start()
-    other.start()
-    other.join(30)
-    assert done == {"other": True}          # another campaign's writer went on at once
-    same.join(0.5)
-    assert "same" not in done               # the same campaign's writer waits its turn
+    going = [writer("another upload", lambda tx: db.reports.lock_for_upload(tx, CAMPAIGN, "file-b")),
+             writer("another campaign's withdrawal",
+                    lambda tx: db.reports.lock_for_withdrawal(tx, "jincheng-2021-employees"))]
+    for thread in going:
+        thread.join(30)
+    assert set(done) == {"another upload", "another campaign's withdrawal"}
+    waiting = [writer("the same file", lambda tx: db.reports.lock_for_upload(tx, CAMPAIGN, "file-a")),
+               writer("a withdrawal", lambda tx: db.reports.lock_for_withdrawal(tx, CAMPAIGN))]
+    for thread in waiting:
+        thread.join(0.5)
+    assert "the same file" not in done and "a withdrawal" not in done
     release.set()
-    holder.join(30)
-    same.join(30)
-    assert done == {"other": True, "same": True}
+    for thread in [holder, *waiting]:
+        thread.join(30)
+    assert set(done) == {"another upload", "another campaign's withdrawal", "the same file",
+                         "a withdrawal"}
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_uploads_at_once_on_the_same_units_number_their_revisions_in_turn(server_store):
+    """Ten uploads of the same two units at the same moment: revisions 1 … 10, none twice."""
+    errors = []
+
+    def upload(n):
+        try:
+            record(server_store, CAMPAIGN, D(2021, 11, 19), {"140525": 250000 + n,
+                                                            "140502": 150000 + n},
+                   uploader=f"填报员{n}")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with server_store.read() as tx:
+        revisions = tx.tuples("SELECT unit_code, revision FROM reports WHERE source = 'upload' "
+                              "ORDER BY unit_code, revision")
+    assert revisions == [(code, r) for code in ("140502", "140525") for r in range(1, 11)]
 
 
 def test_migrate_storage_copies_every_table_into_an_empty_database(initialized_db, tmp_path,

@@ -148,9 +148,10 @@ class Session:
         """Append a frame's rows to a table (its columns in the table's order)."""
         raise NotImplementedError
 
-    def lock(self, key: str) -> None:
+    def lock(self, key: str, shared: bool = False) -> None:
         """Until this transaction ends, no other writer that asks for the same key goes on
-        (e.g. two uploads changing one campaign's figures); other writers are not held up."""
+        (e.g. two withdrawals of one campaign); `shared` holders of a key go on side by side
+        and only wait for (and hold off) an exclusive one. Other writers are not held up."""
         raise NotImplementedError
 
     def begin(self) -> None:

@@ -145,7 +145,7 @@ class DuckSession(Session):
         with self.relations(_new_rows=frame):
             self.run(f"INSERT INTO {table} SELECT * FROM _new_rows")
 
-    def lock(self, key: str) -> None:
+    def lock(self, key: str, shared: bool = False) -> None:
         """Nothing to do: every write of this process holds its write lock, and no other
         process has the file meanwhile."""
 

@@ -12,7 +12,9 @@ per stale connection). A unit of work borrows one connection for one short trans
   statement and their commit; every app server reads the row on each page run and so learns of
   the change at once (a NOTIFY on `enrollment_data` tells listeners too);
 * writers do not wait for each other, except where two of them could change the same figures:
-  those take `lock(key)` (a transaction-scoped advisory lock, e.g. per campaign) first.
+  those take `lock(key)` (transaction-scoped advisory locks: an upload a shared one on its
+  campaign, a withdrawal an exclusive one; numbering revisions an exclusive one for the few
+  milliseconds from the insert to the commit, see db/reports.py).
 
 Sessions are in UTC (`TimeZone=UTC`), so times are stored as the DuckDB file stores them.
 Frames come back with the dtypes DuckDB gives (see Session.frame); numeric results that are
@@ -318,8 +320,9 @@ class ServerSession(Session):
                               "ORDER BY ordinal_position", {"t": table})
         self._copy(table, columns[:len(frame.columns)], frame)
 
-    def lock(self, key: str) -> None:
-        self.run("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", {"key": key})
+    def lock(self, key: str, shared: bool = False) -> None:
+        kind = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.run(f"SELECT {kind}(hashtextextended(:key, 0))", {"key": key})
 
     def begin(self) -> None:
         """psycopg opens a transaction with the first statement."""
