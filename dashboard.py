@@ -3,7 +3,7 @@
 import streamlit as st
 
 from enrollment import settings, ui
-from enrollment.db import StorageError
+from enrollment.db import DatabaseUnavailable, StorageError
 from enrollment.identity import access, websession
 from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
 from enrollment.text import md
@@ -55,5 +55,8 @@ try:
     navigation.run()
 except StorageError as exc:
     # The file or the disk failed in the middle of a page (a full disk at a save): the same
-    # explanation as at the start, below what the page showed.
+    # explanation as at the start, below what the page showed. A database server that is
+    # restarting: the page runs again by itself until it is back.
     st.error(md(exc), icon=":material/error:")
+    if isinstance(exc, DatabaseUnavailable):
+        ui.retry_soon()

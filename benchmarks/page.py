@@ -68,9 +68,10 @@ def main() -> None:
     first = run()
     cold, warm, cold_cpu, warm_cpu = [], [], [], []
     with store.read() as con:
-        figure = con.raw.execute(
-            "SELECT arg_max(enrolled, (report_date, revision)) FROM reports WHERE campaign_id = ? "
-            "AND unit_code = ? AND report_date <= ?", [args.campaign, args.unit, day]).fetchone()[0]
+        figure = con.value(
+            "SELECT enrolled FROM figures WHERE campaign_id = :c AND source = 'upload' "
+            "AND unit_code = :u AND report_date <= :d ORDER BY report_date DESC LIMIT 1",
+            {"c": args.campaign, "u": args.unit, "d": day})
     for n in range(args.runs):
         # A county corrects one community's figure by a few people: a real write, every
         # cached query stale.

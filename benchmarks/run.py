@@ -21,6 +21,12 @@ and 17 weekly reports per community) and measures, each against a baseline taken
   national size;
 - growth: time per unit of the queries, city → province → nation.
 
+With `--backend postgresql` the same measures run on PostgreSQL: each size's DuckDB file is
+built as above and moved into a fresh database with `migrate-storage` (timed as migrate_storage),
+the baselines are hand-written PostgreSQL SQL, and backup is pg_dump (checked) against pg_dump
+alone. The server is `--postgres URL` (a maintenance database; the benchmark creates and drops
+bench_<size>) or, by default, a throwaway one started with scripts/pg-temp.sh.
+
 Times are medians of --repeat runs (layer and baseline interleaved); the JSON keeps every run.
 The machine is shared: the load average before and after is recorded with the figures.
 """
@@ -130,7 +136,30 @@ def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path | None) -> dict:
+def _to_server(path: Path, size: str, server: str) -> tuple[Store, Timed]:
+    """A fresh database bench_<size> on the server with the file's tables (migrate-storage)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    from enrollment.db import postgres, transfer
+
+    name = f"bench_{size}"
+    url = urlsplit(server)._replace(path="/" + name).geturl()
+    postgres.close_pool(url)
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        con.execute(f'CREATE DATABASE "{name}"')
+    moved = Timed()
+    moved.run(lambda: transfer.copy_to_server(Store(path), url))
+    store = Store(url)
+    with store.write(bump=False) as con:
+        con.run("ANALYZE")
+    return store, moved
+
+
+def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path | None,
+               server: str | None = None) -> dict:
     began = time.perf_counter()
     path = work / f"{size}.duckdb"
     for stale in (path, path.with_suffix(".duckdb.wal")):
@@ -145,6 +174,10 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
         store, campaign, build_seconds = built.store, built.campaign, built.seconds
         if pristine is not None:
             shutil.copy(path, pristine)
+    source, moved = store, None
+    if server:
+        store, moved = _to_server(path, size, server)
+    bases = baseline.for_dialect(store.dialect)
     with store.read() as con:
         units = con.raw.execute("SELECT count(*) FROM units WHERE campaign_id = ?",
                             [campaign.id]).fetchone()[0]
@@ -164,11 +197,15 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
             WHERE v.campaign_id = ? AND t.parent_code = ?""", [campaign.id, county]).fetchone()[0]
         village = con.raw.execute("SELECT min(code) FROM units WHERE campaign_id = ? AND level = "
                               "'community'", [campaign.id]).fetchone()[0]
-    out = {"size": size, "region": campaign.region_code, "units": units,
+    out = {"size": size, "backend": store.dialect, "region": campaign.region_code, "units": units,
            "communities": communities, "reports": reports, "build_seconds": build_seconds,
            "as_of": REPORT_DAY.isoformat(), "county": county, "county_communities": county_size,
            "measures": []}
     measures = out["measures"]
+    if moved is not None:
+        entry = _entry("migrate_storage", size, moved, None, "")
+        entry.update(baseline="(none: copies and checks every table)", reports=reports)
+        measures.append(entry)
     log = lambda text: print(f"  [{size}] {text}", file=sys.stderr, flush=True)  # noqa: E731
 
     def read(fn):
@@ -180,14 +217,14 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     log(f"{units:,} units, {reports:,} reports; overview_top")
     ours, base, result, raw = paired(
         read(lambda con: progress.compute(con, campaign, REPORT_DAY, view=campaign.region_code)),
-        read(lambda con: baseline.top_level(con, campaign.id, REPORT_DAY, deepest)), repeat)
+        read(lambda con: bases["top_level"](con, campaign.id, REPORT_DAY, deepest)), repeat)
     _same(result.children(result.total["code"]), raw, "overview_top")
     measures.append(_entry("overview_top", size, ours, base, "hand-written SQL, top level"))
 
     log("overview_county")
     ours, base, result, raw = paired(
         read(lambda con: progress.compute_many(con, campaign, [REPORT_DAY], root=county)),
-        read(lambda con: baseline.county_communities(con, campaign.id, county, REPORT_DAY)),
+        read(lambda con: bases["county_communities"](con, campaign.id, county, REPORT_DAY)),
         repeat)
     _same(result[result["level"] == "community"], raw, "overview_county")
     measures.append(_entry("overview_county", size, ours, base,
@@ -197,7 +234,7 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     days = progress.report_days(campaign)
     ours, base, result, raw = paired(
         read(lambda con: progress.trend(con, campaign, campaign.region_code)),
-        read(lambda con: baseline.root_trend(con, campaign.id, days)), repeat)
+        read(lambda con: bases["root_trend"](con, campaign.id, days)), repeat)
     expected = {d: e for d, e in raw}
     for r in result.itertuples():
         if r.as_of in expected and _int(r.enrolled) != _int(expected[r.as_of]):
@@ -207,7 +244,7 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
 
     log("page (AppTest)")
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.page", "--db", str(path), "--campaign", campaign.id,
+        [sys.executable, "-m", "benchmarks.page", "--db", store.target, "--campaign", campaign.id,
          "--as-of", REPORT_DAY.isoformat(), "--unit", village, "--runs", str(repeat)],
         cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
@@ -233,7 +270,7 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
         log("peak RSS (streamlit run + Chromium)")
         from benchmarks import memory
 
-        rss = memory.peak_rss(path, campaign.id, REPORT_DAY.isoformat(), county)
+        rss = memory.peak_rss(store.target, campaign.id, REPORT_DAY.isoformat(), county)
         entry = _entry("peak_rss", size, [rss["peak_mb"]], None, "", unit="MB")
         entry.update(baseline="the same process idle after start-up",
                      baseline_value=rss["idle_mb"], ratio=rss["peak_mb"] / rss["idle_mb"],
@@ -242,7 +279,7 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
 
     log("ingest")
     region = generate.FILE_REGIONS[size]
-    content, rows = generate.friday_xlsx(store, campaign, region, FILE_DAY)
+    content, rows = generate.friday_xlsx(source, campaign, region, FILE_DAY)
     name = f"{region}-{FILE_DAY}.xlsx"
 
     def prepare():
@@ -266,7 +303,8 @@ def bench_size(size: str, work: Path, repeat: int, browser: bool, pristine: Path
     measures.append(entry)
 
     log("backup")
-    measures.append(_backup(store, work, size, repeat))
+    measures.append(_backup(store, work, size, repeat) if store.dialect == "duckdb"
+                    else _dump(store, work, size, repeat))
     out["seconds"] = time.perf_counter() - began
     return out
 
@@ -297,6 +335,27 @@ def _backup(store, work: Path, size: str, repeat: int) -> dict:
     entry = _entry("backup", size, ours, base, "copying the file (cp)")
     entry.update(held_seconds=_median(held), held_runs=held, copy_from_database_seconds=copy_from,
                  bytes=store.path.stat().st_size)
+    return entry
+
+
+def _dump(store, work: Path, size: str, repeat: int) -> dict:
+    """`backup` on PostgreSQL (pg_dump of one snapshot, the archive read back and checked)
+    against pg_dump alone."""
+    from enrollment.db import backup, dumps
+
+    ours, base = Timed(), Timed()
+    for n in range(repeat):
+        target = work / f"{size}.backup{n}.dump"
+        ours.run(lambda: backup.backup(store, target))
+        plain = work / "plain.dump"
+        base.run(lambda: subprocess.run([dumps.tool("pg_dump"), "--format=custom",
+                                         f"--file={plain}", f"--dbname={store.target}"],
+                                        check=True))
+        size_bytes = target.stat().st_size
+        target.unlink()
+        plain.unlink()
+    entry = _entry("backup", size, ours, base, "pg_dump alone")
+    entry.update(bytes=size_bytes)
     return entry
 
 
@@ -363,7 +422,7 @@ def table(results: list[dict], grow: list[dict]) -> str:
                 f"{'' if 'met' not in m else ('yes' if m['met'] else 'NO')}")
     for r in results:
         for m in r["measures"]:
-            if m["measure"] == "backup":
+            if m["measure"] == "backup" and "held_seconds" in m:
                 lines.append(f"{r['size']:9} backup held the database {m['held_seconds']:.3f} s "
                              f"({m['bytes'] / 1048576:,.0f} MB); COPY FROM DATABASE would hold it "
                              f"{m['copy_from_database_seconds']:.3f} s")
@@ -386,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measure (default 5)")
     parser.add_argument("--no-browser", action="store_true",
                         help="skip the peak-RSS measure (needs Playwright and Chromium)")
+    parser.add_argument("--backend", choices=("duckdb", "postgresql"), default="duckdb",
+                        help="the engine the measures run on (default duckdb)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="with --backend postgresql: a server's maintenance database "
+                             "(default: a throwaway server started for the run)")
     parser.add_argument("--work", type=Path,
                         help="folder for the databases; keeps a pristine copy of each size and "
                              "reuses it next time (default: a temporary folder, removed after)")
@@ -398,14 +462,28 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="enrollment-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report = {"started": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
-              "load_before": os.getloadavg(), "repeat": args.repeat, "sizes": []}
+              "backend": args.backend, "load_before": os.getloadavg(), "repeat": args.repeat,
+              "sizes": []}
+    server, throwaway = args.postgres, None
     try:
+        if args.backend == "postgresql" and not server:
+            throwaway = work / "postgres"
+            server = subprocess.run([str(ROOT / "scripts" / "pg-temp.sh"), "start",
+                                     str(throwaway)], check=True, capture_output=True,
+                                    text=True).stdout.strip()
         for size in sizes:
             print(f"{size} …", file=sys.stderr, flush=True)
             pristine = work / f"{size}.pristine.duckdb" if args.work else None
             report["sizes"].append(bench_size(size, work, args.repeat, not args.no_browser,
-                                              pristine))
+                                              pristine, server if args.backend == "postgresql"
+                                              else None))
     finally:
+        if throwaway is not None:
+            from enrollment.db import postgres
+
+            postgres.close_pools()
+            subprocess.run([str(ROOT / "scripts" / "pg-temp.sh"), "stop", str(throwaway)])
+            shutil.rmtree(throwaway, ignore_errors=True)
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     report["load_after"] = os.getloadavg()
@@ -413,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     m = report["machine"]
-    print(f"{m['cpus']} CPUs, {m['memory_mb']:,} MB, Python {m['python']}, DuckDB {m['duckdb']}, "
+    print(f"backend {report['backend']}; "
+          f"{m['cpus']} CPUs, {m['memory_mb']:,} MB, Python {m['python']}, DuckDB {m['duckdb']}, "
           f"commit {m['commit']}{' (modified)' if m['dirty'] else ''}; load average "
           f"{report['load_before'][0]:.1f} before, {report['load_after'][0]:.1f} after")
     print(table(report["sizes"], report["growth"]))

@@ -27,7 +27,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENROLLMENT_DB", str(DATA_DIR / "enrollment.duckdb"),
-            "Path of the DuckDB database file (CLI: --db)."),
+            "The database: a DuckDB file's path, or a PostgreSQL URL "
+            "(postgresql://user:password@host:5432/name) for several app servers (CLI: --db)."),
     Setting("ENROLLMENT_DATA_DIR", str(DATA_DIR),
             "Folder with the shipped reference data: campaigns/, targets/, divisions/."),
     Setting("ENROLLMENT_LOCK_TIMEOUT", "60",
@@ -66,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENROLLMENT_DB_MEMORY", "1GB",
             "Memory the database engine may use in one process before it spills to a temporary "
             "folder beside the file (DuckDB memory_limit, e.g. 512MB, 2GB)."),
+    Setting("ENROLLMENT_DB_POOL", "10",
+            "PostgreSQL only: most connections one process (an app server, a command) keeps open "
+            "to the database server."),
     Setting("ENROLLMENT_DB_HOLD", "2",
             "Seconds a process keeps the database file open after its last use (0: close after "
             "every unit of work); another process that needs the file gets it at once."),
@@ -99,7 +103,15 @@ def get(env: str) -> str:
     return _BY_ENV[env].raw()
 
 
+def db_target() -> str:
+    """ENROLLMENT_DB as given: a file path, or a postgresql:// URL."""
+    value = get("ENROLLMENT_DB")
+    return value if value.startswith(("postgresql://", "postgres://")) else str(
+        Path(value).expanduser())
+
+
 def db_path() -> Path:
+    """ENROLLMENT_DB as a file path (DuckDB)."""
     return Path(get("ENROLLMENT_DB")).expanduser()
 
 
@@ -179,6 +191,10 @@ def session_hours() -> float:
 
 def db_memory() -> str:
     return get("ENROLLMENT_DB_MEMORY")
+
+
+def db_pool() -> int:
+    return max(2, int(get("ENROLLMENT_DB_POOL")))
 
 
 def db_hold() -> float:

@@ -54,7 +54,7 @@ COLUMN_CONFIG = {
 
 @dataclass(frozen=True)
 class Context:
-    path: str
+    path: str          # the database: a DuckDB file path or a postgresql:// URL (Store.target)
     version: int
     campaign: Campaign | None
     source: str
@@ -92,12 +92,12 @@ def _ensure_ready(path: str) -> None:
 def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> Context:
     """For the entry file: database, campaign picker and data source, once per run."""
     store = Store()
-    _ensure_ready(str(store.path))
+    _ensure_ready(store.target)
     version = store.data_version() if version is None else version
     with st.sidebar:
-        campaign = campaign_picker(str(store.path), version)
-        source = source_picker(str(store.path), version, campaign) if campaign else "upload"
-    ctx = Context(str(store.path), version, campaign, source, viewer)
+        campaign = campaign_picker(store.target, version)
+        source = source_picker(store.target, version, campaign) if campaign else "upload"
+    ctx = Context(store.target, version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
     st.session_state[ENTRY_MARK] = True
     return ctx
@@ -348,7 +348,7 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
 def store() -> Store:
     """The database of this server (ENROLLMENT_DB), ready for use."""
     current = Store()
-    _ensure_ready(str(current.path))
+    _ensure_ready(current.target)
     return current
 
 
@@ -370,12 +370,27 @@ def require_entry() -> None:
     st.rerun()
 
 
+RETRY_SECONDS = 3
+
+
 def fault_page(exc: BaseException) -> None:
     """The page shown when the database cannot be used or a setting is wrong: why, and what
     to do (the same words as the command line's)."""
     st.title("参保进度看板暂时无法使用")
     st.error(md(exc), icon=":material/error:")
+    if isinstance(exc, db.DatabaseUnavailable):
+        retry_soon()
     st.caption("请把以上信息告知系统管理员。问题解决后刷新本页即可。")
+
+
+def retry_soon() -> None:
+    """A passing fault (the database server restarting): say so and run the page again in a
+    few seconds, until the server is back (the connection pool reconnects by itself)."""
+    import time
+
+    st.caption(f"数据库恢复后本页会自动刷新（每 {RETRY_SECONDS} 秒重试一次）。")
+    time.sleep(RETRY_SECONDS)
+    st.rerun()
 
 
 def refusal_page() -> None:

@@ -9,7 +9,9 @@ dev=0
 python=${PYTHON:-python3}
 
 packages=(chromium fonts-noto-cjk)           # chart export (kaleido drives Chromium)
+packages+=(postgresql-client)                # backup/restore of a PostgreSQL database (pg_dump)
 [ "$dev" = 1 ] && packages+=(poppler-utils)  # tests look at exported PDFs (pdftoppm)
+[ "$dev" = 1 ] && packages+=(postgresql)     # tests run on both engines (a throwaway server)
 "$python" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()

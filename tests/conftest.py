@@ -1,11 +1,24 @@
-"""Fixtures: every test gets its own temporary database; data/'s file is never touched."""
+"""Fixtures: every test gets its own temporary database; data/'s file is never touched.
+
+The database fixtures (`store`, `empty_store`, `module_store` and what builds on them) run each
+test on both engines: `[duckdb]` a file in the test's folder, `[postgresql]` a database of its
+own on a throwaway PostgreSQL server, created from a template that holds the initialised schema
+(CREATE DATABASE … TEMPLATE is a file copy). The server is the one scripts/test.sh started
+(ENROLLMENT_TEST_POSTGRES, its maintenance database's URL); without it the first worker starts
+one with scripts/pg-temp.sh, stopped at the end. Tests about the DuckDB file itself (its
+write-ahead log, file locks, backups as file copies) carry `pytest.mark.duckdb_only`.
+"""
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,19 +34,62 @@ from enrollment.campaigns import bootstrap
 from enrollment.db import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("duckdb", "postgresql")
+POSTGRES = "ENROLLMENT_TEST_POSTGRES"
+
+
+def _start_postgres() -> None:
+    """Start a throwaway server for this run when none was given (and PostgreSQL is installed):
+    in the controlling process, before xdist starts its workers, which inherit the URL."""
+    if os.environ.get(POSTGRES) or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="enrollment-pg-")) / "server"
+    script = ROOT / "scripts" / "pg-temp.sh"
+    try:
+        url = subprocess.run([str(script), "start", str(folder)], check=True, text=True,
+                             capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        os.environ[POSTGRES + "_MISSING"] = str(getattr(exc, "stderr", exc)).strip()
+        return
+    os.environ[POSTGRES] = url
+    atexit.register(lambda: (subprocess.run([str(script), "stop", str(folder)]),
+                             shutil.rmtree(folder.parent, ignore_errors=True)))
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real streamlit server with Chromium")
+    config.addinivalue_line("markers", "duckdb_only: about the DuckDB file itself (its log, file "
+                                       "locks, file copies); not run on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql: the test's run on PostgreSQL (set by the "
+                                       "engine fixtures; -m 'not postgresql' runs DuckDB only)")
+    _start_postgres()
+
+
+def _engine(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    return callspec.params.get("engine") or callspec.params.get("module_engine")
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """A browser module's tests share one server and one Chromium (module fixtures), so under
-    `--dist loadgroup` they run on one worker; every other test goes wherever there is room."""
+    `--dist loadgroup` they run on one worker; every other test goes wherever there is room.
+    A test's PostgreSQL run is marked `postgresql`; DuckDB-only tests have none."""
+    kept, dropped = [], []
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        if _engine(item) == "postgresql":
+            if item.get_closest_marker("duckdb_only"):
+                dropped.append(item)
+                continue
+            item.add_marker(pytest.mark.postgresql)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -78,21 +134,89 @@ def initialized_db(tmp_path_factory) -> Path:
     return path
 
 
+class PostgresServer:
+    """The throwaway server of this run: databases made and dropped by name."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.prefix = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+        self.numbers = itertools.count(1)
+
+    def database_url(self, name: str) -> str:
+        return urlsplit(self.url)._replace(path="/" + name).geturl()
+
+    def admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as con:
+            con.execute(statement)
+
+    def create(self, template: str | None = None) -> str:
+        """A new database (a copy of `template`, or empty); returns its URL."""
+        name = f"{self.prefix}_{next(self.numbers)}"
+        self.admin(f'CREATE DATABASE "{name}"'
+                   + (f' TEMPLATE "{template}"' if template else ""))
+        return self.database_url(name)
+
+    def drop(self, url: str) -> None:
+        from enrollment.db import postgres
+
+        postgres.close_pool(url)
+        self.admin(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    url = os.environ.get(POSTGRES)
+    if not url:
+        pytest.skip("no PostgreSQL server for the tests: scripts/test.sh starts one "
+                    f"({os.environ.get(POSTGRES + '_MISSING', 'set ' + POSTGRES)})")
+    return PostgresServer(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server) -> str:
+    """A database after `init`, the template of every test's own."""
+    from enrollment.db import postgres
+
+    url = postgres_server.create()
+    bootstrap.init(Store(url))
+    postgres.close_pool(url)           # a template must have no connections
+    yield urlsplit(url).path[1:]
+    postgres_server.drop(url)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """The engine a database fixture builds on: each test runs once on each."""
+    return request.param
+
+
 @pytest.fixture
-def store(initialized_db, tmp_path, monkeypatch) -> Store:
+def store(engine, request, tmp_path, monkeypatch) -> Store:
     """A fresh initialised database of this test's own, also set as ENROLLMENT_DB."""
-    path = tmp_path / "enrollment.duckdb"
-    shutil.copy(initialized_db, path)
-    monkeypatch.setenv("ENROLLMENT_DB", str(path))
-    return Store(path)
+    if engine == "duckdb":
+        target = tmp_path / "enrollment.duckdb"
+        shutil.copy(request.getfixturevalue("initialized_db"), target)
+    else:
+        server = request.getfixturevalue("postgres_server")
+        target = server.create(request.getfixturevalue("postgres_template"))
+        request.addfinalizer(lambda: server.drop(target))
+    monkeypatch.setenv("ENROLLMENT_DB", str(target))
+    return Store(target)
 
 
 @pytest.fixture
-def empty_store(tmp_path, monkeypatch) -> Store:
-    """A path where no database exists yet."""
-    path = tmp_path / "empty.duckdb"
-    monkeypatch.setenv("ENROLLMENT_DB", str(path))
-    return Store(path)
+def empty_store(engine, request, tmp_path, monkeypatch) -> Store:
+    """A database without any schema yet (DuckDB: a path where no file exists yet)."""
+    if engine == "duckdb":
+        target = tmp_path / "empty.duckdb"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        target = server.create()
+        request.addfinalizer(lambda: server.drop(target))
+    monkeypatch.setenv("ENROLLMENT_DB", str(target))
+    return Store(target)
 
 
 @pytest.fixture
@@ -115,12 +239,22 @@ def demo_data(store, jincheng):
 
 # --- browser tests: one server and one Chromium per module --------------------------------
 
+@pytest.fixture(scope="module", params=ENGINES)
+def module_engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def module_store(initialized_db, tmp_path_factory) -> Store:
+def module_store(module_engine, request, tmp_path_factory) -> Store:
     """A fresh initialised database shared by one test module (for its one server)."""
-    path = tmp_path_factory.mktemp("module") / "enrollment.duckdb"
-    shutil.copy(initialized_db, path)
-    return Store(path)
+    if module_engine == "duckdb":
+        target = tmp_path_factory.mktemp("module") / "enrollment.duckdb"
+        shutil.copy(request.getfixturevalue("initialized_db"), target)
+    else:
+        server = request.getfixturevalue("postgres_server")
+        target = server.create(request.getfixturevalue("postgres_template"))
+        request.addfinalizer(lambda: server.drop(target))
+    return Store(target)
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +276,21 @@ def shots(tmp_path) -> Path:
     folder = Path(os.environ.get("ENROLLMENT_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per engine before pytest's closing line: how many runs each engine had."""
+    tally: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            ids = report.nodeid.partition("[")[2].rstrip("]").split("-")
+            engine = next((e for e in ENGINES if e in ids), None)
+            if engine:
+                tally.setdefault(engine, {}).setdefault(outcome, 0)
+                tally[engine][outcome] += 1
+    if tally:
+        terminalreporter.write_line("engines: " + "; ".join(
+            f"{engine} " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            for engine, counts in sorted(tally.items())))

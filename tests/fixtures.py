@@ -60,7 +60,7 @@ def dump(store: Store, audit: bool = False) -> dict[str, list[tuple]]:
     with store.read() as con:
         tables = [r[0] for r in con.raw.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-            "ORDER BY table_name").fetchall()]
+            "AND table_schema = current_schema() ORDER BY table_name").fetchall()]
         if not audit:
             tables = [t for t in tables if t != "audit_log"]
         return {t: sorted(con.raw.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)

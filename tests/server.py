@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,11 +27,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_process(db: Path, env: dict[str, str] | None = None, log: Path | None = None,
+def streamlit_process(db: Path | str, env: dict[str, str] | None = None, log: Path | None = None,
                       start_timeout: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve dashboard.py against the database; yields (base URL, process); stops it after."""
+    """Serve dashboard.py against the database (a file or a URL); yields (base URL, process);
+    stops it after."""
     port = free_port()
-    log = log or db.with_suffix(".server.log")
+    if log is None:
+        log = (Path(db).with_suffix(".server.log") if not str(db).startswith("postgresql://")
+               else Path(tempfile.mkdtemp(prefix="enrollment-server-")) / "server.log")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
@@ -63,7 +67,7 @@ def streamlit_process(db: Path, env: dict[str, str] | None = None, log: Path | N
 
 
 @contextlib.contextmanager
-def streamlit_server(db: Path, env: dict[str, str] | None = None,
+def streamlit_server(db: Path | str, env: dict[str, str] | None = None,
                      log: Path | None = None) -> Iterator[str]:
     """Serve dashboard.py against the database; yields the base URL; stops the server after."""
     with streamlit_process(db, env, log) as (url, _):

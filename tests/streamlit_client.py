@@ -51,8 +51,14 @@ class Session:
     async def open(cls, base_url: str, query: str = "", page: str = "", timeout: float = 120):
         session = cls(base_url, query, page, timeout)
         ws_url = session.base_url.replace("http", "ws", 1) + "/_stcore/stream"
+        # As a browser does, one request first: its cookies (the XSRF token, and behind
+        # scripts/serve-cluster.sh's nginx the sticky route) go with the websocket.
+        await asyncio.to_thread(session._http.get, session.base_url + "/_stcore/health",
+                                timeout=timeout)
+        cookies = "; ".join(f"{k}={v}" for k, v in session._http.cookies.items())
         session._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
-                                               open_timeout=timeout)
+                                               open_timeout=timeout,
+                                               additional_headers={"Cookie": cookies} if cookies else None)
         await session.run()
         return session
 

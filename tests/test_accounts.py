@@ -185,7 +185,7 @@ def test_the_last_administrator_cannot_be_disabled_or_demoted(store):
 # --- CLI ---------------------------------------------------------------------------------------
 
 def run(store, *args, input=None):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args], input=input)
+    return CliRunner().invoke(cli, ["--db", store.target, *args], input=input)
 
 
 def test_cli_users_add_list_disable_enable_reset(store):
@@ -350,7 +350,7 @@ def test_unknown_names_and_wrong_passwords_get_the_same_answers(store):
 def test_the_console_unlocks_a_name_or_an_address(store):
     accounts.create(store, "admin", "admin", "admin-pass-12")
     runner = CliRunner()
-    db = ["--db", str(store.path)]
+    db = ["--db", store.target]
     now = accounts.now_utc()
     for i in range(5):
         attempt(store, "admin", client="10.0.0.5", now=now + dt.timedelta(seconds=i))

@@ -53,7 +53,7 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
     mixed = tmp_path / "两县.csv"
     mixed.write_bytes(csv_bytes([["县区", "累计参保人数"], ["泽州县", 271000], ["高平市", 360000]]))
     log = tmp_path / "server.log"
-    with streamlit_server(store.path, log=log) as url, sync_playwright() as p:
+    with streamlit_server(store.target, log=log) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
         # --- 填报员 of 泽州县 ------------------------------------------------------------------

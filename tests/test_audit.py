@@ -31,7 +31,7 @@ def entries(store) -> list[tuple[str, str]]:
 
 def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
     store = Store(tmp_path / "fresh.duckdb")
-    monkeypatch.setenv("ENROLLMENT_DB", str(store.path))
+    monkeypatch.setenv("ENROLLMENT_DB", store.target)
     bootstrap.init(store, actor="命令行:root")                   # campaign and target changes
     accounts.create(store, "admin", "admin", "admin-pass-12", actor="命令行:root")
     accounts.create(store, "zezhou", "reporter", "zezhou-pass-1", units=["140525"], actor="admin")
@@ -54,7 +54,7 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
     accounts.reset_password(store, "zezhou", "zezhou-pass-3", actor="admin")
     accounts.set_active(store, "zezhou", False, actor="admin")
     accounts.set_active(store, "zezhou", True, actor="admin")
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "upload-file", "1", "--campaign",
+    result = CliRunner().invoke(cli, ["--db", store.target, "upload-file", "1", "--campaign",
                                       CAMPAIGN, "--out", str(tmp_path / "raw.csv")])
     assert result.exit_code == 0, result.output
     # What a target-loading or export feature records (issues 6 and 7 call the same function).
@@ -100,7 +100,7 @@ def test_every_action_appears_in_the_log_with_its_user(tmp_path, monkeypatch):
     assert "第 1 号上报「泽州.csv」" in upload["detail"] and "270,000" in upload["detail"]
     assert "连续 5 次登录失败" in locked["detail"]
     # No password reaches the log, in any field.
-    text = CliRunner().invoke(cli, ["--db", str(store.path), "audit", "--format", "csv",
+    text = CliRunner().invoke(cli, ["--db", store.target, "audit", "--format", "csv",
                                     "--limit", "1000"]).output
     for secret in ("admin-pass-12", "zezhou-pass-1", "zezhou-pass-2", "zezhou-pass-3",
                    "wrong-pass-1", "$argon2", token):
@@ -154,7 +154,7 @@ def test_target_loads_restores_new_campaigns_and_exports_are_logged_with_their_u
     from .test_targets import WANZHOU, zhoujiaba_table
 
     def run(*args):
-        result = CliRunner().invoke(cli, ["--db", str(store.path), *args])
+        result = CliRunner().invoke(cli, ["--db", store.target, *args])
         assert result.exit_code == 0, result.output
         return result
 

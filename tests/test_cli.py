@@ -12,7 +12,7 @@ from .fixtures import csv_bytes, dump, xlsx_bytes
 
 
 def run(store, *args):
-    result = CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    result = CliRunner().invoke(cli, ["--db", store.target, *args])
     return result
 
 
@@ -165,5 +165,5 @@ def test_demo_and_clear(store):
 def test_python_dash_m_entry_point_and_env_setting(store):
     proc = subprocess.run([sys.executable, "-m", "enrollment", "campaigns"],
                           capture_output=True, text=True, env={**__import__("os").environ,
-                                                               "ENROLLMENT_DB": str(store.path)})
+                                                               "ENROLLMENT_DB": store.target})
     assert proc.returncode == 0 and "jincheng-2022-residents" in proc.stdout

@@ -38,12 +38,12 @@ def test_cli_ingest_while_the_app_is_serving(store, tmp_path):
     def ingest_all():
         for day, path in files:
             results.append(subprocess.run(
-                [sys.executable, "-m", "enrollment", "--db", str(store.path), "ingest", str(path),
+                [sys.executable, "-m", "enrollment", "--db", store.target, "ingest", str(path),
                  "--campaign", "jincheng-2022-residents", "--report-date", day,
                  "--uploader", "并发测试"],
                 cwd=ROOT, capture_output=True, text=True, timeout=120))
 
-    with streamlit_server(store.path) as url, sync_playwright() as p:
+    with streamlit_server(store.target) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{url}/?campaign=jincheng-2022-residents&as_of=2021-11-19")

@@ -35,7 +35,7 @@ WEEK11, WEEK12, WEEK13 = dt.date(2021, 11, 12), dt.date(2021, 11, 19), dt.date(2
 
 
 def cli_run(store, *args, input=None):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args], input=input)
+    return CliRunner().invoke(cli, ["--db", store.target, *args], input=input)
 
 
 def upload_then_withdraw(store, tmp_path):

@@ -36,7 +36,7 @@ def shots(tmp_path) -> Path:
 
 def test_clerk_previews_generates_and_downloads_the_weeks_zip(store, jincheng, shots):
     demo.generate(store, jincheng)
-    with streamlit_server(store.path) as url, sync_playwright() as p:
+    with streamlit_server(store.target) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
         page.goto(f"{url}/export?campaign=jincheng-2022-residents&as_of=2021-11-19&source=demo")

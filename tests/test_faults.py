@@ -1,7 +1,9 @@
 """Faults of the file, the disk and the settings end in a Chinese explanation with the way out:
 a damaged write-ahead log (generated here by flipping bytes of a real one), a full disk (the
 engine's real error through a wrapped connection, and a real full tmpfs where the machine lets
-an unprivileged user mount one), a short cookie secret. Never a traceback, never a change."""
+an unprivileged user mount one), a short cookie secret. Never a traceback, never a change.
+The file's own faults are DuckDB's (marked duckdb_only); a database server that is away is
+tests/test_postgres.py's and tests/test_cluster.py's."""
 
 from __future__ import annotations
 
@@ -44,9 +46,10 @@ def damage_the_log(path: Path) -> None:
 
 
 def run(store, *args, input=None):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args], input=input)
+    return CliRunner().invoke(cli, ["--db", store.target, *args], input=input)
 
 
+@pytest.mark.duckdb_only
 def test_a_damaged_log_stops_every_command_with_the_way_out(store, tmp_path):
     report = tmp_path / "周报.csv"
     report.write_bytes(report_csv({"140525": 270000}))
@@ -62,6 +65,7 @@ def test_a_damaged_log_stops_every_command_with_the_way_out(store, tmp_path):
         assert "Traceback" not in result.output and "_duckdb" not in result.output
 
 
+@pytest.mark.duckdb_only
 def test_restore_works_when_the_current_file_cannot_be_opened(store, tmp_path):
     ingest.commit(store, CAMPAIGN, report_csv({"140525": 270000}), "周报.csv",
                   report_date=NOW.date(), uploader="测试", now=NOW, today=TODAY)
@@ -83,6 +87,7 @@ def test_restore_works_when_the_current_file_cannot_be_opened(store, tmp_path):
     assert run(store, "uploads", "--campaign", CAMPAIGN).exit_code == 0
 
 
+@pytest.mark.duckdb_only
 def test_the_app_shows_the_same_explanation(store):
     damage_the_log(store.path)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
@@ -119,6 +124,7 @@ def full_disk(store, monkeypatch):
     monkeypatch.setattr(duckdb, "connect", lambda *a, **k: FullDisk(real(*a, **k)))
 
 
+@pytest.mark.duckdb_only
 def test_a_full_disk_ends_in_chinese_and_changes_nothing(store, tmp_path, full_disk):
     before = dump(store, audit=True)
     with pytest.raises(db.DiskFull, match="服务器磁盘已满") as caught:
@@ -144,6 +150,7 @@ def _unshare_works() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.duckdb_only
 @pytest.mark.skipif(not _unshare_works(), reason="no unprivileged mount namespace for a small tmpfs")
 def test_a_really_full_disk_ends_in_chinese(store, tmp_path):
     """The CLI in a mount namespace whose tmpfs holds the database and nothing more."""
@@ -191,6 +198,7 @@ def test_a_short_secret_stops_the_app_and_the_login_commands(store, monkeypatch,
     assert result.exit_code == 1 and f"密钥文件 {secret_file}" in result.output
 
 
+@pytest.mark.duckdb_only
 def test_a_damaged_file_is_set_aside_by_restore(store, tmp_path):
     saved = tmp_path / "backup.duckdb"
     assert run(store, "backup", "--out", str(saved)).exit_code == 0

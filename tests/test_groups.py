@@ -95,7 +95,7 @@ def test_target_tables_carry_a_population_per_group(store, wanzhou):
     assert populations[(TIANZIHU, "tekun")] == 20 and populations[(TIANZIHU, "wending_tuopin")] == 30
     # The low-income total, left empty, is the sum of the eight groups (one identity each).
     assert current.loc[TIANZIHU, "low_income"] == 130 and current.loc[TIANSHENGCHENG, "low_income"] == 100
-    shown = json.loads(CliRunner().invoke(cli, ["--db", str(store.path), "targets", "show",
+    shown = json.loads(CliRunner().invoke(cli, ["--db", store.target, "targets", "show",
                                                 "--campaign", WANZHOU, "--format", "json"]).output)
     row = next(r for r in shown if r["code"] == TIANZIHU)
     assert row["特困人员人数"] == 20 and row["稳定脱贫人口人数"] == 30
@@ -255,7 +255,7 @@ def test_students_are_owed_their_own_contribution(store, wanzhou):
 
 def test_the_groups_command(store, wanzhou):
     commit(store, report_csv([TIANZIHU_ROW, TIANSHENGCHENG_ROW]))
-    run = lambda *args: CliRunner().invoke(cli, ["--db", str(store.path), "groups", "--campaign",
+    run = lambda *args: CliRunner().invoke(cli, ["--db", store.target, "groups", "--campaign",
                                                  WANZHOU, "--as-of", "2022-01-07", *args])
     payload = json.loads(run("--format", "json").output)
     tekun = next(r for r in payload["groups"] if r["code"] == STREET and r["group_key"] == "tekun")
@@ -267,7 +267,7 @@ def test_the_groups_command(store, wanzhou):
     codes = [r["code"] for r in json.loads(one.output)["groups"]]
     assert STREET not in codes and TIANZIHU in codes and len(codes) == 11
     assert run("--group", "不存在").exit_code == 1
-    no_groups = CliRunner().invoke(cli, ["--db", str(store.path), "groups", "--campaign",
+    no_groups = CliRunner().invoke(cli, ["--db", store.target, "groups", "--campaign",
                                          "jincheng-2022-residents"])
     assert no_groups.exit_code == 1 and "没有分类人群" in no_groups.output
 

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from enrollment.cli import cli
-from enrollment.db import Store
 from enrollment.db.engine import write_lock
 from enrollment.files import bounds, formats, reader, sandbox
 from enrollment.files.names import UnitIndex
@@ -207,7 +206,7 @@ def test_the_log_opens_over_messages_stored_before_they_were_bounded(store):
         assert uploads.history(con, CAMPAIGN).iloc[0]["remark"] == "未保存：问题过多，未能列出"
         shown = uploads.problems(con, upload_id)
     assert len(shown) == 1 and "问题过多" in shown[0].message
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "uploads", "--campaign", CAMPAIGN])
+    result = CliRunner().invoke(cli, ["--db", store.target, "uploads", "--campaign", CAMPAIGN])
     assert result.exit_code == 0 and "问题过多" in result.output
 
 
@@ -225,13 +224,13 @@ def test_commit_parses_before_it_takes_the_write_lock(store, monkeypatch):
     order = []
     read = ingest.read
     monkeypatch.setattr(ingest, "read", lambda content: order.append("read") or read(content))
-    write = Store.write
+    write = type(store).write
 
     def tracked(self, *args, **kwargs):
         order.append("write")
         return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "write", tracked)
+    monkeypatch.setattr(type(store), "write", tracked)
     commit(store, csv_bytes([["单位", "累计参保人数"], ["城区", 5]]))
     assert order == ["read", "write"]
 
@@ -240,20 +239,23 @@ def test_the_preview_parses_before_it_opens_a_connection(store, monkeypatch):
     order = []
     read = ingest.read
     monkeypatch.setattr(ingest, "read", lambda content: order.append("read") or read(content))
-    connect = Store.connect
-    monkeypatch.setattr(Store, "connect", lambda self: order.append("connect") or connect(self))
+    opening = "connect" if store.dialect == "duckdb" else "_connection"    # file, or pool
+    connect = getattr(type(store), opening)
+    monkeypatch.setattr(type(store), opening,
+                        lambda self: order.append("connect") or connect(self))
     preview = ingest.preview(store, CAMPAIGN, csv_bytes([["单位", "累计参保人数"], ["城区", 5]]),
                              "f.csv", DAY, today=TODAY)
     assert preview.ok and order == ["read", "connect"]
 
 
+@pytest.mark.duckdb_only          # the process's write lock is the DuckDB file's
 def test_the_write_lock_is_free_while_a_file_is_being_read(store, monkeypatch):
     """Other uploads, logins and the CLI wait for the write lock: never during a parse."""
     free = []
     real = sandbox.read
 
     def checking(function, content, *args, **kwargs):
-        lock = write_lock(str(store.path))
+        lock = write_lock(store.target)
         free.append(lock.acquire(timeout=5))
         if free[-1]:
             lock.release()
@@ -296,7 +298,7 @@ def test_target_and_allocation_files_over_the_upload_limit_are_refused(store, mo
 # --- the command line ---------------------------------------------------------------------------
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 @pytest.mark.parametrize("kind", ["cell at XFD1048576", "a million rows"])

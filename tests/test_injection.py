@@ -99,7 +99,7 @@ def test_hostile_account_names_and_scopes_are_refused(store, name):
         accounts.create(store, name, "admin", "admin-pass-12")
     with pytest.raises(accounts.AccountError, match="不存在"):
         accounts.create(store, "zezhou", "reporter", "zezhou-pass-1", units=[name])
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "users", "add", "zezhou", "--role",
+    result = CliRunner().invoke(cli, ["--db", store.target, "users", "add", "zezhou", "--role",
                                       "reporter", "--units", name], input="zezhou-pass-1\n")
     assert result.exit_code == 1 and "不存在" in result.output
     with store.read() as con:
@@ -120,7 +120,7 @@ def test_hostile_filters_and_names_find_nothing(store, text):
     runner = CliRunner()
     for args in (["history", "--campaign", CAMPAIGN, "--unit", text],
                  ["audit", "--actor", text], ["users", "disable", text]):
-        result = runner.invoke(cli, ["--db", str(store.path), *args])
+        result = runner.invoke(cli, ["--db", store.target, *args])
         assert result.exception is None or isinstance(result.exception, SystemExit), args
     assert dump(store, audit=True) == before
 
@@ -245,7 +245,7 @@ def test_cli_csv_outputs_neutralise_formulas(store, tmp_path):
     runner = CliRunner()
     report = tmp_path / "周报.csv"
     report.write_bytes(report_csv({"140525": 270000}))
-    db = ["--db", str(store.path)]
+    db = ["--db", store.target]
     # Open mode: the uploader is free text; the upload log and the audit log repeat it.
     done = runner.invoke(cli, [*db, "ingest", str(report), "--campaign", CAMPAIGN,
                                "--report-date", "2021-11-19", "--uploader", FORMULA])
@@ -340,7 +340,7 @@ def test_a_look_alike_uploader_does_not_walk_past_a_disabled_account(store, tmp_
         for args in (["ingest", str(outside), "--campaign", CAMPAIGN, "--report-date",
                       "2021-11-19"], ["withdraw", "--campaign", CAMPAIGN],
                      ["targets", "load", str(outside), "--campaign", CAMPAIGN]):
-            result = runner.invoke(cli, ["--db", str(store.path), *args, "--uploader", name])
+            result = runner.invoke(cli, ["--db", store.target, *args, "--uploader", name])
             assert result.exit_code == 1 and message in result.output, (name, args, result.output)
             assert result.exception is None or isinstance(result.exception, SystemExit)
     assert dump(store, audit=True) == before
@@ -354,9 +354,9 @@ def test_full_width_names_find_the_account_and_its_scope(store, tmp_path):
     own.write_bytes(csv_bytes([["单位", "累计参保人数"], ["泽州县", 270000]]))
     runner = CliRunner()
     common = ["--campaign", CAMPAIGN, "--report-date", "2021-11-19", "--uploader", "ｒｅｐ１"]
-    refused = runner.invoke(cli, ["--db", str(store.path), "ingest", str(outside), *common])
+    refused = runner.invoke(cli, ["--db", store.target, "ingest", str(outside), *common])
     assert refused.exit_code == 1 and "不在您负责的单位范围内" in refused.output
-    done = runner.invoke(cli, ["--db", str(store.path), "ingest", str(own), *common])
+    done = runner.invoke(cli, ["--db", store.target, "ingest", str(own), *common])
     assert done.exit_code == 0, done.output
     with store.read() as con:
         assert con.raw.execute("SELECT DISTINCT uploader FROM uploads").fetchall() == [("rep1",)]
@@ -368,7 +368,7 @@ def test_a_leader_cannot_load_targets_from_the_command_line(store, tmp_path):
     accounts.create(store, "boss", "leader", "leader-pass-1")
     table = tmp_path / "任务.csv"
     table.write_bytes(csv_bytes([["县区", "任务数"], ["泽州县", 404760]]))
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "targets", "load", str(table),
+    result = CliRunner().invoke(cli, ["--db", store.target, "targets", "load", str(table),
                                       "--campaign", CAMPAIGN, "--uploader", "boss"])
     assert result.exit_code == 1 and "没有修改目标任务的权限" in result.output
 
@@ -381,7 +381,7 @@ def test_a_leader_cannot_load_targets_from_the_command_line(store, tmp_path):
 def test_campaign_create_refuses_bad_names(store, name, message):
     before = dump(store, audit=True)
     result = CliRunner().invoke(cli, [
-        "--db", str(store.path), "campaign", "create", "--id", "yangcheng-2022-residents",
+        "--db", store.target, "campaign", "create", "--id", "yangcheng-2022-residents",
         "--name", name, "--region", "140522", "--levels", "township", "--start", "2021-09-01",
         "--end", "2021-12-25"])
     assert result.exit_code == 1 and message in result.output, result.output

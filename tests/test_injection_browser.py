@@ -62,7 +62,7 @@ def test_hostile_names_fetch_nothing_in_the_browser(store, trap, tmp_path):
                       "坏表.csv", report_date=dt.date(2021, 11, 19), uploader="admin", now=NOW,
                       today=TODAY)
     requested = []
-    with streamlit_server(store.path, log=tmp_path / "server.log") as url, sync_playwright() as p:
+    with streamlit_server(store.target, log=tmp_path / "server.log") as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1366, "height": 1400}).new_page()
         page.on("request", lambda request: requested.append(request.url))

@@ -33,17 +33,18 @@ VIEWS_PER_LEADER = 6
 COUNTIES = ["140502", "140521", "140522", "140524", "140525", "140581"]
 
 
-def _files(store) -> list[tuple[str, str, bytes, dict[str, int]]]:
+def _files(store, clerks: int = CLERKS, prefix: str = "县区填报员",
+           base: int = 1000) -> list[tuple[str, str, bytes, dict[str, int]]]:
     """(uploader, file name, content, figures): each clerk reports a share of the townships."""
     with store.read() as con:
         towns = [t for county in COUNTIES for t in db.units.children(con, CAMPAIGN, county)]
     out = []
-    for i in range(CLERKS):
-        mine = towns[i::CLERKS]
-        figures = {t.code: 1000 + 37 * i + k for k, t in enumerate(mine)}
+    for i in range(clerks):
+        mine = towns[i::clerks]
+        figures = {t.code: base + 37 * i + k for k, t in enumerate(mine)}
         rows = [["单位代码", "单位名称", "累计参保人数"]] + [[t.code, t.name, figures[t.code]]
                                                       for t in mine]
-        out.append((f"县区填报员{i + 1:02d}", f"第{i + 1:02d}组乡镇.csv", csv_bytes(rows), figures))
+        out.append((f"{prefix}{i + 1:02d}", f"第{i + 1:02d}组乡镇.csv", csv_bytes(rows), figures))
     return out
 
 
@@ -53,7 +54,7 @@ def _distribution(name: str, seconds: list[float]) -> str:
             f"{statistics.median(seconds):6.2f}s  p90 {q[8]:6.2f}s  max {max(seconds):6.2f}s")
 
 
-async def _friday(url: str, files) -> dict:
+async def _friday(url: str, files, leaders: int = LEADERS) -> dict:
     ready = asyncio.Event()
     waiting = []
     latencies: dict[str, list[float]] = {"upload: open page": [], "upload: name": [],
@@ -69,7 +70,7 @@ async def _friday(url: str, files) -> dict:
             latencies["upload: file → preview"].append(await s.upload("选择文件", name, content))
             assert f"累计参保人数合计 {sum(figures.values()):,}" in s.text, s.text
             waiting.append(uploader)
-            if len(waiting) == CLERKS:
+            if len(waiting) == len(files):
                 ready.set()
             await ready.wait()                       # everybody presses the button together
             latencies["upload: confirm"].append(await s.click(f"确认上报 {len(figures)} 个单位"))
@@ -93,13 +94,13 @@ async def _friday(url: str, files) -> dict:
         finally:
             await s.close()
 
-    await asyncio.gather(*(clerk(*f) for f in files), *(leader(i) for i in range(LEADERS)))
+    await asyncio.gather(*(clerk(*f) for f in files), *(leader(i) for i in range(leaders)))
     return {"latencies": latencies, "receipts": receipts}
 
 
 def test_ten_uploads_at_once_while_twenty_sessions_browse(store, capsys, record_property):
     files = _files(store)
-    with streamlit_server(store.path) as url:
+    with streamlit_server(store.target) as url:
         started = dt.datetime.now()
         outcome = asyncio.run(asyncio.wait_for(_friday(url, files), timeout=300))
         elapsed = (dt.datetime.now() - started).total_seconds()
@@ -115,10 +116,10 @@ def test_ten_uploads_at_once_while_twenty_sessions_browse(store, capsys, record_
     assert len(numbers) == CLERKS
     with store.read() as con:
         log = uploads.history(con, CAMPAIGN)
-        stored = con.raw.execute("""
+        stored = con.tuples("""
             SELECT u.uploader, r.unit_code, r.enrolled, r.revision FROM reports r
-            JOIN uploads u ON u.id = r.upload_id WHERE r.campaign_id = ? AND r.source = 'upload'""",
-            [CAMPAIGN]).fetchall()
+            JOIN uploads u ON u.id = r.upload_id WHERE r.campaign_id = :c AND r.source = 'upload'""",
+            {"c": CAMPAIGN})
     # Each upload landed exactly once: one accepted upload per clerk, nothing rejected, and
     # every figure stored once, as the first revision.
     assert sorted(log["uploader"]) == sorted(f[0] for f in files)

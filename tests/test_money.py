@@ -113,7 +113,7 @@ def collected(store, jincheng):
 
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 def test_progress_carries_the_amount_in_every_format(store, collected):

@@ -130,7 +130,7 @@ def test_a_month_outside_the_window_or_misspelt_is_refused(store, jincheng, mont
 
 def test_the_cli_exports_a_month(november, tmp_path):
     runner = CliRunner()
-    base = ["--db", str(november.path), "export", "--campaign", CAMPAIGN, "--out", str(tmp_path)]
+    base = ["--db", november.target, "export", "--campaign", CAMPAIGN, "--out", str(tmp_path)]
     done = runner.invoke(cli, base + ["--month", "2021-11", "--formats", "xlsx"])
     assert done.exit_code == 0, done.output
     assert (tmp_path / "晋城市-参保进度-2021年11月-通报表.xlsx").is_file()

@@ -38,7 +38,7 @@ def served(module_store, chromium):
         ingest.commit(store, WANZHOU, ("区划代码,累计参保人数\r\n" + rows).encode(), f"{day}.csv",
                       report_date=day, uploader="周家坝街道", today=dt.date(2022, 3, 1),
                       now=dt.datetime.combine(day, dt.time(8, 0)))
-    with streamlit_server(store.path) as url:
+    with streamlit_server(store.target) as url:
         yield url, chromium
 
 

@@ -196,11 +196,11 @@ def test_demo_is_deterministic_and_monotone(store, jincheng):
     demo.generate(store, jincheng)
     with store.read() as con:
         first = con.raw.execute("SELECT unit_code, report_date, enrolled FROM reports "
-                            "WHERE source = 'demo' ORDER BY ALL").fetchall()
+                            "WHERE source = 'demo' ORDER BY 1, 2, 3").fetchall()
     demo.generate(store, jincheng)
     with store.read() as con:
         second = con.raw.execute("SELECT unit_code, report_date, enrolled FROM reports "
-                             "WHERE source = 'demo' ORDER BY ALL").fetchall()
+                             "WHERE source = 'demo' ORDER BY 1, 2, 3").fetchall()
     assert first == second
     by_unit = {}
     for code, _, enrolled in first:

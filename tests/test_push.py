@@ -160,7 +160,7 @@ def test_a_webhook_that_is_not_an_address_fails_without_trying(reported, monkeyp
 
 def test_the_cli_reports_a_failed_push_with_exit_3_and_pushes_again(reported, monkeypatch):
     runner = CliRunner()
-    args = ["--db", str(reported.path)]
+    args = ["--db", reported.target]
     with robot(script=[("errcode", 93000, "invalid webhook url")]) as wecom:
         monkeypatch.setenv("ENROLLMENT_WECOM_WEBHOOK", wecom.url)
         done = runner.invoke(cli, args + ["publish", "--campaign", CAMPAIGN, "--as-of", "2021-11-19",

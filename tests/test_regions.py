@@ -19,7 +19,7 @@ YANGCHENG = ["campaign", "create", "--id", "yangcheng-2022-residents",
 
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 def test_create_yangcheng_down_to_its_villages(store):

@@ -82,7 +82,7 @@ def test_the_sms_list_holds_mobiles_only_and_is_formula_safe(week, jincheng):
 
 def test_the_cli_prints_the_table_json_csv_and_text(week):
     runner = CliRunner()
-    base = ["--db", str(week.path), "remind", "--campaign", CAMPAIGN, "--as-of", "2021-11-17"]
+    base = ["--db", week.target, "remind", "--campaign", CAMPAIGN, "--as-of", "2021-11-17"]
     table = runner.invoke(cli, base)
     assert table.exit_code == 0, table.output
     assert "应报6个县（市、区）" in table.output and "群消息：【催报】" in table.output
@@ -142,7 +142,7 @@ def test_a_file_that_is_no_contacts_table_says_why(store, content, reason):
 
 def test_the_contacts_cli_sets_loads_lists_and_writes_a_template(store, tmp_path):
     runner = CliRunner()
-    db = ["--db", str(store.path)]
+    db = ["--db", store.target]
     done = runner.invoke(cli, db + ["contacts", "set", "--campaign", CAMPAIGN, "--unit", "城区",
                                     "--person", "张三", "--phone", "13800001111"])
     assert done.exit_code == 0 and "已保存「城区」的联系人" in done.output

@@ -50,7 +50,7 @@ def zhoujiaba_table(rows=None, total: bool = True, fmt: str = "xlsx") -> bytes:
 
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 def load(store, content: bytes, name: str = "周家坝任务分解表.xlsx", **kwargs) -> targets.Saved:

@@ -45,7 +45,7 @@ def test_set_up_yangcheng_allocate_its_task_and_see_it_on_the_overview(store, tm
     shots = Path(os.environ.get("ENROLLMENT_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
 
-    with streamlit_server(store.path) as url, sync_playwright() as p:
+    with streamlit_server(store.target) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 1400})
 
@@ -121,7 +121,7 @@ def test_set_up_yangcheng_allocate_its_task_and_see_it_on_the_overview(store, tm
     assert "录入人 阳城县医保局" in saved_text
     assert "目标任务未录入" not in overview
     assert "292,300" in overview
-    proc = subprocess.run([sys.executable, "-m", "enrollment", "--db", str(store.path), "progress",
+    proc = subprocess.run([sys.executable, "-m", "enrollment", "--db", store.target, "progress",
                            "--campaign", CAMPAIGN, "--as-of", "2021-11-19", "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

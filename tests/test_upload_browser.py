@@ -31,7 +31,7 @@ def cells(page, index: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def served(module_store):
     """One server for the module: the first test's bookmark is the first request it sees."""
-    with streamlit_server(module_store.path) as url:
+    with streamlit_server(module_store.target) as url:
         yield module_store, url
 
 
@@ -87,7 +87,7 @@ def test_template_fill_upload_confirm_receipt_then_overview(served, chromium, tm
     page.close()
     assert f"{TOTAL:,}" in overview
     data = json.loads(CliRunner().invoke(cli, [
-        "--db", str(store.path), "progress", "--campaign", CAMPAIGN, "--as-of", "2021-11-19",
+        "--db", store.target, "progress", "--campaign", CAMPAIGN, "--as-of", "2021-11-19",
         "--format", "json"]).output)
     assert data["total"]["enrolled"] == TOTAL
     assert {u["code"]: u["enrolled"] for u in data["units"]} == FIGURES

@@ -15,7 +15,7 @@ CAMPAIGN = "jincheng-2022-residents"
 
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 def test_template_fill_ingest_history_withdraw_round_trip(store, tmp_path):

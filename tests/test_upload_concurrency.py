@@ -80,7 +80,7 @@ def test_two_cli_processes_ingesting_at_once_both_succeed(store, tmp_path):
         path.write_bytes(csv_bytes([["单位", "累计参保人数"], [unit, value]]))
         paths.append(path)
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "enrollment", "--db", str(store.path), "ingest", str(path),
+        [sys.executable, "-m", "enrollment", "--db", store.target, "ingest", str(path),
          "--campaign", CAMPAIGN, "--report-date", "2021-11-19", "--uploader", path.stem],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for path in paths]
     outputs = [p.communicate(timeout=120) for p in procs]

@@ -1,5 +1,6 @@
 """A process killed (SIGKILL) at random points while it ingests, again and again, leaves the
-database whole: it opens, every upload is entirely present or entirely absent, nothing that was
+database whole (a DuckDB file, or a PostgreSQL database whose server rolls back the killed
+client's transaction): it opens, every upload is entirely present or entirely absent, nothing that was
 acknowledged is lost, and the archive of raw files agrees with the stored reports.
 
 The writer is a forked copy of this process (so a kill costs milliseconds, not an interpreter
@@ -75,7 +76,8 @@ def _writer(path: str, seed: int, out: int) -> None:
 
 def _run_and_kill(path: str, seed: int, delay: float) -> list[list[str]]:
     """Fork a writer, let it work for `delay` seconds after it is ready, SIGKILL it; its lines."""
-    db.engine.release(path)             # the test only looks between the writer's lives
+    if not db.engine.is_url(path):
+        db.engine.release(path)         # the test only looks between the writer's lives
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:   # the child: never returns, dies by the signal
@@ -124,8 +126,10 @@ def _check_whole(store: Store, acknowledged: dict[int, str]) -> None:
             reports.setdefault(upload_id, []).append((code, day, enrolled))
         revisions_ok = con.raw.execute("""
             SELECT count(*) = 0 FROM (
-                SELECT unit_code, report_date, list(revision ORDER BY revision) AS r FROM reports
-                WHERE campaign_id = ? GROUP BY ALL) WHERE r <> range(1, len(r) + 1)""",
+                SELECT count(*) AS n, count(DISTINCT revision) AS distinct_revisions,
+                       min(revision) AS lowest, max(revision) AS highest FROM reports
+                WHERE campaign_id = ? GROUP BY unit_code, report_date) AS per_key
+            WHERE NOT (lowest = 1 AND highest = n AND distinct_revisions = n)""",
             [CAMPAIGN]).fetchone()[0]
     assert revisions_ok, "revisions of a unit and date are not 1, 2, 3, …"
     assert set(reports) <= set(uploads), f"report rows without their upload: {set(reports) - set(uploads)}"
@@ -155,7 +159,7 @@ def test_sigkill_at_random_points_never_leaves_half_an_upload(store):
     acknowledged: dict[int, str] = {}
     in_flight = 0
     for run in range(KILLS):
-        lines = _run_and_kill(str(store.path), seed=run, delay=rng.uniform(0.0, 1.2))
+        lines = _run_and_kill(store.target, seed=run, delay=rng.uniform(0.0, 1.2))
         for words in lines:
             if words[0] in ("accepted", "withdrawal"):
                 acknowledged[int(words[1])] = "accepted"
@@ -179,6 +183,7 @@ def test_sigkill_at_random_points_never_leaves_half_an_upload(store):
     assert result.units.set_index("code").loc["140502", "enrolled"] == 5
 
 
+@pytest.mark.duckdb_only         # the instants of DuckDB's commit and checkpoint in this process
 @pytest.mark.parametrize("point", ["before COMMIT", "right after COMMIT"])
 def test_a_crash_just_before_or_after_the_commit_point(store, point):
     """The two instants that matter, hit exactly: killed before COMMIT, nothing of the upload is

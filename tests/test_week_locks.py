@@ -118,7 +118,7 @@ def test_an_exception_needs_a_known_unit_a_reason_and_is_granted_once(store):
 
 def test_the_cli_locks_allows_reports_status_and_unlocks(store):
     runner = CliRunner()
-    db = ["--db", str(store.path)]
+    db = ["--db", store.target]
     done = runner.invoke(cli, db + ["week", "lock", "--campaign", CAMPAIGN, "--as-of", "2021-11-17"])
     assert done.exit_code == 0, done.output
     assert "第12周（2021-11-13 至 2021-11-19）已于" in done.output
@@ -147,7 +147,7 @@ def test_the_cli_ingest_of_a_locked_week_exits_1_with_the_reason(store, tmp_path
     weeks.lock(store, CAMPAIGN, FRIDAY, actor="甲")
     path = tmp_path / "report.csv"
     path.write_bytes(report_csv({"140502": 150000}))
-    done = CliRunner().invoke(cli, ["--db", str(store.path), "ingest", str(path), "--campaign",
+    done = CliRunner().invoke(cli, ["--db", store.target, "ingest", str(path), "--campaign",
                                     CAMPAIGN, "--report-date", "2021-11-19"])
     assert done.exit_code == 1
     assert "不能再上报或撤回该周" in done.output

@@ -28,7 +28,7 @@ CITIES = {"2201": "长春市", "2202": "吉林市", "2207": "松原市"}
 
 
 def run(store, *args):
-    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+    return CliRunner().invoke(cli, ["--db", store.target, *args])
 
 
 def test_zhoujiaba_ships_its_extension_with_the_notice_s_reason(store):

@@ -34,7 +34,7 @@ class Commands(click.Group):
         except StorageError as exc:
             fail(str(exc))
         except db.EngineError as exc:
-            explained = db.explain(exc, ctx.obj.store.path if ctx.obj else Path("?"))
+            explained = db.explain(exc, ctx.obj.store if ctx.obj else Path("?"))
             if explained is None:
                 raise
             fail(str(explained))
@@ -47,7 +47,7 @@ class Commands(click.Group):
 
 @click.group(cls=Commands)
 @click.option("--db", envvar="ENROLLMENT_DB", type=click.Path(dir_okay=False),
-              help="DuckDB database file (default: data/enrollment.duckdb).")
+              help="The database: a DuckDB file (default: data/enrollment.duckdb) or a postgresql:// URL.")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """参保进度看板: enrollment-campaign progress tracking."""
@@ -71,7 +71,7 @@ COMMANDS = (
     # accounts.py: accounts and the audit log
     accounts.users_group, accounts.audit_command,
     # storage.py: the database file
-    storage.backup_command, storage.restore_command,
+    storage.backup_command, storage.restore_command, storage.migrate_storage_command,
 )
 for command in COMMANDS:
     cli.add_command(command)

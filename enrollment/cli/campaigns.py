@@ -32,7 +32,7 @@ def init(ctx: click.Context) -> None:
         report = bootstrap.init(ctx.obj.store, actor=cli_actor(), address=cli_address())
     except StorageError as exc:
         fail(str(exc))
-    click.echo(f"{report.summary()}（数据库：{ctx.obj.store.path}）")
+    click.echo(f"{report.summary()}（数据库：{ctx.obj.store.name}）")
 
 
 @click.command("campaigns")

@@ -46,7 +46,7 @@ def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
             existing = None
         if existing is not None and existing.rows and not yes:
             click.echo(f"备份文件：{snapshot.summary()}")
-            click.echo(f"当前数据库 {store.path}：{existing.summary()}")
+            click.echo(f"当前数据库 {store.name}：{existing.summary()}")
             try:
                 confirmed = click.confirm("恢复将用备份替换当前数据库的全部数据，确定吗？", default=False)
             except click.Abort:
@@ -58,3 +58,20 @@ def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
     except StorageError as exc:
         fail(str(exc))
     click.echo(result.summary())
+
+
+@click.command("migrate-storage")
+@click.option("--to", "to", required=True, metavar="URL",
+              help="An empty PostgreSQL database (postgresql://user:password@host:5432/name).")
+@click.pass_context
+def migrate_storage_command(ctx: click.Context, to: str) -> None:
+    """Copy every table of the DuckDB file (--db) into an empty PostgreSQL database, checked."""
+    from ..db import transfer
+    from ..db.postgres import masked
+
+    try:
+        result = transfer.copy_to_server(ctx.obj.store, to)
+    except StorageError as exc:
+        fail(str(exc))
+    click.echo(result.summary())
+    click.echo(f"今后请把 ENROLLMENT_DB 设为该数据库地址（{masked(to)}）再启动应用。")

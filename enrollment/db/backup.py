@@ -1,4 +1,7 @@
-"""Backup and restore of the database file, also while the app is serving.
+"""Backup and restore of the database, also while the app is serving.
+
+A PostgreSQL database is backed up with pg_dump and restored with pg_restore (db/dumps.py), with
+the same checks, refusals and messages; the rest of this docstring is about the DuckDB file.
 
 DuckDB lets one process at a time open the file, and the app opens it only for each unit of
 work (db/engine.py). A backup therefore takes the file like any writer — the process's write
@@ -27,66 +30,18 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from .engine import DatabaseDamaged, Session, StorageError, Store
+from . import dumps
+from .engine import DatabaseDamaged, DuckSession, Store
 from .holding import release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
+from .snapshots import BackupError, BackupResult, RestoreResult, Snapshot
 
-
-class BackupError(StorageError):
-    """A backup or restore that cannot be done (message in Chinese); nothing was changed."""
-
-
-@dataclass
-class Snapshot:
-    """What a database file holds: its schema version, data version and rows per table."""
-    path: Path
-    schema_version: int
-    data_version: int
-    tables: dict[str, int]
-
-    @property
-    def rows(self) -> int:
-        return sum(self.tables.values())
-
-    def summary(self) -> str:
-        return (f"结构版本 {self.schema_version}，数据版本 {self.data_version}，{len(self.tables)} 张表共 "
-                f"{self.rows:,} 行（上报记录 {self.tables.get('uploads', 0):,} 条，"
-                f"上报数字 {self.tables.get('reports', 0):,} 条）")
-
-
-@dataclass
-class BackupResult:
-    snapshot: Snapshot
-    bytes: int
-    seconds: float
-    locked_seconds: float         # how long the app had to wait for the file
-
-    def summary(self) -> str:
-        return (f"已备份到 {self.snapshot.path}（{self.bytes / 1048576:.1f} MB，用时 "
-                f"{self.seconds:.1f} 秒，其中占用数据库 {self.locked_seconds:.2f} 秒）：{self.snapshot.summary()}")
-
-
-@dataclass
-class RestoreResult:
-    snapshot: Snapshot
-    replaced: Snapshot | None
-    migrations: list[int]
-    set_aside: Path | None = None      # where a damaged database file was moved and kept
-
-    def summary(self) -> str:
-        text = f"已从 {self.snapshot.path} 恢复：{self.snapshot.summary()}"
-        if self.replaced is not None:
-            text += f"。原数据库（{self.replaced.summary()}）已被替换"
-        if self.set_aside is not None:
-            text += f"。无法打开的原数据库文件已移到 {self.set_aside} 保留"
-        if self.migrations:
-            text += f"；数据库结构已升级到第 {self.migrations[-1]} 版"
-        return text
+__all__ = ["BackupError", "BackupResult", "RestoreResult", "Snapshot", "backup", "current",
+           "inspect", "restore"]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -97,7 +52,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> Snapshot:
     counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in _tables(con)}
-    version = schema_version(Session(con))
+    version = schema_version(DuckSession(con))
     data = -1
     if "meta" in counts:
         row = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
@@ -114,10 +69,13 @@ def _fsync(path: Path) -> None:
 
 
 def inspect(path: Path) -> Snapshot:
-    """Check that a file is a database of this program and read it through; BackupError if not."""
+    """Check that a file is a database of this program (a DuckDB file or a pg_dump archive) and
+    read it through; BackupError if not."""
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}")
+    if dumps.is_archive(path):
+        return dumps.inspect(path)
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
@@ -147,6 +105,9 @@ def backup(store: Store, out: Path) -> BackupResult:
     out = Path(out).expanduser().resolve()
     if out.exists():
         raise BackupError(f"{out} 已存在，不会覆盖；请换一个文件名")
+    if store.dialect == "postgresql":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return dumps.backup(store, out)
     if out == store.path:
         raise BackupError("备份文件不能是数据库文件本身")
     if not store.path.exists():
@@ -180,7 +141,11 @@ def backup(store: Store, out: Path) -> BackupResult:
 
 
 def current(store: Store) -> Snapshot | None:
-    """What the database file holds now; None when there is no file or no schema."""
+    """What the database holds now; None when there is no file or no schema."""
+    if store.dialect == "postgresql":
+        with store.read() as tx:
+            snapshot = dumps.snapshot_of(tx, store.name)
+        return snapshot if snapshot.schema_version else None
     if not store.path.exists():
         return None
     with store.read() as con:
@@ -195,6 +160,23 @@ def restore(store: Store, source: Path, *, replace: bool = False) -> RestoreResu
     if source == store.path:
         raise BackupError("备份文件就是当前数据库文件本身，无需恢复")
     snapshot = inspect(source)
+    archive = dumps.is_archive(source)
+    if store.dialect == "postgresql":
+        if not archive:
+            raise BackupError(f"{source} 是 DuckDB 数据库文件，不是 PostgreSQL 备份；要把它的数据搬到 "
+                              "PostgreSQL，请用 migrate-storage --to 数据库地址")
+        replaced = current(store)
+        if replaced is not None and replaced.rows and not replace:
+            raise BackupError(
+                f"数据库 {store.name} 中已有数据（{replaced.summary()}）。恢复会用备份替换全部数据；"
+                "确认要替换，请加 --yes 再运行")
+        dumps.restore_archive(store, source, snapshot, replaced)
+        migrations = migrate(store) if snapshot.schema_version < LATEST_VERSION else []
+        restored = current(store)
+        restored.path = source
+        return RestoreResult(restored, replaced, migrations)
+    if archive:
+        raise BackupError(f"{source} 是 PostgreSQL 的备份（pg_dump），只能恢复到 PostgreSQL 数据库")
     try:
         replaced, damaged = current(store), False
     except DatabaseDamaged:

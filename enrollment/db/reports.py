@@ -18,9 +18,30 @@ REPORT_COLUMNS = ("campaign_id", "source", "unit_code", "report_date", "revision
                   "amount", "low_income_enrolled", "upload_id")
 
 
+def lock_for_upload(tx: Session, campaign_id: str, sha256: str) -> None:
+    """First in an upload's transaction: uploads of one campaign go on side by side (a shared
+    lock, which only a withdrawal of the campaign waits for), except two copies of the same
+    file, which take turns (the second then finds the first and is refused as a duplicate).
+    Nothing to do on DuckDB, whose writes take turns in the process anyway."""
+    tx.lock(f"figures:{campaign_id}", shared=True)
+    tx.lock(f"file:{campaign_id}:{sha256}")
+
+
+def lock_for_withdrawal(tx: Session, campaign_id: str) -> None:
+    """First in a withdrawal's transaction: it waits for the campaign's uploads under way and
+    holds off new ones until it commits, so that "nobody changed these figures since" stays
+    true until its revisions are written."""
+    tx.lock(f"figures:{campaign_id}")
+
+
 def append(tx: Session, campaign_id: str, source: str, rows: pd.DataFrame, upload_id: int) -> None:
     """Append each row (unit_code, report_date, enrolled, amount, low_income_enrolled) as the
-    next revision of its unit's figure for that date; a NULL enrolled withdraws the figure."""
+    next revision of its unit's figure for that date; a NULL enrolled withdraws the figure.
+
+    Writers of one campaign number revisions one at a time, from here to their commit (a few
+    milliseconds on PostgreSQL; the unique key of a revision would refuse a second number 2):
+    the next one then counts from the revision just committed."""
+    tx.lock(f"revisions:{campaign_id}")
     with tx.relations(new_rows=rows[["unit_code", "report_date", "enrolled", "amount",
                                      "low_income_enrolled"]]):
         tx.run("""

@@ -9,13 +9,15 @@ The figures come from the view `figures` (schema.py), the tasks from `current_ta
 Status comparisons are exact integer arithmetic (no floating point): a unit exactly on the pace
 line is `on_track`.
 
-DuckDB-only constructs, all in this module (the standard equivalents in brackets):
-* `unnest` of list parameters side by side for the dates (a VALUES list or a temporary table);
-* struct literals `{'enrolled': …}` with `arg_max(struct, key)` for the latest figure per unit
-  (DISTINCT ON, or row_number() over the unit ordered by date);
-* `ASOF JOIN` for each unit's latest figure on or before each date (a LATERAL subquery ordered
-  by date with LIMIT 1);
-* `any_value` (min/max of a value that is the same in the group);
+Two spellings side by side, picked by the session's dialect. DuckDB's (faster there) uses
+constructs PostgreSQL lacks; PostgreSQL's are standard SQL:
+* the dates: `unnest` of list parameters side by side (PostgreSQL: `unnest(ARRAY, ARRAY …)` in
+  FROM with a column list);
+* each unit's latest figure on or before each date: struct literals `{'enrolled': …}` with
+  `arg_max(struct, date)` for one or two dates, an `ASOF JOIN` for many (PostgreSQL: each
+  figure counts from its date until the unit's next one, `lead()` over the unit, and joins
+  the dates that fall in that interval: one pass, no sort per date);
+* `any_value` of a value that is the same in the group (PostgreSQL 15: min, bool_or);
 * `HUGEINT` for the exact status comparison (NUMERIC).
 
 Units with a window of their own (吉林: three cities 2021-10-08 – 12-31 in a province window from
@@ -36,17 +38,39 @@ from .engine import Session
 _SUMMED = ("enrolled", "enrolled_prev", "amount", "low_income_enrolled",
            "target", "baseline", "low_income_target")
 
-_DATES = """
+_DATES = {"duckdb": """
     dates AS (
         SELECT unnest(:as_of) AS as_of, unnest(:prev) AS prev, unnest(:week_start) AS week_start,
                unnest(:pace) AS pace, unnest(:elapsed) AS elapsed,
-               unnest(:after_end) AS after_end, unnest(:weeks_left) AS weeks_left)"""
+               unnest(:after_end) AS after_end, unnest(:weeks_left) AS weeks_left)""",
+          "postgresql": """
+    dates AS (
+        SELECT * FROM unnest(CAST(:as_of AS DATE[]), CAST(:prev AS DATE[]),
+                             CAST(:week_start AS DATE[]), CAST(:pace AS DOUBLE PRECISION[]),
+                             CAST(:elapsed AS INTEGER[]), CAST(:after_end AS BOOLEAN[]),
+                             CAST(:weeks_left AS INTEGER[]))
+            AS d(as_of, prev, week_start, pace, elapsed, after_end, weeks_left))"""}
+
+# PostgreSQL: the figures that count with the date from which the unit's next one counts
+# instead; a figure is the unit's latest on a date when the date falls in [report_date, next).
+_VALID_NEXT = """
+    valid_next AS (
+        SELECT v.*, lead(v.report_date) OVER (PARTITION BY v.unit_code ORDER BY v.report_date)
+               AS next_date
+        FROM valid v),"""
+
+
+def _latest_at(figure: str, day: str) -> str:
+    """The join condition: `figure` (a row of valid_next) is its unit's latest on `day`."""
+    return (f"{figure}.report_date <= {day} "
+            f"AND ({figure}.next_date IS NULL OR {day} < {figure}.next_date)")
 
 
 # No unit with a window of its own: the same columns, no rows, no recursion.
 _NO_WINDOWS = """
     owned AS (SELECT NULL::VARCHAR AS code, NULL::INTEGER AS window_id WHERE false),
-    wdates AS (SELECT NULL::INTEGER AS window_id, NULL::DATE AS as_of, NULL::DOUBLE AS pace,
+    wdates AS (SELECT NULL::INTEGER AS window_id, NULL::DATE AS as_of,
+                      NULL::DOUBLE PRECISION AS pace,
                       NULL::INTEGER AS elapsed, NULL::INTEGER AS window_days,
                       NULL::BOOLEAN AS after_end, NULL::INTEGER AS weeks_left WHERE false)"""
 
@@ -77,7 +101,8 @@ def _valid_sql(units: str | None) -> str:
           AND report_date <= (SELECT max(as_of) FROM dates) {within})"""
 
 
-def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) -> str:
+def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False,
+                dialect: str = "duckdb") -> str:
     """The CTEs up to `base`: every unit (of the subtree) at every date with its own figures.
 
     `by_date` takes each unit's latest figure per date with one aggregate over the figures on or
@@ -89,11 +114,26 @@ def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) ->
         units = f"""
         SELECT * FROM (
             WITH RECURSIVE sub(code) AS (
-                SELECT :root UNION
+                SELECT CAST(:root AS VARCHAR) UNION
                 SELECT x.code FROM units x JOIN sub ON x.parent_code = sub.code
                 WHERE x.campaign_id = :campaign)
-            {units} AND code IN (SELECT code FROM sub))"""
-    if by_date:
+            {units} AND code IN (SELECT code FROM sub)) AS subtree"""
+    latest = "own.latest."
+    if dialect == "postgresql":
+        latest = "own.latest_"
+        prev_column, prev_join = "NULL::BIGINT AS enrolled_prev", ""
+        if with_prev:
+            prev_column = "p.enrolled AS enrolled_prev"
+            prev_join = (f"LEFT JOIN valid_next p ON p.unit_code = v.unit_code "
+                         f"AND {_latest_at('p', 'd.prev')}")
+        own = f"""{_VALID_NEXT}
+    own AS (   -- each reporting unit's latest figure on or before each date
+        SELECT v.unit_code, d.as_of, v.enrolled AS latest_enrolled, v.amount AS latest_amount,
+               v.low_income_enrolled AS latest_low_income_enrolled, v.report_date,
+               v.report_date >= d.week_start AS reported_week, {prev_column}
+        FROM valid_next v JOIN dates d ON {_latest_at('v', 'd.as_of')}
+        {prev_join}),"""
+    elif by_date:
         prev = ("arg_max(v.enrolled, v.report_date) FILTER (v.report_date <= d.prev)"
                 if with_prev else "NULL::BIGINT")
         own = f"""
@@ -127,15 +167,15 @@ def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) ->
         FROM grid g
         ASOF JOIN valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
         {prev_join}),"""
-    return f"""{_DATES},
+    return f"""{_DATES[dialect]},
     u AS ({units}),{_valid_sql("u" if subtree else None)},{own}
     tgt AS (
         SELECT unit_code, task, baseline, low_income FROM current_targets
         WHERE campaign_id = :campaign),
     base AS (
-        SELECT u.*, d.as_of, own.latest.enrolled AS own_enrolled,
-               own.enrolled_prev AS own_enrolled_prev, own.latest.amount AS own_amount,
-               own.latest.low_income_enrolled AS own_low_income_enrolled,
+        SELECT u.*, d.as_of, {latest}enrolled AS own_enrolled,
+               own.enrolled_prev AS own_enrolled_prev, {latest}amount AS own_amount,
+               {latest}low_income_enrolled AS own_low_income_enrolled,
                own.report_date AS own_report_date, coalesce(own.reported_week, false) AS own_week,
                tgt.task AS own_target, tgt.baseline AS own_baseline,
                tgt.low_income AS own_low_income_target
@@ -144,7 +184,7 @@ def _source_sql(subtree: bool, with_prev: bool = True, by_date: bool = False) ->
         LEFT JOIN tgt ON tgt.unit_code = u.code)"""
 
 
-def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
+def _unit_sql(blocking: bool = True, whole: bool = False, dialect: str = "duckdb") -> str:
     """One unit (:root) at every date, without computing every unit below it at every date.
 
     A parent without a figure of its own takes the sum of its children's, level by level; so
@@ -166,6 +206,7 @@ def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
         parents = """
     parents AS (   -- units with a figure of their own and units below them: first report
         SELECT * FROM (SELECT unit_code, min(report_date) AS first FROM valid GROUP BY unit_code)
+            AS firsts
         WHERE unit_code IN (SELECT parent_code FROM sub)),
     below AS (   -- units under such a unit, with the date its own figure takes over
         SELECT c.code, p.first AS since FROM parents p JOIN sub c ON c.parent_code = p.unit_code
@@ -185,7 +226,15 @@ def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
         UNION ALL
         SELECT x.code, x.parent_code FROM units x JOIN sub ON x.parent_code = sub.code
         WHERE x.campaign_id = :campaign"""
-    return f"""{_DATES},
+    blocked_figure = """
+        ASOF JOIN blocked_valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of"""
+    if dialect == "postgresql":
+        blocked_figure = f"""
+        JOIN (SELECT b.*, lead(b.report_date) OVER (PARTITION BY b.unit_code
+                                                    ORDER BY b.report_date) AS next_date
+              FROM blocked_valid b) v
+          ON v.unit_code = g.unit_code AND {_latest_at('v', 'g.as_of')}"""
+    return f"""{_DATES[dialect]},
     sub AS (
         {sub}),{_valid_sql(None if whole else "sub")},{parents}
     free AS (   -- every report of a unit that always counts, beside the unit's previous one
@@ -217,12 +266,11 @@ def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
               FROM (SELECT unit_code, min(report_date) AS first FROM blocked_valid
                     GROUP BY unit_code) f
               JOIN blocked b ON b.code = f.unit_code
-              JOIN dates d ON f.first <= d.as_of AND d.as_of < b.since) g
-        ASOF JOIN blocked_valid v ON v.unit_code = g.unit_code AND v.report_date <= g.as_of
+              JOIN dates d ON f.first <= d.as_of AND d.as_of < b.since) g{blocked_figure}
         GROUP BY g.as_of),
     report_dates AS (
         SELECT report_date FROM changes UNION SELECT report_date FROM blocked_valid),
-    figures AS (
+    sums AS (
         SELECT d.as_of,
                CASE WHEN coalesce(f.units, 0) + coalesce(b.units, 0) > 0
                     THEN coalesce(f.enrolled, 0) + coalesce(b.enrolled, 0) END AS enrolled,
@@ -252,11 +300,11 @@ def _unit_sql(blocking: bool = True, whole: bool = False) -> str:
                task.target, task.baseline, f.enrolled, NULL::BIGINT AS enrolled_prev, f.amount,
                f.low_income_enrolled, task.low_income_target, f.report_date,
                coalesce(f.reported_week, false) AS reported_week
-        FROM units u CROSS JOIN dates d CROSS JOIN task LEFT JOIN figures f ON f.as_of = d.as_of
+        FROM units u CROSS JOIN dates d CROSS JOIN task LEFT JOIN sums f ON f.as_of = d.as_of
         WHERE u.campaign_id = :campaign AND u.code = :root)"""
 
 
-def _depth_sql(depth: int, deepest: bool) -> str:
+def _depth_sql(depth: int, deepest: bool, dialect: str = "duckdb") -> str:
     if deepest:
         cols = ",\n".join(f"own_{c} AS {c}" for c in _SUMMED)
         return f"""
@@ -266,6 +314,8 @@ def _depth_sql(depth: int, deepest: bool) -> str:
         FROM base WHERE depth = {depth})"""
     # A parent keeps its own figure when it has one; otherwise the sum of its children's.
     # The enrolled figures come as a group (own report or children), as do the targets.
+    # One value of the group (the same in every row of it): any_value, or min / bool_or.
+    same, same_bool = ("any_value", "any_value") if dialect == "duckdb" else ("min", "bool_or")
     cols = []
     for c in _SUMMED:
         if c in ("target", "baseline", "low_income_target"):
@@ -274,16 +324,16 @@ def _depth_sql(depth: int, deepest: bool) -> str:
             flag = "b.own_enrolled_prev IS NOT NULL"
         else:
             flag = "b.own_enrolled IS NOT NULL"
-        cols.append(f"CASE WHEN {flag} THEN any_value(b.own_{c}) ELSE sum(k.{c}) END AS {c}")
+        cols.append(f"CASE WHEN {flag} THEN {same}(b.own_{c}) ELSE sum(k.{c}) END AS {c}")
     return f"""
     d{depth} AS (
-        SELECT b.code, any_value(b.name) AS name, any_value(b.level) AS level,
-               any_value(b.parent_code) AS parent_code, any_value(b.depth) AS depth,
-               any_value(b.position) AS position, b.as_of,
+        SELECT b.code, {same}(b.name) AS name, {same}(b.level) AS level,
+               {same}(b.parent_code) AS parent_code, {same}(b.depth) AS depth,
+               {same}(b.position) AS position, b.as_of,
                {", ".join(cols)},
-               CASE WHEN b.own_enrolled IS NOT NULL THEN any_value(b.own_report_date)
+               CASE WHEN b.own_enrolled IS NOT NULL THEN {same}(b.own_report_date)
                     ELSE max(k.report_date) END AS report_date,
-               any_value(b.own_week) OR coalesce(bool_or(k.reported_week), false) AS reported_week
+               {same_bool}(b.own_week) OR coalesce(bool_or(k.reported_week), false) AS reported_week
         FROM base b LEFT JOIN d{depth + 1} k ON k.parent_code = b.code AND k.as_of = b.as_of
         WHERE b.depth = {depth}
         GROUP BY b.code, b.as_of, b.own_enrolled IS NOT NULL, b.own_target IS NOT NULL,
@@ -294,24 +344,25 @@ _FINAL = """
 SELECT r.code, r.name, r.level, r.parent_code, r.depth, r.position, r.as_of,
        r.target, r.baseline, r.enrolled, r.enrolled_prev,
        r.enrolled - r.enrolled_prev AS week_delta,
-       r.enrolled / r.target AS completion,
+       CAST(r.enrolled AS DOUBLE PRECISION) / r.target AS completion,
        coalesce(w.pace, d.pace) AS pace,
-       (r.enrolled / r.target - coalesce(w.pace, d.pace)) * 100 AS gap_pp,
+       (CAST(r.enrolled AS DOUBLE PRECISION) / r.target - coalesce(w.pace, d.pace)) * 100 AS gap_pp,
        CASE
          WHEN r.target IS NULL OR r.target = 0 THEN 'no_target'
          WHEN NOT r.reported_week OR r.enrolled IS NULL THEN 'not_reported'
-         WHEN r.enrolled::HUGEINT * 10000 >= :goal_bp::HUGEINT * r.target THEN 'achieved'
+         WHEN r.enrolled::{exact} * 10000 >= :goal_bp::{exact} * r.target THEN 'achieved'
          WHEN coalesce(w.after_end, d.after_end) THEN 'behind'
-         WHEN r.enrolled::HUGEINT * 10000 * coalesce(w.window_days, :window_days)
-              >= :goal_bp::HUGEINT * r.target * coalesce(w.elapsed, d.elapsed) THEN 'on_track'
+         WHEN r.enrolled::{exact} * 10000 * coalesce(w.window_days, :window_days)
+              >= :goal_bp::{exact} * r.target * coalesce(w.elapsed, d.elapsed) THEN 'on_track'
          ELSE 'behind'
        END AS status,
        CASE WHEN coalesce(w.weeks_left, d.weeks_left) > 0 AND r.target IS NOT NULL
-            THEN greatest(ceil(:goal_bp::HUGEINT * r.target / 10000) - coalesce(r.enrolled, 0), 0)
+            THEN greatest(ceil(:goal_bp::{exact} * r.target / 10000) - coalesce(r.enrolled, 0), 0)
                  / coalesce(w.weeks_left, d.weeks_left) END AS needed_per_week,
        r.report_date, r.reported_week,
        r.amount, r.low_income_target, r.low_income_enrolled,
-       r.low_income_enrolled / r.low_income_target AS low_income_completion,
+       CAST(r.low_income_enrolled AS DOUBLE PRECISION) / r.low_income_target
+           AS low_income_completion,
        coalesce(w.elapsed, d.elapsed) AS elapsed,
        coalesce(w.window_days, :window_days) AS window_days, ow.window_id
 FROM ({union}) r JOIN dates d ON d.as_of = r.as_of
@@ -321,10 +372,8 @@ LEFT JOIN wdates w ON w.window_id = ow.window_id AND w.as_of = r.as_of
 ORDER BY r.as_of, r.depth, r.parent_code, r.position, r.code
 """
 
-_INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
-                "low_income_target", "low_income_enrolled")
-
-
+# The exact type of the status comparisons (enrolled × 10000 × window days overflows BIGINT).
+_EXACT = {"duckdb": "HUGEINT", "postgresql": "NUMERIC"}
 
 
 def max_depth(tx: Session, campaign_id: str) -> int:
@@ -370,16 +419,21 @@ def _sql(tx: Session, campaign_id: str, source: str, dates: int, root: str | Non
          windows: bool) -> str:
     from .reports import parents_report
 
+    dialect = tx.dialect
+    exact = _EXACT[dialect]
     if one_unit:
         return ("WITH RECURSIVE "
-                + _unit_sql(parents_report(tx, campaign_id, source), _is_top(tx, campaign_id, root))
-                + "," + _NO_WINDOWS + _FINAL.format(union="SELECT * FROM one", where=""))
+                + _unit_sql(parents_report(tx, campaign_id, source), _is_top(tx, campaign_id, root),
+                            dialect)
+                + "," + _NO_WINDOWS + _FINAL.format(union="SELECT * FROM one", where="",
+                                                   exact=exact))
     deepest = max_depth(tx, campaign_id)
     # One or two dates: an aggregate per unit and date is cheaper than an as-of join's sort.
-    parts = [_source_sql(root is not None, with_prev, by_date=dates <= 2)]
-    parts += [_depth_sql(d, d == deepest) for d in range(deepest, -1, -1)]
+    parts = [_source_sql(root is not None, with_prev, by_date=dates <= 2, dialect=dialect)]
+    parts += [_depth_sql(d, d == deepest, dialect) for d in range(deepest, -1, -1)]
     parts.append(_windows_sql("u") if windows else _NO_WINDOWS)
     union = " UNION ALL ".join(f"SELECT * FROM d{d}" for d in range(deepest + 1))
     where = ("WHERE r.code = :only" if only is not None else
              "WHERE r.code = :view OR r.parent_code = :view" if view is not None else "")
-    return "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where)
+    return "WITH RECURSIVE " + ",".join(parts) + _FINAL.format(union=union, where=where,
+                                                                 exact=exact)

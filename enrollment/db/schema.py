@@ -5,6 +5,10 @@ Two views hold the rules of what counts, so that every query asks them instead o
 * `figures`: the figure that counts for a unit at a date, per data source: the latest revision of
   (campaign, source, unit, date); a revision without a figure (a withdrawal) leaves none.
 * `current_targets`: the task that counts for a unit: the row of the newest target set naming it.
+
+A fresh PostgreSQL database is built by the same list of migrations: where the dialects differ,
+a statement is a `Spelling` with both texts side by side (an empty one is nothing to do on
+that engine).
 """
 
 from __future__ import annotations
@@ -12,14 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
-
 from .engine import (
     NotInitialized,
+    Session,
+    Spelling,
     StorageError,
     Store,
-    raise_explained,
-    rollback,
     schema_version,
 )
 
@@ -28,8 +30,17 @@ from .engine import (
 class Migration:
     version: int
     description: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Spelling, ...]
 
+
+_CURRENT_TARGETS = """CREATE OR REPLACE VIEW current_targets AS
+            SELECT t.campaign_id, t.unit_code, t.set_id, t.task, t.baseline,
+                   t.registered_population, t.resident_population, t.low_income
+            FROM targets t JOIN (
+                SELECT campaign_id, unit_code, max(set_id) AS set_id FROM targets
+                GROUP BY campaign_id, unit_code) n
+              ON n.campaign_id = t.campaign_id AND n.unit_code = t.unit_code
+             AND n.set_id = t.set_id"""
 
 # Append new migrations at the end; never edit one that has been released.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -72,7 +83,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             code VARCHAR NOT NULL)""",
         "CREATE SEQUENCE upload_ids START 1",
         # Every file that reached the app, accepted or rejected, with its raw bytes.
-        """CREATE TABLE uploads (
+        Spelling(*("""CREATE TABLE uploads (
             id BIGINT PRIMARY KEY,
             campaign_id VARCHAR NOT NULL,
             kind VARCHAR NOT NULL,
@@ -80,7 +91,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             file_name VARCHAR,
             sha256 VARCHAR,
             size BIGINT,
-            content BLOB,
+            content {binary},
             uploader VARCHAR,
             uploaded_at TIMESTAMP NOT NULL,
             report_date DATE,
@@ -90,7 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             unit_count INTEGER,
             total_enrolled BIGINT,
             on_time BOOLEAN,
-            withdraws BIGINT)""",
+            withdraws BIGINT)""".format(binary=t) for t in ("BLOB", "BYTEA"))),
         # Append-only: the latest revision of (campaign, source, unit, date) counts; a NULL
         # enrolled is a withdrawal (the figure no longer exists for that date).
         """CREATE TABLE reports (
@@ -126,8 +137,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             resident_population BIGINT,
             low_income BIGINT,
             PRIMARY KEY (set_id, unit_code))""",
-        # A unit's target is the row of the newest target set that names it.
-        """CREATE VIEW current_targets AS
+        # A unit's target is the row of the newest target set that names it. (PostgreSQL has
+        # no arg_max: its spelling is migration 4's view, in standard SQL.)
+        Spelling("""CREATE VIEW current_targets AS
             SELECT campaign_id, unit_code,
                    arg_max(set_id, set_id) AS set_id,
                    arg_max(task, set_id) AS task,
@@ -135,7 +147,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                    arg_max(registered_population, set_id) AS registered_population,
                    arg_max(resident_population, set_id) AS resident_population,
                    arg_max(low_income, set_id) AS low_income
-            FROM targets GROUP BY campaign_id, unit_code""",
+            FROM targets GROUP BY campaign_id, unit_code""", _CURRENT_TARGETS),
     )),
     Migration(2, "accounts, login sessions and the audit log", (
         # Roles: admin, leader, reporter. A reporter's units are in user_units (codes, shared by
@@ -213,14 +225,7 @@ MIGRATIONS: tuple[Migration, ...] = (
              AND c.unit_code = r.unit_code AND c.report_date = r.report_date
             WHERE r.enrolled IS NOT NULL AND r.revision = coalesce(c.revision, 1)""",
         # The same view as in migration 1, in standard SQL (no arg_max).
-        """CREATE OR REPLACE VIEW current_targets AS
-            SELECT t.campaign_id, t.unit_code, t.set_id, t.task, t.baseline,
-                   t.registered_population, t.resident_population, t.low_income
-            FROM targets t JOIN (
-                SELECT campaign_id, unit_code, max(set_id) AS set_id FROM targets
-                GROUP BY campaign_id, unit_code) n
-              ON n.campaign_id = t.campaign_id AND n.unit_code = t.unit_code
-             AND n.set_id = t.set_id""",
+        _CURRENT_TARGETS,
     )),
     Migration(6, "the Friday cycle: unit contacts, week locks and exceptions, published bulletins", (
         # 责任人 and phone per unit, for 催报; one row per unit (db/contacts.py keeps it so; no
@@ -281,7 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             summary VARCHAR NOT NULL,
             notes VARCHAR,
             UNIQUE (campaign_id, period, period_key))""",
-        """CREATE TABLE bulletin_files (
+        Spelling(*("""CREATE TABLE bulletin_files (
             bulletin_id BIGINT NOT NULL,
             position INTEGER NOT NULL,
             name VARCHAR NOT NULL,
@@ -289,8 +294,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             label VARCHAR NOT NULL,
             sha256 VARCHAR NOT NULL,
             size BIGINT NOT NULL,
-            content BLOB NOT NULL,
-            PRIMARY KEY (bulletin_id, position))""",
+            content {binary} NOT NULL,
+            PRIMARY KEY (bulletin_id, position))""".format(binary=t) for t in ("BLOB", "BYTEA"))),
         # Every push of a bulletin to a group robot, successful or not.
         """CREATE TABLE bulletin_pushes (
             bulletin_id BIGINT NOT NULL,
@@ -359,44 +364,55 @@ MIGRATIONS: tuple[Migration, ...] = (
               ON t.campaign_id = g.campaign_id AND t.unit_code = g.unit_code
              AND t.set_id = g.set_id""",
     )),
+    Migration(9, "indexes for a database server", tuple(Spelling("", statement) for statement in (
+        # PostgreSQL plans by indexes (DuckDB scans its columns and keeps no others). The key
+        # of a revision is unique: two writers that computed the same next revision (which
+        # the advisory lock per campaign prevents) would fail rather than both count.
+        "CREATE UNIQUE INDEX reports_key "
+        "ON reports (campaign_id, source, unit_code, report_date, revision)",
+        "CREATE INDEX reports_upload ON reports (upload_id)",
+        "CREATE INDEX units_parent ON units (campaign_id, parent_code)",
+        "CREATE INDEX unit_aliases_alias ON unit_aliases (campaign_id, alias)",
+        "CREATE INDEX uploads_campaign ON uploads (campaign_id, source, kind)",
+        "CREATE INDEX uploads_withdraws ON uploads (withdraws)",
+        "CREATE INDEX targets_unit ON targets (campaign_id, unit_code, set_id)",
+        "CREATE INDEX audit_log_time ON audit_log (logged_at)",
+        "CREATE INDEX sessions_user ON sessions (user_name)",
+    ))),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
 def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Bring the schema up to the newest migration; returns the versions applied."""
+    """Bring the schema up to the newest migration in one transaction; returns the versions
+    applied. Two processes starting at once (two app servers) migrate one after the other."""
+    with store.write(bump=False) as tx:
+        return apply(tx, migrations)
+
+
+def apply(tx: Session, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """The pending migrations, inside the caller's write transaction."""
     latest = migrations[-1].version
-    with store.exclusive() as tx:
-        current = schema_version(tx)
-        if current > latest:
-            raise StorageError(
-                f"数据库结构版本为 {current}，高于本程序支持的 {latest}，请升级程序后再打开。")
-        applied = []
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            tx.raw.begin()
-            try:
-                tx.run("""CREATE TABLE IF NOT EXISTS schema_version (
-                    version INTEGER NOT NULL, description VARCHAR NOT NULL,
-                    applied_at TIMESTAMP NOT NULL)""")
-                for statement in migration.statements:
-                    tx.run(statement)
-                tx.run("INSERT INTO schema_version VALUES (:v, :d, now()::TIMESTAMP)",
-                       {"v": migration.version, "d": migration.description})
-                tx.raw.commit()
-            except duckdb.Error as exc:
-                rollback(tx.raw)
-                raise_explained(exc, store.path)
-                raise
-            except BaseException:
-                rollback(tx.raw)
-                raise
-            applied.append(migration.version)
-        if applied:
-            tx.checkpoint()
-        return applied
+    tx.lock("schema")
+    current = schema_version(tx)
+    if current > latest:
+        raise StorageError(
+            f"数据库结构版本为 {current}，高于本程序支持的 {latest}，请升级程序后再打开。")
+    applied = []
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        tx.run("""CREATE TABLE IF NOT EXISTS schema_version (
+            version INTEGER NOT NULL, description VARCHAR NOT NULL,
+            applied_at TIMESTAMP NOT NULL)""")
+        for statement in migration.statements:
+            if tx.text(statement):
+                tx.run(statement)
+        tx.run("INSERT INTO schema_version VALUES (:v, :d, now()::TIMESTAMP)",
+               {"v": migration.version, "d": migration.description})
+        applied.append(migration.version)
+    return applied
 
 
 def require_schema(store: Store) -> None:
@@ -404,6 +420,6 @@ def require_schema(store: Store) -> None:
     version = store.schema_version()
     if version == 0:
         raise NotInitialized(
-            f"数据库 {store.path} 尚未初始化，请先运行：python -m enrollment init")
+            f"数据库 {store.name} 尚未初始化，请先运行：python -m enrollment init")
     if version < LATEST_VERSION:
         migrate(store)

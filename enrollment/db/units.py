@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .engine import Session
+from .engine import Session, Spelling
 
 UNIT_COLUMNS = ("campaign_id", "code", "name", "level", "parent_code", "depth", "is_division",
                 "position")
@@ -34,14 +34,21 @@ def insert(tx: Session, units: pd.DataFrame, aliases: pd.DataFrame) -> None:
     tx.insert_frame("unit_aliases", aliases[["campaign_id", "alias", "code"]])
 
 
+_FINGERPRINT = """
+    SELECT (SELECT count(*) FROM units WHERE campaign_id = :c),
+           (SELECT sum({hash}(code, name, level, parent_code)) FROM units WHERE campaign_id = :c),
+           (SELECT count(*) FROM unit_aliases WHERE campaign_id = :c),
+           (SELECT sum({hash}(alias, code)) FROM unit_aliases WHERE campaign_id = :c)"""
+
+
 def fingerprint(tx: Session, campaign_id: str) -> tuple:
     """Changes whenever a campaign's units or aliases change (keys cached name indexes)."""
-    # hash() is DuckDB's; the standard equivalent is md5 of the concatenated columns.
-    return tuple(tx.tuples("""
-        SELECT (SELECT count(*) FROM units WHERE campaign_id = :c),
-               (SELECT sum(hash(code, name, level, parent_code)) FROM units WHERE campaign_id = :c),
-               (SELECT count(*) FROM unit_aliases WHERE campaign_id = :c),
-               (SELECT sum(hash(alias, code)) FROM unit_aliases WHERE campaign_id = :c)""",
+    # hash() of several values is DuckDB's; PostgreSQL hashes the values joined by a separator.
+    return tuple(tx.tuples(Spelling(
+        _FINGERPRINT.format(hash="hash"),
+        _FINGERPRINT.replace("{hash}(code, name, level, parent_code)",
+                             "hashtextextended(concat_ws('|', code, name, level, parent_code), 0)")
+                    .replace("{hash}(alias, code)", "hashtextextended(concat_ws('|', alias, code), 0)")),
         {"c": campaign_id})[0])
 
 

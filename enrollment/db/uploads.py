@@ -83,7 +83,7 @@ def same_file(tx: Session, campaign_id: str, sha256: str, report_date: dt.date |
         SELECT id, uploader, uploaded_at, report_date FROM uploads u
         WHERE campaign_id = :c AND sha256 = :s AND kind = 'report' AND status = 'accepted'
           AND source = 'upload' AND NOT {_WITHDRAWN.format(u='u')}
-        ORDER BY report_date = :d DESC, id""", {"c": campaign_id, "s": sha256, "d": report_date})
+        ORDER BY report_date = :d DESC NULLS LAST, id""", {"c": campaign_id, "s": sha256, "d": report_date})
 
 
 def latest_withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:

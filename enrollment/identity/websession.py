@@ -164,7 +164,7 @@ def viewer(store: Store, version: int | None = None) -> Viewer:
     token = state.get("token")
     if token is None and not state.get("logged_out"):
         token = unsign(st.context.cookies.get(COOKIE))
-    key = (str(store.path), version, token, settings.require_login())
+    key = (store.target, version, token, settings.require_login())
     cached = st.session_state.get(CACHE)
     if cached and cached[0] == key and (cached[2] is None or accounts.now_utc() < cached[2]):
         return cached[1]

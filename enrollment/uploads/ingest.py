@@ -438,6 +438,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     file_name = clean_file_name(file_name)
     parsed = read(content)
     with store.write() as tx:
+        db.reports.lock_for_upload(tx, campaign_id, sha256(content))
         campaign = campaigns.get(tx, campaign_id)
         preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
                         date_confirmed=date_confirmed)

@@ -65,6 +65,7 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     uploader = audit.clean(uploader, 100) or None
     with store.write() as tx:
+        db.reports.lock_for_withdrawal(tx, campaign_id)
         campaign = campaigns.get(tx, campaign_id)
         target = withdrawable(tx, campaign_id, uploader)
         who = f"「{uploader}」" if uploader else "未署名填报人"
