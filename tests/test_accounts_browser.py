@@ -124,7 +124,7 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         page = context.new_page()
         log_in(page, url, "boss")
-        assert menu(page) == ["进度总览", "通报导出", "我的账号"]
+        assert menu(page) == ["进度总览", "通报导出", "催报", "我的账号"]
         assert "任务数" in page.inner_text("body")           # reads the whole city
         page.goto(f"{url}/upload?campaign={CAMPAIGN}")
         settle(page)
@@ -142,7 +142,7 @@ def test_reporter_leader_and_administrator_in_the_browser(users, tmp_path):
         context = browser.new_context(viewport={"width": 1366, "height": 1300})
         page = context.new_page()
         log_in(page, url, "admin")
-        assert menu(page) == ["进度总览", "数据上报", "通报导出", "目标任务", "新建活动", "活动设置",
+        assert menu(page) == ["进度总览", "数据上报", "通报导出", "催报", "目标任务", "新建活动", "活动设置",
                               "账号管理", "操作日志", "我的账号"]
         page.get_by_role("link", name="账号管理").click()
         settle(page, "新建账号")

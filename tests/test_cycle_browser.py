@@ -28,7 +28,7 @@ def served(module_store):
     record(module_store, CAMPAIGN, dt.date(2021, 11, 12), {k: v - 9000 for k, v in FIGURES.items()})
     record(module_store, CAMPAIGN, W12, FIGURES, now=dt.datetime(2021, 11, 19, 6, 0))
     contacts.save(module_store, CAMPAIGN, [("140522", "王五<b>", "13800001111")], actor="管理员")
-    with streamlit_server(module_store.path) as url:
+    with streamlit_server(module_store.target) as url:
         yield module_store, url
 
 
