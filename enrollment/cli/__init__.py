@@ -68,7 +68,7 @@ COMMANDS = (
     # accounts.py: accounts and the audit log
     accounts.users_group, accounts.audit_command,
     # storage.py: the database file
-    storage.backup_command, storage.restore_command,
+    storage.backup_command, storage.restore_command, storage.rebuild_figures_command,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -3,7 +3,8 @@
 `engine` owns the file, connections, write serialisation and the Session every statement runs
 through; `schema` the tables, views and migrations; every other module one kind of record
 (units, reports, targets, uploads, accounts, login sessions, failed logins, audit …), returning
-dataclasses or frames. `backup` copies and restores the whole database.
+dataclasses or frames; `weekly` the figures and tasks kept per week end. `backup` copies and
+restores the whole database.
 """
 
 from . import (
@@ -18,6 +19,7 @@ from . import (
                targets,
                units,
                uploads,
+               weekly,
 )
 from .engine import (
                DatabaseBusy,
@@ -40,7 +42,7 @@ from .schema import (
 )
 
 __all__ = ["accounts", "audit", "campaigns", "divisions", "logins", "reports", "rollup",
-           "sessions", "targets", "units", "uploads",
+           "sessions", "targets", "units", "uploads", "weekly",
            "DatabaseBusy", "DatabaseDamaged", "DiskFull", "EngineError", "NotInitialized",
            "Session", "StorageError", "Store", "explain",
            "LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "require_schema",

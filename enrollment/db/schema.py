@@ -5,6 +5,10 @@ Two views hold the rules of what counts, so that every query asks them instead o
 * `figures`: the figure that counts for a unit at a date, per data source: the latest revision of
   (campaign, source, unit, date); a revision without a figure (a withdrawal) leaves none.
 * `current_targets`: the task that counts for a unit: the row of the newest target set naming it.
+
+What those views give at the campaign's week ends is also kept in tables (migration 5,
+db/weekly.py): `weekly_figures`, `rolled_targets`, with `weekly_dates` and `weekly_marks` saying
+for which calendar and which reports they were computed.
 """
 
 from __future__ import annotations
@@ -221,6 +225,45 @@ MIGRATIONS: tuple[Migration, ...] = (
                 GROUP BY campaign_id, unit_code) n
               ON n.campaign_id = t.campaign_id AND n.unit_code = t.unit_code
              AND n.set_id = t.set_id""",
+    )),
+    Migration(5, "figures kept per week end, tasks kept per unit", (
+        # The week ends the kept figures were computed for (db/weekly.py); a campaign without
+        # rows here is not kept yet and views roll up from the reports. `init` (and the app at
+        # start, and any write) builds what is missing (metrics/weekly.py).
+        """CREATE TABLE weekly_dates (
+            campaign_id VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            week_start DATE NOT NULL,
+            prev_day DATE NOT NULL)""",
+        # Per unit and week end, the figure that counts (own or the children's sum); no row for
+        # a unit without one. No key constraint: rows are deleted and inserted again in one
+        # transaction, which DuckDB refuses for a key.
+        """CREATE TABLE weekly_figures (
+            campaign_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            enrolled BIGINT NOT NULL,
+            enrolled_prev BIGINT,
+            amount DECIMAL(18, 2),
+            low_income_enrolled BIGINT,
+            report_date DATE NOT NULL,
+            reported_week BOOLEAN NOT NULL)""",
+        # Per unit, the task that counts (own or the children's sum); no row for none.
+        """CREATE TABLE rolled_targets (
+            campaign_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            target BIGINT NOT NULL,
+            baseline BIGINT,
+            low_income_target BIGINT)""",
+        # What the kept rows were computed from: the count and the highest upload (target set)
+        # of the reports of a source ('reports:upload') or of the target rows ('targets'). A
+        # view whose marks differ from the tables rolls up from the reports instead.
+        """CREATE TABLE weekly_marks (
+            campaign_id VARCHAR NOT NULL,
+            what VARCHAR NOT NULL,
+            row_count BIGINT NOT NULL,
+            last_id BIGINT)""",
     )),
 )
 

@@ -1,6 +1,11 @@
 """Progress metrics for a campaign at an as-of date: the calendar's inputs for the roll-up in
 db/rollup.py, the result as a frame, a unit's trend and the projection to the window's end.
 
+At the campaign's week ends (`report_days`) the figures are read from the rows kept per week
+(db/weekly.py, kept up to date by every write: metrics/weekly.py): a view reads one week of
+rows, a trend one row per week. Any other date is rolled up from the reports; both give the
+same frame.
+
 For every unit: target, enrolled (the figure that counts on or before the date), completion,
 time progress, pace line, gap in percentage points, status, change since the previous week and
 the weekly pace still needed. A parent without a report (or target) of its own takes the sum of
@@ -68,7 +73,10 @@ _INT_COLUMNS = ("target", "baseline", "enrolled", "enrolled_prev", "week_delta",
                 "low_income_target", "low_income_enrolled")
 
 
-def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+def date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+    """The calendar's inputs for the roll-up and the kept figures, one list per column: as_of,
+    prev (a week earlier), week_start (first day of the date's week), pace, elapsed days,
+    after_end and weeks_left."""
     def week_start(day: dt.date) -> dt.date:
         week = campaign.week_number(day)
         return campaign.week_start_of(week) if week else campaign.start
@@ -106,9 +114,12 @@ def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
         raise ValueError(f"unknown source {source!r}")
     if not days:
         raise ValueError("no dates")
-    frame = db.rollup.rollup(tx, campaign.id, source, campaign.goal_basis_points(),
-                             campaign.window_days, _date_params(campaign, list(days)),
-                             root=root, only=only, with_prev=with_prev, view=view)
+    args = (tx, campaign.id, source, campaign.goal_basis_points(), campaign.window_days,
+            date_params(campaign, list(days)))
+    options = {"root": root, "only": only, "with_prev": with_prev, "view": view}
+    frame = db.weekly.read(*args, **options)
+    if frame is None:     # a date that is not a kept week end (or nothing kept yet)
+        frame = db.rollup.rollup(*args, **options)
     for column in _INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")

@@ -24,6 +24,7 @@ from ..files.problems import ERROR, WARNING, Problem, to_json, warnings
 from ..files.reader import ReadError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
+from ..metrics import weekly
 from ..text import cells, clean_file_name, scrub, xlsx_workbook
 
 OPTIONAL_COUNTS = ("baseline", "registered_population", "resident_population", "low_income")
@@ -156,10 +157,12 @@ def save(tx: Session, campaign_id: str, table: TargetTable, *, source: str,
     sha = hashlib.sha256(content).hexdigest() if content is not None else None
     rows = pd.DataFrame([(r.code, *(getattr(r, c) for c in COLUMNS)) for r in table.rows],
                         columns=["unit_code", *COLUMNS])
-    return db.targets.insert_set(
+    set_id = db.targets.insert_set(
         tx, campaign_id=campaign_id, level=table.level, scope_code=table.scope_code,
         source=source, note=note, file_name=file_name, sha256=sha, upload_id=upload_id,
         created_by=created_by, created_at=now or utc_now(), rows=rows)
+    weekly.after_targets(tx, campaign_id, rows["unit_code"], len(rows))
+    return set_id
 
 
 def utc_now() -> dt.datetime:
