@@ -466,6 +466,12 @@ class Store:
             return schema_version(tx)
 
 
+def data_version(tx: Session) -> int:
+    """The data version as seen inside a unit of work (see Store.data_version)."""
+    value = tx.value("SELECT value FROM meta WHERE key = 'data_version'")
+    return int(value) if value is not None else -1
+
+
 def schema_version(tx: Session) -> int:
     """The schema version of an open database; 0 when it has no schema yet."""
     exists = tx.value("SELECT count(*) FROM information_schema.tables "

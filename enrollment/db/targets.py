@@ -49,6 +49,14 @@ def current_tasks(tx: Session, campaign_id: str) -> dict[str, int]:
                           {"c": campaign_id}))
 
 
+def tasks_of(tx: Session, campaign_id: str, codes: list[str]) -> dict[str, int]:
+    """The task that counts of each of the units that has one of its own."""
+    return dict(tx.tuples(
+        "SELECT unit_code, task FROM current_targets WHERE campaign_id = :c "
+        "AND unit_code IN (SELECT unnest(CAST(:codes AS VARCHAR[])))",
+        {"c": campaign_id, "codes": codes}))
+
+
 def current_values(tx: Session, campaign_id: str) -> dict[str, tuple]:
     """Every count (COUNTS order) of each unit's current target row."""
     rows = tx.tuples(f"SELECT unit_code, {', '.join(COUNTS)} FROM current_targets "

@@ -3,10 +3,12 @@
 `read` parses the file in the sandbox (a child process with limits, `enrollment/files/sandbox.py`)
 before any database connection is opened; `check` then checks it against the campaign with a
 connection, writing nothing. `preview` does both for the page and `ingest --dry-run`. `commit`
-reads first, then takes the write lock only for the checks that need the database and the
+reads and checks first, holding no lock, then takes the write lock for what another write may
+have changed since (the stored figures, tasks and uploads the file was compared with) and the
 insert: the upload (raw bytes and all) and, when it has no errors and its warnings were
-accepted, its rows as new report revisions, in one transaction (withdrawals.py undoes an
-upload). The page and the CLI call the same functions, so they show the same messages.
+accepted, its rows as new report revisions and the figures kept per week end, in one
+transaction (withdrawals.py undoes an upload). The page and the CLI call the same functions,
+so they show the same messages.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..files.cellvalues import CellError
 from ..files.problems import WARNING, Problem, bounded, to_json
 from ..files.reader import ReadError
 from ..identity import audit
+from ..metrics import weekly
 from ..text import clean_file_name  # one cleaner for uploads and target tables
 from . import rights
 from .preview import Line, Preview, Receipt, ReportRow, UploadRejected
@@ -197,11 +200,27 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     preview.top_codes = _top_codes(preview.rows, parents)
     _check_hierarchy(preview, parents)
     _check_totals(table, preview)
-    if preview.report_date is not None and preview.rows:
-        _compare_with_history(tx, campaign, preview)
-        _check_duplicate_file(tx, preview)
-    preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    _check_against_stored(tx, campaign, preview)
     return preview
+
+
+def _check_against_stored(tx: Session, campaign: Campaign, preview: Preview) -> None:
+    """The checks that read what other writes change: the figures of the file's units around
+    its date, their tasks, and earlier uploads of the same file. `commit` runs them again
+    inside the write lock when something was written since the first check."""
+    preview.problems = [p for p in preview.problems
+                        if not any(p is q for q in preview.against_stored)]
+    for r in preview.rows:
+        r.previous = r.previous_date = r.target = r.replaces = None
+    for line in preview.lines:
+        line.note = ""
+    found: list[Problem] = []
+    if preview.report_date is not None and preview.rows:
+        _compare_with_history(tx, campaign, preview, found)
+        _check_duplicate_file(tx, preview, found)
+    preview.against_stored = found
+    preview.problems.extend(found)
+    preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
 
 
 def _file_dates(table: reader.Table, campaign: Campaign,
@@ -350,12 +369,13 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
     preview.problems.extend(totals.check(table, columns, inner))
 
 
-def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> None:
+def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview,
+                          problems: list[Problem]) -> None:
     """Each row against the unit's figures that count: the previous one, a later one, the one
     already stored for the same date (a correction), and the task."""
     file_units = pd.DataFrame({"unit_code": [r.code for r in preview.rows]})
     around = db.reports.around(tx, campaign.id, file_units, preview.report_date)
-    target = db.targets.current_tasks(tx, campaign.id)
+    target = db.targets.tasks_of(tx, campaign.id, list(file_units["unit_code"]))
     previous, following, same_day = {}, {}, {}
     for r in around.itertuples():
         if pd.notna(r.previous):
@@ -372,17 +392,17 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
         r.target = target.get(r.code)
         r.replaces = same_day.get(r.code)
         if r.previous is not None and r.enrolled < r.previous:
-            preview.problems.append(Problem(
+            problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 低于上次上报的 {r.previous:,}"
                 f"（{r.previous_date}），少了 {r.previous - r.enrolled:,}（累计数一般不会减少），请确认",
                 WARNING, r.code))
         if r.code in following and r.enrolled > following[r.code][0]:
             value, day = following[r.code]
-            preview.problems.append(Problem(
+            problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
                 "请确认上报日期是否正确", WARNING, r.code))
         if r.target and r.enrolled > r.target * (1 + margin):
-            preview.problems.append(Problem(
+            problems.append(Problem(
                 r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
                 f"{1 + margin:.0%}，请确认", WARNING, r.code))
         if r.replaces is not None and r.row in lines:
@@ -390,7 +410,7 @@ def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> 
                                  if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
 
 
-def _check_duplicate_file(tx: Session, preview: Preview) -> None:
+def _check_duplicate_file(tx: Session, preview: Preview, problems: list[Problem]) -> None:
     rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
     if not rows:
         return
@@ -398,11 +418,11 @@ def _check_duplicate_file(tx: Session, preview: Preview) -> None:
     local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
     who = f"由「{uploader}」" if uploader else ""
     if day == preview.report_date:
-        preview.problems.append(Problem(
+        problems.append(Problem(
             None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
                   "不会重复计入。如需更正，请修改文件后再上传"))
     else:
-        preview.problems.append(Problem(
+        problems.append(Problem(
             None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
                   "是否误传了以前的文件？请确认", WARNING))
 
@@ -416,8 +436,12 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            now: dt.datetime | None = None, today: dt.date | None = None,
            date_confirmed: bool = False, address: str | None = None,
            role: str | None = None) -> Receipt:
-    """Read the file (in the sandbox, before any lock), then check it again and store it in one
-    write transaction.
+    """Read and check the file holding no lock, then store it in one write transaction.
+
+    Inside the write lock only what another write may have changed since the check is checked
+    again (the figures, tasks and uploads the check compared with; everything, should the
+    campaign or its units have changed), so ten confirmations at once queue for milliseconds
+    each rather than for a whole file's check.
 
     On errors (or warnings not accepted) the upload is archived as rejected, with its first
     200 problems and a count of the rest, no report changes, and UploadRejected (with every
@@ -428,10 +452,22 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
     parsed = read(content)
-    with store.write() as tx:
+    with store.read() as tx:
+        # The version first: a write that lands during the check changes it.
+        checked = (db.engine.data_version(tx), db.units.fingerprint(tx, campaign_id))
         campaign = campaigns.get(tx, campaign_id)
         preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
                         date_confirmed=date_confirmed)
+    with store.write() as tx:
+        if db.engine.data_version(tx) != checked[0]:
+            # Something was written since: check again what it may have changed.
+            current = campaigns.get(tx, campaign_id)
+            if current != campaign or db.units.fingerprint(tx, campaign_id) != checked[1]:
+                campaign = current
+                preview = check(tx, campaign, parsed, file_name, report_date, allowed_units,
+                                today, date_confirmed=date_confirmed)
+            else:
+                _check_against_stored(tx, campaign, preview)
         blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
         upload_id = db.uploads.new_id(tx)
         on_time = (campaign.is_on_time(preview.report_date, now)
@@ -446,6 +482,8 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
             unit_count=preview.units, total_enrolled=preview.total_enrolled, on_time=on_time)
         if not blocked:
             _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
+            weekly.after_reports(tx, campaign_id, SOURCE, [r.code for r in preview.rows],
+                                 preview.report_date, len(preview.rows))
             audit.record(tx, uploader, "upload",
                          f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
                          f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
