@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from enrollment.campaigns import model
-from enrollment.uploads import ingest
+from enrollment.uploads import ingest, stored
 
 from .fixtures import TODAY, report_csv
 
@@ -24,7 +24,7 @@ def meanwhile(monkeypatch):
     pending = Pending()
     real = ingest.check
     calls = {"check": 0, "again": 0}
-    real_again = ingest._check_against_stored
+    real_again = stored.check
 
     def check(*args, **kwargs):
         calls["check"] += 1
@@ -38,7 +38,7 @@ def meanwhile(monkeypatch):
         return real_again(*args, **kwargs)
 
     monkeypatch.setattr(ingest, "check", check)
-    monkeypatch.setattr(ingest, "_check_against_stored", again)
+    monkeypatch.setattr(stored, "check", again)
     pending.calls = calls
     return pending
 

@@ -228,8 +228,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(5, "figures kept per week end, tasks kept per unit", (
         # The week ends the kept figures were computed for (db/weekly.py); a campaign without
-        # rows here is not kept yet and views roll up from the reports. `init` (and the app at
-        # start, and any write) builds what is missing (metrics/weekly.py).
+        # rows here is not kept yet and views roll up from the reports; `init` and the app at
+        # start build what is missing (metrics/weekly.py).
         """CREATE TABLE weekly_dates (
             campaign_id VARCHAR NOT NULL,
             week_end DATE NOT NULL,
@@ -237,12 +237,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             prev_day DATE NOT NULL)""",
         # Per unit and week end, the figure that counts (own or the children's sum); no row for
         # a unit without one. No key constraint: rows are deleted and inserted again in one
-        # transaction, which DuckDB refuses for a key.
+        # transaction, which DuckDB refuses for a key. Rows are written in the order of
+        # (week_end, parent_code, unit_code) and carry the unit's parent, so that a view (a unit
+        # and its children at one week end) reads a few blocks of the table, not all of it.
         """CREATE TABLE weekly_figures (
             campaign_id VARCHAR NOT NULL,
             source VARCHAR NOT NULL,
-            unit_code VARCHAR NOT NULL,
             week_end DATE NOT NULL,
+            parent_code VARCHAR,
+            unit_code VARCHAR NOT NULL,
             enrolled BIGINT NOT NULL,
             enrolled_prev BIGINT,
             amount DECIMAL(18, 2),
@@ -252,6 +255,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Per unit, the task that counts (own or the children's sum); no row for none.
         """CREATE TABLE rolled_targets (
             campaign_id VARCHAR NOT NULL,
+            parent_code VARCHAR,
             unit_code VARCHAR NOT NULL,
             target BIGINT NOT NULL,
             baseline BIGINT,

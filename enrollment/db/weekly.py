@@ -36,8 +36,8 @@ import pandas as pd
 
 from .engine import Session
 
-_FIGURE_COLUMNS = ("campaign_id", "source", "unit_code", "week_end", "enrolled", "enrolled_prev",
-                   "amount", "low_income_enrolled", "report_date", "reported_week")
+_FIGURE_COLUMNS = ("campaign_id", "source", "week_end", "parent_code", "unit_code", "enrolled",
+                   "enrolled_prev", "amount", "low_income_enrolled", "report_date", "reported_week")
 
 
 # --- the calendar the figures are kept for -----------------------------------------------------
@@ -156,7 +156,8 @@ def sources(tx: Session, campaign_id: str) -> list[str]:
 def _todo(codes: list[str] | None) -> str:
     """The units of one depth to recompute (all of it, or the listed ones), as a SELECT."""
     listed = "" if codes is None else "AND code IN (SELECT unnest(CAST(:codes AS VARCHAR[])))"
-    return f"SELECT code FROM units WHERE campaign_id = :c AND depth = :depth {listed}"
+    return (f"SELECT code, parent_code FROM units WHERE campaign_id = :c AND depth = :depth "
+            f"{listed}")
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def refresh_figures(tx: Session, campaign_id: str, source: str, depth: int,
     tx.run(f"""
         DELETE FROM weekly_figures
         WHERE campaign_id = :c AND source = :s AND week_end >= :since
-          AND unit_code IN ({todo})""", params)
+          AND unit_code IN (SELECT code FROM ({todo}) t)""", params)
     tx.run(f"""
         INSERT INTO weekly_figures ({", ".join(_FIGURE_COLUMNS)})
         WITH todo AS ({todo}),
@@ -196,16 +197,15 @@ def refresh_figures(tx: Session, campaign_id: str, source: str, depth: int,
             SELECT f.unit_code, w.week_end, f.enrolled
             FROM f JOIN wk w ON f.report_date <= w.prev_day AND w.prev_day < f.until),
         kids AS (   -- the sums of the children's kept figures
-            SELECT u.parent_code AS code, k.week_end, sum(k.enrolled) AS enrolled,
-                   sum(k.enrolled_prev) AS enrolled_prev, sum(k.amount) AS amount,
-                   sum(k.low_income_enrolled) AS low_income_enrolled,
-                   max(k.report_date) AS report_date, bool_or(k.reported_week) AS reported_week
-            FROM units u JOIN weekly_figures k
-              ON k.campaign_id = u.campaign_id AND k.unit_code = u.code
-            WHERE u.campaign_id = :c AND u.parent_code IN (SELECT code FROM todo)
-              AND k.source = :s AND k.week_end >= :since
-            GROUP BY u.parent_code, k.week_end)
-        SELECT :c, :s, t.code, w.week_end,
+            SELECT parent_code AS code, week_end, sum(enrolled) AS enrolled,
+                   sum(enrolled_prev) AS enrolled_prev, sum(amount) AS amount,
+                   sum(low_income_enrolled) AS low_income_enrolled,
+                   max(report_date) AS report_date, bool_or(reported_week) AS reported_week
+            FROM weekly_figures
+            WHERE campaign_id = :c AND source = :s AND week_end >= :since
+              AND parent_code IN (SELECT code FROM todo)
+            GROUP BY parent_code, week_end)
+        SELECT :c, :s, w.week_end, t.parent_code, t.code,
                CASE WHEN o.unit_code IS NOT NULL THEN o.enrolled ELSE k.enrolled END,
                CASE WHEN p.unit_code IS NOT NULL THEN p.enrolled ELSE k.enrolled_prev END,
                CASE WHEN o.unit_code IS NOT NULL THEN o.amount ELSE k.amount END,
@@ -217,7 +217,8 @@ def refresh_figures(tx: Session, campaign_id: str, source: str, depth: int,
         LEFT JOIN own o ON o.unit_code = t.code AND o.week_end = w.week_end
         LEFT JOIN own_prev p ON p.unit_code = t.code AND p.week_end = w.week_end
         LEFT JOIN kids k ON k.code = t.code AND k.week_end = w.week_end
-        WHERE o.unit_code IS NOT NULL OR k.code IS NOT NULL""", params)
+        WHERE o.unit_code IS NOT NULL OR k.code IS NOT NULL
+        ORDER BY w.week_end, t.parent_code, t.code""", params)
 
 
 def refresh_targets(tx: Session, campaign_id: str, depth: int, codes: list[str] | None) -> None:
@@ -226,144 +227,129 @@ def refresh_targets(tx: Session, campaign_id: str, depth: int, codes: list[str] 
     params = {"c": campaign_id, "depth": depth, "codes": codes}
     todo = _todo(codes)
     tx.run(f"""DELETE FROM rolled_targets WHERE campaign_id = :c
-               AND unit_code IN ({todo})""", params)
+               AND unit_code IN (SELECT code FROM ({todo}) t)""", params)
     tx.run(f"""
-        INSERT INTO rolled_targets (campaign_id, unit_code, target, baseline, low_income_target)
+        INSERT INTO rolled_targets (campaign_id, parent_code, unit_code, target, baseline,
+                                    low_income_target)
         WITH todo AS ({todo}),
         kids AS (
-            SELECT u.parent_code AS code, sum(r.target) AS target, sum(r.baseline) AS baseline,
-                   sum(r.low_income_target) AS low_income_target
-            FROM units u JOIN rolled_targets r
-              ON r.campaign_id = u.campaign_id AND r.unit_code = u.code
-            WHERE u.campaign_id = :c AND u.parent_code IN (SELECT code FROM todo)
-            GROUP BY u.parent_code)
-        SELECT :c, t.code,
+            SELECT parent_code AS code, sum(target) AS target, sum(baseline) AS baseline,
+                   sum(low_income_target) AS low_income_target
+            FROM rolled_targets
+            WHERE campaign_id = :c AND parent_code IN (SELECT code FROM todo)
+            GROUP BY parent_code)
+        SELECT :c, t.parent_code, t.code,
                CASE WHEN o.unit_code IS NOT NULL THEN o.task ELSE k.target END,
                CASE WHEN o.unit_code IS NOT NULL THEN o.baseline ELSE k.baseline END,
                CASE WHEN o.unit_code IS NOT NULL THEN o.low_income ELSE k.low_income_target END
         FROM todo t
         LEFT JOIN current_targets o ON o.campaign_id = :c AND o.unit_code = t.code
         LEFT JOIN kids k ON k.code = t.code
-        WHERE o.unit_code IS NOT NULL OR k.code IS NOT NULL""", params)
+        WHERE o.unit_code IS NOT NULL OR k.code IS NOT NULL
+        ORDER BY t.parent_code, t.code""", params)
 
 
 # --- reading -----------------------------------------------------------------------------------
 
-def _units_sql(root: str | None, only: str | None, view: str | None) -> str:
-    """CTE `u`: the units a read returns."""
-    if only is not None:
-        return "u AS (SELECT * FROM units WHERE campaign_id = :c AND code = :only)"
-    if view is not None:
-        return ("u AS (SELECT * FROM units WHERE campaign_id = :c "
-                "AND (code = :view OR parent_code = :view))")
+def _picked(table: str, code: str, columns: str, base: str, branches: Sequence[str]) -> str:
+    """The rows of `table` that a read returns: one SELECT per branch (the unit itself, its
+    children …), each a plain filter on constants, so that the engine skips the blocks of the
+    table whose codes lie elsewhere (an OR of the two would make it read them all)."""
+    return "\n            UNION ALL\n            ".join(
+        f"SELECT {columns} FROM {table} WHERE {base} AND {branch.format(code=code)}"
+        for branch in branches)
+
+
+_UNIT_COLUMNS = "code, name, level, parent_code, depth, position"
+_TASK_COLUMNS = "unit_code, target, baseline, low_income_target"
+_WEEK_COLUMNS = ("unit_code, week_end, enrolled, enrolled_prev, amount, low_income_enrolled, "
+                 "report_date, reported_week")
+
+
+def _selection(root: str | None, only: str | None, view: str | None) -> tuple[str, str, str, str]:
+    """(extra CTE, units, tasks, figures): the SELECTs of the rows of one read."""
+    week = "campaign_id = :c AND source = :s AND week_end BETWEEN :first AND :last"
+    if only is not None or view is not None:
+        branches = (["{code} = :only"] if only is not None
+                    else ["{code} = :view", "parent_code = :view"])
+        return ("", _picked("units", "code", _UNIT_COLUMNS, "campaign_id = :c", branches),
+                _picked("rolled_targets", "unit_code", _TASK_COLUMNS, "campaign_id = :c",
+                        branches),
+                _picked("weekly_figures", "unit_code", _WEEK_COLUMNS, week, branches))
     if root is not None:
-        return """sub(code) AS (
+        sub = """sub(code) AS (
             SELECT CAST(:root AS VARCHAR) UNION ALL
             SELECT x.code FROM units x JOIN sub ON x.parent_code = sub.code
-            WHERE x.campaign_id = :c),
-        u AS (SELECT * FROM units WHERE campaign_id = :c AND code IN (SELECT code FROM sub))"""
-    return "u AS (SELECT * FROM units WHERE campaign_id = :c)"
+            WHERE x.campaign_id = :c),"""
+        within = ["{code} IN (SELECT code FROM sub)"]
+    else:
+        sub, within = "", ["true"]
+    return (sub, _picked("units", "code", _UNIT_COLUMNS, "campaign_id = :c", within),
+            _picked("rolled_targets", "unit_code", _TASK_COLUMNS, "campaign_id = :c", within),
+            _picked("weekly_figures", "unit_code", _WEEK_COLUMNS, week, within))
 
 
-def read(tx: Session, campaign_id: str, source: str, goal_bp: int, window_days: int,
-         dates: dict, root: str | None = None, only: str | None = None,
-         with_prev: bool = True, view: str | None = None) -> pd.DataFrame | None:
-    """The roll-up's frame (rollup.rollup, same columns and order) from the kept rows, or None
-    when one of the dates is not kept with the same calendar (the caller rolls up instead).
-
-    `dates` holds the roll-up's date columns (as_of, prev, week_start, pace, elapsed,
-    after_end, weeks_left); a date is kept when weekly_dates has it with the same week start
-    and previous day. `root`, `only` and `view` select units as in rollup.rollup.
-    """
+def read(tx: Session, campaign_id: str, source: str, days: Sequence[dt.date],
+         root: str | None = None, only: str | None = None, with_prev: bool = True,
+         view: str | None = None) -> dict:
+    """The kept rows of the units selected as in rollup.rollup (`root`: a subtree; `only`: one
+    unit; `view`: a unit and its children) at each of the days, one numpy array per column
+    (masked where NULL): code, name, level, parent_code, depth, position, as_of, target,
+    baseline, enrolled, enrolled_prev, amount, low_income_target, low_income_enrolled,
+    report_date, reported_week; ordered as the roll-up orders its rows. A unit without a
+    figure at a day has NULLs there. Callers check `state` first."""
+    sub, units, tasks, figures = _selection(root, only, view)
     prev = "w.enrolled_prev" if with_prev else "CAST(NULL AS BIGINT)"
-    frame = tx.frame(f"""
-        WITH RECURSIVE dates AS (
-            SELECT unnest(CAST(:as_of AS DATE[])) AS as_of, unnest(CAST(:prev AS DATE[])) AS prev,
-                   unnest(CAST(:week_start AS DATE[])) AS week_start,
-                   unnest(CAST(:pace AS DOUBLE PRECISION[])) AS pace,
-                   unnest(CAST(:elapsed AS INTEGER[])) AS elapsed,
-                   unnest(CAST(:after_end AS BOOLEAN[])) AS after_end,
-                   unnest(CAST(:weeks_left AS INTEGER[])) AS weeks_left),
-        kept AS (   -- the dates kept for the same calendar
-            SELECT count(DISTINCT d.as_of) AS n FROM dates d JOIN weekly_dates k
-              ON k.campaign_id = :c AND k.week_end = d.as_of AND k.week_start = d.week_start
-             AND k.prev_day = d.prev),
-        {_FRESH},
-        {_units_sql(root, only, view)},
-        r AS (
-            SELECT u.code, u.name, u.level, u.parent_code, u.depth, u.position, d.as_of,
-                   t.target, t.baseline, w.enrolled, {prev} AS enrolled_prev,
-                   w.amount, t.low_income_target, w.low_income_enrolled, w.report_date,
-                   coalesce(w.reported_week, false) AS reported_week,
-                   d.pace, d.elapsed, d.after_end, d.weeks_left
-            FROM u CROSS JOIN dates d
-            LEFT JOIN rolled_targets t ON t.campaign_id = :c AND t.unit_code = u.code
-            LEFT JOIN weekly_figures w
-              ON w.campaign_id = :c AND w.source = :s AND w.unit_code = u.code
-             AND w.week_end = d.as_of)
-        SELECT r.code, r.name, r.level, r.parent_code, r.depth, r.position, r.as_of,
-               r.target, r.baseline, r.enrolled, r.enrolled_prev,
-               r.enrolled - r.enrolled_prev AS week_delta,
-               CAST(r.enrolled AS DOUBLE PRECISION) / r.target AS completion,
-               r.pace,
-               (CAST(r.enrolled AS DOUBLE PRECISION) / r.target - r.pace) * 100 AS gap_pp,
-               CASE
-                 WHEN r.target IS NULL OR r.target = 0 THEN 'no_target'
-                 WHEN NOT r.reported_week OR r.enrolled IS NULL THEN 'not_reported'
-                 WHEN CAST(r.enrolled AS DECIMAL(38, 0)) * 10000
-                      >= CAST(:goal_bp AS DECIMAL(38, 0)) * r.target THEN 'achieved'
-                 WHEN r.after_end THEN 'behind'
-                 WHEN CAST(r.enrolled AS DECIMAL(38, 0)) * 10000 * :window_days
-                      >= CAST(:goal_bp AS DECIMAL(38, 0)) * r.target * r.elapsed THEN 'on_track'
-                 ELSE 'behind'
-               END AS status,
-               CASE WHEN r.weeks_left > 0 AND r.target IS NOT NULL
-                    THEN greatest(ceil(CAST(:goal_bp AS DOUBLE PRECISION) * r.target / 10000)
-                                  - coalesce(r.enrolled, 0), 0)
-                         / CAST(r.weeks_left AS DOUBLE PRECISION) END AS needed_per_week,
-               r.report_date, r.reported_week,
-               CAST(r.amount AS DOUBLE PRECISION) AS amount, r.low_income_target,
-               r.low_income_enrolled,
-               CAST(r.low_income_enrolled AS DOUBLE PRECISION) / r.low_income_target
-                   AS low_income_completion,
-               (SELECT n FROM kept) AS kept, (SELECT ok FROM fresh) AS fresh
-        FROM r
-        ORDER BY r.as_of, r.depth, r.parent_code, r.position, r.code""",
-        {"c": campaign_id, "s": source, "goal_bp": goal_bp, "window_days": window_days,
-         "root": root, "only": only, "view": view, "mark": report_mark(source),
-         "targets_mark": TARGETS_MARK, **dates})
-    if frame.empty:
-        return frame.drop(columns=["kept", "fresh"]) if is_kept(
-            tx, campaign_id, source, dates) else None
-    if int(frame["kept"].iloc[0]) < len(set(dates["as_of"])) or not frame["fresh"].iloc[0]:
-        return None
-    return frame.drop(columns=["kept", "fresh"])
+    return tx.arrays(f"""
+        WITH RECURSIVE {sub}
+        u AS ({units}),
+        t AS ({tasks}),
+        w AS ({figures}),
+        d AS (SELECT unnest(CAST(:days AS DATE[])) AS as_of)
+        SELECT u.code, u.name, u.level, u.parent_code, u.depth, u.position, d.as_of,
+               t.target, t.baseline, w.enrolled, {prev} AS enrolled_prev,
+               CAST(w.amount AS DOUBLE PRECISION) AS amount, t.low_income_target,
+               w.low_income_enrolled, w.report_date, coalesce(w.reported_week, false) AS reported_week
+        FROM u CROSS JOIN d
+        LEFT JOIN t ON t.unit_code = u.code
+        LEFT JOIN w ON w.unit_code = u.code AND w.week_end = d.as_of
+        ORDER BY d.as_of, u.depth, u.parent_code, u.position, u.code""",
+        {"c": campaign_id, "s": source, "root": root, "only": only, "view": view,
+         "days": list(days), "first": min(days), "last": max(days)})
 
 
-# Whether the kept rows reflect every report of the source and every target row (weekly_marks).
-_FRESH = """fresh AS (
-            SELECT coalesce(m.row_count, 0) = n.row_count AND m.last_id IS NOT DISTINCT FROM n.last_id
-                   AND coalesce(t.row_count, 0) = tn.row_count
-                   AND t.last_id IS NOT DISTINCT FROM tn.last_id AS ok
-            FROM (SELECT count(*) AS row_count, max(upload_id) AS last_id FROM reports
-                  WHERE campaign_id = :c AND source = :s) n
-            CROSS JOIN (SELECT count(*) AS row_count, max(set_id) AS last_id FROM targets
-                        WHERE campaign_id = :c) tn
-            LEFT JOIN weekly_marks m ON m.campaign_id = :c AND m.what = :mark
-            LEFT JOIN weekly_marks t ON t.campaign_id = :c AND t.what = :targets_mark)"""
+def state(tx: Session, campaign_id: str, source: str) -> tuple[dict, bool]:
+    """({week end: (week start, day a week earlier)} kept for the campaign, whether the kept
+    rows reflect every report of the source and every target row), in one statement."""
+    rows = tx.tuples("""
+        SELECT 'date' AS kind, week_end, week_start, prev_day,
+               CAST(NULL AS BIGINT) AS n, CAST(NULL AS BIGINT) AS last
+        FROM weekly_dates WHERE campaign_id = :c
+        UNION ALL
+        SELECT 'mark:' || what, NULL, NULL, NULL, row_count, last_id
+        FROM weekly_marks WHERE campaign_id = :c AND what IN (:mark, :targets_mark)
+        UNION ALL
+        SELECT 'now:' || :mark, NULL, NULL, NULL, count(*), max(upload_id)
+        FROM reports WHERE campaign_id = :c AND source = :s
+        UNION ALL
+        SELECT 'now:' || :targets_mark, NULL, NULL, NULL, count(*), max(set_id)
+        FROM targets WHERE campaign_id = :c""",
+        {"c": campaign_id, "s": source, "mark": report_mark(source),
+         "targets_mark": TARGETS_MARK})
+    dates = {end: (start, prev) for kind, end, start, prev, _, _ in rows if kind == "date"}
+    counts = {kind: (n, last) for kind, _, _, _, n, last in rows if kind != "date"}
+    fresh = all(counts.get(f"mark:{what}", (0, None)) == counts[f"now:{what}"]
+                for what in (report_mark(source), TARGETS_MARK))
+    return dates, fresh
 
 
 def is_kept(tx: Session, campaign_id: str, source: str, dates: dict) -> bool:
-    """Whether every date is kept with the same week start and previous day, and the kept rows
-    reflect every report of the source and every target row."""
-    kept = kept_dates(tx, campaign_id)
-    if not all(kept.get(d) == (s, p)
-               for d, s, p in zip(dates["as_of"], dates["week_start"], dates["prev"])):
-        return False
-    mark, targets = report_mark(source), TARGETS_MARK
-    now = current_marks(tx, campaign_id, [source])
-    stored = stored_marks(tx, campaign_id)
-    return all(stored.get(k, (0, None)) == now[k] for k in (mark, targets))
+    """Whether every date (the roll-up's date columns: as_of, week_start, prev) is kept with
+    the same week start and previous day, and the kept rows reflect every report of the source
+    and every target row."""
+    kept, fresh = state(tx, campaign_id, source)
+    return fresh and all(kept.get(d) == (s, p) for d, s, p in
+                         zip(dates["as_of"], dates["week_start"], dates["prev"]))
 
 
 def figure_rows(tx: Session, campaign_id: str, source: str | None = None) -> list[tuple]:

@@ -81,7 +81,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
     """Check a read target table against the campaign's units; nothing is stored."""
     out = TargetTable()
     index = units.index(tx, campaign_id)
-    parents = db.units.parents(tx, campaign_id)
+    parents = index.parents
     matches = matching.match(table, index, parents)
     for row in table.rows:
         code = matches.codes.get(row.number)
