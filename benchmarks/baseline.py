@@ -83,3 +83,18 @@ def root_trend(con: duckdb.DuckDBPyConnection, campaign_id: str,
         SELECT g.as_of, sum(f.enrolled) FROM grid g
         ASOF JOIN figures f ON f.unit_code = g.unit_code AND f.report_date <= g.as_of
         GROUP BY g.as_of ORDER BY g.as_of""", {"c": campaign_id, "days": days}).fetchall()
+
+
+def kept_top(con: duckdb.DuckDBPyConnection, campaign_id: str, top: str,
+             as_of: dt.date) -> list[tuple]:
+    """The rows 进度总览 shows, read from the kept tables (db/weekly.py) as plainly as they can
+    be: the top unit and its children at one week end, (code, name, enrolled, enrolled a week
+    before, target)."""
+    return con.raw.execute("""
+        SELECT u.code, u.name, w.enrolled, w.enrolled_prev, r.target
+        FROM units u
+        LEFT JOIN weekly_figures w ON w.campaign_id = u.campaign_id AND w.unit_code = u.code
+         AND w.source = 'upload' AND w.week_end = $d
+        LEFT JOIN rolled_targets r ON r.campaign_id = u.campaign_id AND r.unit_code = u.code
+        WHERE u.campaign_id = $c AND (u.code = $top OR u.parent_code = $top)
+        ORDER BY u.code""", {"c": campaign_id, "d": as_of, "top": top}).fetchall()
