@@ -149,3 +149,17 @@ def for_dialect(dialect: str) -> dict:
                 "root_trend": root_trend_pg}
     return {"top_level": top_level, "county_communities": county_communities,
             "root_trend": root_trend}
+
+
+def kept_top(con, campaign_id: str, top: str, as_of: dt.date) -> list[tuple]:
+    """The rows 进度总览 shows, read from the kept tables (db/weekly.py) as plainly as they can
+    be: the top unit and its children at one week end, (code, name, enrolled, enrolled a week
+    before, target). Standard SQL: the same on both engines."""
+    return con.tuples("""
+        SELECT u.code, u.name, w.enrolled, w.enrolled_prev, r.target
+        FROM units u
+        LEFT JOIN weekly_figures w ON w.campaign_id = u.campaign_id AND w.unit_code = u.code
+         AND w.source = 'upload' AND w.week_end = :d
+        LEFT JOIN rolled_targets r ON r.campaign_id = u.campaign_id AND r.unit_code = u.code
+        WHERE u.campaign_id = :c AND (u.code = :top OR u.parent_code = :top)
+        ORDER BY u.code""", {"c": campaign_id, "d": as_of, "top": top})

@@ -9,6 +9,7 @@ from enrollment.campaigns import details
 from enrollment.db import Store
 from enrollment.identity import websession
 from enrollment.labels import LEVEL_LABELS
+from enrollment.metrics import weekly
 from enrollment.text import md
 
 K = "campaign:"
@@ -78,7 +79,7 @@ if submitted:
         change = campaigns.change_window(
             ctx.store, campaign.id, reason=reason, start=start, end=end, unit=scope or None,
             inherit=inherit, actor=ctx.viewer.name, address=websession.client_address(),
-            role=ctx.viewer.role)
+            role=ctx.viewer.role, then=weekly.after_calendar_change)
     except campaigns.WindowError as exc:
         st.error(md(exc), icon=":material/error:")
     else:

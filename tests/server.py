@@ -28,16 +28,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_process(db: Path | str, env: dict[str, str] | None = None, log: Path | None = None,
-                      start_timeout: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve dashboard.py against the database (a file or a URL); yields (base URL, process);
-    stops it after."""
+                      start_timeout: float = 60, script: Path | None = None,
+                      ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve dashboard.py (or `script`) against the database (a file or a URL); yields (base URL,
+    process); stops it after."""
     port = free_port()
     if log is None:
         log = (Path(db).with_suffix(".server.log") if not str(db).startswith("postgresql://")
                else Path(tempfile.mkdtemp(prefix="enrollment-server-")) / "server.log")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+            [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "dashboard.py"),
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],

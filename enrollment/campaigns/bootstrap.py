@@ -10,6 +10,7 @@ from .. import campaigns, db, settings
 from ..db import Store
 from ..files.reader import ReadError
 from ..identity import audit
+from ..metrics import weekly
 from ..targets import tables as targets
 from . import windows
 
@@ -23,6 +24,7 @@ class InitReport:
     migrations: list[int] = field(default_factory=list)
     campaigns_added: list[str] = field(default_factory=list)
     target_sets_added: list[str] = field(default_factory=list)
+    figures_built: list[str] = field(default_factory=list)   # campaigns whose kept figures were built
 
     def summary(self) -> str:
         parts = []
@@ -32,6 +34,8 @@ class InitReport:
             parts.append(f"新增参保活动 {len(self.campaigns_added)} 个：{'、'.join(self.campaigns_added)}")
         if self.target_sets_added:
             parts.append(f"载入目标任务表 {len(self.target_sets_added)} 个")
+        if self.figures_built:
+            parts.append(f"重算每周数字 {len(self.figures_built)} 个活动：{'、'.join(self.figures_built)}")
         return "；".join(parts) or "数据库已是最新，内置参保活动均已载入"
 
 
@@ -78,6 +82,8 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                 audit.record(tx, actor, "campaign_changed",
                              f"新增内置参保活动「{definition.name}」（{definition.id}），{count} 个单位",
                              address, campaign_id=definition.id)
+            if not exists:
+                weekly.rebuild(tx, definition.id)   # kept from the start, before its targets
             for spec, content, read_table in pending:
                 table = targets.parse_table(tx, definition.id, read_table)
                 if not table.ok:
@@ -90,13 +96,17 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                 audit.record(tx, actor, "targets_changed",
                              f"载入内置目标任务表「{Path(spec['file']).name}」（第 {set_id} 套），"
                              f"{len(table.rows)} 个单位", address, campaign_id=definition.id)
+    report.figures_built = [r.campaign_id for r in weekly.build_missing(store)]
     return report
 
 
 def ensure_ready(store: Store) -> None:
-    """For the app: initialise a missing database, migrate an old one."""
+    """For the app: initialise a missing database, migrate an old one, build figures kept per
+    week that are missing (a database migrated by a command, a restored backup)."""
     if store.schema_version() < db.LATEST_VERSION or not _has_campaigns(store):
         init(store)
+    else:
+        weekly.build_missing(store)
 
 
 def _has_campaigns(store: Store) -> bool:

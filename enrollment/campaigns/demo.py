@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import db
 from ..db import Store
+from ..metrics import weekly
 from .model import Campaign
 
 DEMO_FILE_NAME = "示例数据（模拟）"
@@ -62,7 +63,9 @@ def _curve(rng: random.Random, weeks: int) -> list[float]:
 def clear(store: Store, campaign_id: str) -> int:
     """Remove every demo report and demo upload of the campaign; returns the reports removed."""
     with store.write() as tx:
-        return db.reports.delete_source(tx, campaign_id, "demo")
+        removed = db.reports.delete_source(tx, campaign_id, "demo")
+        weekly.after_source_replaced(tx, campaign_id, "demo")
+        return removed
 
 
 def generate(store: Store, campaign: Campaign) -> DemoResult:
@@ -79,6 +82,7 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
         db.reports.delete_source(tx, campaign.id, "demo")
         leaves = db.targets.leaf_targets(tx, campaign.id)
         if leaves.empty:
+            weekly.after_source_replaced(tx, campaign.id, "demo")
             return DemoResult(0, 0)
         upload_rows, report_rows = [], []
         for unit in leaves.itertuples():
@@ -112,4 +116,5 @@ def generate(store: Store, campaign: Campaign) -> DemoResult:
         reports["amount"] = reports["amount"].astype("Float64")
         db.uploads.insert_frame(tx, uploads)
         db.reports.insert_frame(tx, reports)
+        weekly.after_source_replaced(tx, campaign.id, "demo")
     return DemoResult(len(leaves), len(report_rows))

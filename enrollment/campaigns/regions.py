@@ -148,10 +148,12 @@ def create(store: Store, campaign: Campaign, data_dir: Path | None = None, *,
            role: str | None = None) -> Created:
     """Store the campaign and its units in one transaction (in the audit log under `actor`)."""
     from ..identity import audit
+    from ..metrics import weekly
 
     try:
         with store.write() as con:
             count = campaigns.create(con, campaign, data_dir)
+            weekly.rebuild(con, campaign.id)      # kept from the start (nothing to keep yet)
             counts = db.units.level_counts(con, campaign.id)
             audit.record(con, actor, "campaign_changed",
                          f"新建参保活动「{campaign.name}」（{campaign.id}），{count:,} 个单位",

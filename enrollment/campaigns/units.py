@@ -54,8 +54,9 @@ _indexes_guard = threading.Lock()
 
 
 def index(tx: Session, campaign_id: str) -> UnitIndex:
-    """A name/code resolver for the campaign's units, from their stored aliases (shared and
-    reused while the units and aliases are unchanged: treat it as read-only)."""
+    """A name/code resolver for the campaign's units, from their stored aliases, with every
+    unit's parent (`.parents`): shared and reused while the units and aliases are unchanged,
+    treat it as read-only."""
     key = (campaign_id, *db.units.fingerprint(tx, campaign_id))
     with _indexes_guard:
         found = _indexes.get(key)

@@ -13,6 +13,7 @@ the campaign afresh after it, as they read every window from the campaign.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,12 +68,17 @@ def _span(start: dt.date | None, end: dt.date | None) -> str:
 def change_window(store: Store, campaign_id: str, *, reason: str, end: dt.date | None = None,
                   start: dt.date | None = None, unit: str | None = None, inherit: bool = False,
                   actor: str | None = None, address: str | None = None,
-                  role: str | None = None, now: dt.datetime | None = None) -> WindowChange:
+                  role: str | None = None, now: dt.datetime | None = None,
+                  then: Callable[[Session, str], object] | None = None) -> WindowChange:
     """Change the window of the campaign, or (with `unit`, a code or name) give a unit a window
     of its own that every unit below it inherits; `inherit` puts the unit back on the
     campaign's window. A reason is required. Refused (WindowError, nothing changed) when the
     dates are reversed, nothing would change, or uploaded figures would fall outside the new
-    window. Kept in `window_changes` and in the audit log under `actor`."""
+    window. Kept in `window_changes` and in the audit log under `actor`.
+
+    `then(tx, campaign_id)` runs in the same transaction once the change is recorded: what
+    depends on the calendar and lives above this package (the figures kept per week end:
+    metrics.weekly.after_calendar_change, which the page and the command pass)."""
     now = now or audit.now_utc()
     try:
         reason = clean_text(reason, what="调整原因", limit=MAX_REASON, required=False)
@@ -108,6 +114,8 @@ def change_window(store: Store, campaign_id: str, *, reason: str, end: dt.date |
                 raise WindowError(f"「{name}」的集中参保期已是 {_span(*after)}，没有变化")
             _check_figures(tx, campaign, code, name, after)
         change_id = _record(tx, campaign, code, after, before, reason, actor, now)
+        if then is not None:
+            then(tx, campaign.id)
         what = f"「{name}」" if code else "全活动"
         audit.record(tx, actor, "campaign_changed",
                      f"调整{what}集中参保期：{_span(*before)} → {_span(*after)}；原因：{reason}"

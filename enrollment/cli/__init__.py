@@ -72,6 +72,7 @@ COMMANDS = (
     accounts.users_group, accounts.audit_command,
     # storage.py: the database file
     storage.backup_command, storage.restore_command, storage.migrate_storage_command,
+    storage.rebuild_figures_command,
 )
 for command in COMMANDS:
     cli.add_command(command)

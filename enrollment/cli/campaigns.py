@@ -11,6 +11,7 @@ from .. import campaigns
 from ..campaigns import bootstrap, demo, details, regions
 from ..db import StorageError
 from ..labels import LEVEL_LABELS
+from ..metrics import weekly
 from .common import (
     check_secret,
     cli_actor,
@@ -97,7 +98,8 @@ def campaign_window(ctx: click.Context, campaign_id: str, end: dt.date | None,
     try:
         change = campaigns.change_window(store, campaign_id, reason=reason, end=end, start=start,
                                          unit=unit, inherit=inherit, actor=cli_actor(),
-                                         address=cli_address())
+                                         address=cli_address(),
+                                         then=weekly.after_calendar_change)
     except campaigns.WindowError as exc:
         fail(str(exc))
     click.echo(change.summary())

@@ -1,4 +1,4 @@
-"""The database file itself: backup and restore."""
+"""The database file itself: backup and restore, and the figures kept per week."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import click
 
 from .. import db
 from ..db import StorageError
-from .common import fail, ready
+from ..metrics import weekly
+from .common import fail, find_campaign, ready
 
 
 @click.command("backup")
@@ -55,9 +56,12 @@ def restore_command(ctx: click.Context, file: Path, yes: bool) -> None:
                 fail("未恢复：当前数据库中已有数据。确认要替换，请加 --yes 再运行。")
             yes = True
         result = backup.restore(store, file, replace=yes)
+        built = weekly.build_missing(store)    # a backup from before the kept figures
     except StorageError as exc:
         fail(str(exc))
     click.echo(result.summary())
+    for rebuilt in built:
+        click.echo(rebuilt.summary())
 
 
 @click.command("migrate-storage")
@@ -75,3 +79,17 @@ def migrate_storage_command(ctx: click.Context, to: str) -> None:
         fail(str(exc))
     click.echo(result.summary())
     click.echo(f"今后请把 ENROLLMENT_DB 设为该数据库地址（{masked(to)}）再启动应用。")
+
+
+@click.command("rebuild-figures")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.option("--source", type=click.Choice(("upload", "demo")),
+              help="Only this source's figures (default: every source, and the tasks).")
+@click.pass_context
+def rebuild_figures_command(ctx: click.Context, campaign_id: str, source: str | None) -> None:
+    """Recompute the figures kept per week end (and the tasks) from the stored reports."""
+    store = ready(ctx)
+    find_campaign(store, campaign_id)
+    with store.write() as tx:
+        rebuilt = weekly.rebuild(tx, campaign_id, source)
+    click.echo(rebuilt.summary())

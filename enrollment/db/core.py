@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import psycopg
 import psycopg_pool
@@ -131,6 +132,23 @@ class Session:
         NUMERIC float64, DATE and TIMESTAMP datetime64[us], text str, booleans bool/boolean."""
         raise NotImplementedError
 
+    def arrays(self, sql: str | Spelling, params: Mapping | None = None) -> dict:
+        """The result as one numpy array per column, masked where NULL (DuckDB's fetchnumpy):
+        for small results read often, without a DataFrame's fixed cost of building."""
+        found = self.frame(sql, params)
+        out = {}
+        for name in found.columns:
+            column = found[name]
+            mask = column.isna().to_numpy()
+            if column.dtype == object or str(column.dtype) == "str":
+                values = column.to_numpy(dtype=object)
+            elif hasattr(column.dtype, "numpy_dtype"):      # Int64, boolean: NA-aware
+                values = column.to_numpy(dtype=column.dtype.numpy_dtype, na_value=0)
+            else:
+                values = column.to_numpy()
+            out[name] = np.ma.masked_array(values, mask=mask)
+        return out
+
     def next_ids(self, sequence: str, count: int = 1) -> list[int]:
         """`count` new numbers from a sequence (upload numbers, audit entries …)."""
         raise NotImplementedError
@@ -206,6 +224,12 @@ class Database:
 
 
 BUMP = "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+
+
+def data_version(tx: Session) -> int:
+    """The data version as seen inside a unit of work (see Database.data_version)."""
+    value = tx.value("SELECT value FROM meta WHERE key = 'data_version'")
+    return int(value) if value is not None else -1
 
 
 def schema_version(tx: Session) -> int:

@@ -116,6 +116,9 @@ class DuckSession(Session):
     def frame(self, sql: str | Spelling, params: Mapping | None = None) -> pd.DataFrame:
         return self._execute(sql, params).df()
 
+    def arrays(self, sql: str | Spelling, params: Mapping | None = None) -> dict:
+        return self._execute(sql, params).fetchnumpy()
+
     def next_ids(self, sequence: str, count: int = 1) -> list[int]:
         # range() is DuckDB's table function; PostgreSQL's is generate_series.
         return self.column(f"SELECT nextval('{sequence}') FROM range(:n)", {"n": count})

@@ -43,6 +43,7 @@ from .core import (
     Session,
     Spelling,
     StorageError,
+    data_version,
     is_url,
     schema_version,
     translate,
@@ -87,5 +88,6 @@ def raise_explained(exc: BaseException, where: Database | Path | str) -> None:
 __all__ = ["BUMP", "Database", "DatabaseBusy", "DatabaseDamaged", "DatabaseUnavailable",
            "DiskFull", "DuckSession", "DuckStore", "EngineError", "NotInitialized",
            "ServerSession", "ServerStore", "Session", "Spelling", "StorageError", "Store",
-           "explain", "is_url", "open_store", "raise_explained", "release", "rollback",
-           "schema_version", "translate", "write_lock"]
+           "data_version", "explain", "is_url", "open_store", "raise_explained", "release",
+           "rollback", "schema_version", "translate", "write_lock"]
+

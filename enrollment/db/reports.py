@@ -106,11 +106,16 @@ def around(tx: Session, campaign_id: str, codes: pd.DataFrame, day: dt.date,
            source: str = "upload") -> pd.DataFrame:
     """For the units in `codes` (column unit_code): the figure before `day` (previous,
     previous_date), the one after it (following, following_date) and the one on it (same_day)."""
+    if codes.empty:
+        return pd.DataFrame(columns=["unit_code", "previous", "previous_date", "following",
+                                     "following_date", "same_day"])
+    # The codes' range is a filter the engine pushes into the scan of the reports (and below
+    # the view's grouping): a province's file reads that province's blocks of a whole country.
     with tx.relations(around_units=codes[["unit_code"]]):
         return tx.frame("""
             WITH f AS (
                 SELECT unit_code, report_date, enrolled FROM figures
-                WHERE campaign_id = :c AND source = :s
+                WHERE campaign_id = :c AND source = :s AND unit_code BETWEEN :lo AND :hi
                   AND unit_code IN (SELECT unit_code FROM around_units)),
             before AS (
                 SELECT DISTINCT ON (unit_code) unit_code, enrolled AS previous,
@@ -127,7 +132,8 @@ def around(tx: Session, campaign_id: str, codes: pd.DataFrame, day: dt.date,
             LEFT JOIN before b ON b.unit_code = u.unit_code
             LEFT JOIN after a ON a.unit_code = u.unit_code
             LEFT JOIN same s ON s.unit_code = u.unit_code""",
-            {"c": campaign_id, "s": source, "d": day})
+            {"c": campaign_id, "s": source, "d": day, "lo": codes["unit_code"].min(),
+             "hi": codes["unit_code"].max()})
 
 
 def week_reports(tx: Session, campaign_id: str, source: str, codes: list[str],

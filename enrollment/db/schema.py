@@ -9,6 +9,10 @@ Two views hold the rules of what counts, so that every query asks them instead o
 A fresh PostgreSQL database is built by the same list of migrations: where the dialects differ,
 a statement is a `Spelling` with both texts side by side (an empty one is nothing to do on
 that engine).
+
+What those views give at the campaign's week ends is also kept in tables (migration 5,
+db/weekly.py): `weekly_figures`, `rolled_targets`, with `weekly_dates` and `weekly_marks` saying
+for which calendar and which reports they were computed.
 """
 
 from __future__ import annotations
@@ -226,6 +230,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             WHERE r.enrolled IS NOT NULL AND r.revision = coalesce(c.revision, 1)""",
         # The same view as in migration 1, in standard SQL (no arg_max).
         _CURRENT_TARGETS,
+    )),
+    Migration(5, "figures kept per week end, tasks kept per unit", (
+        # The week ends the kept figures were computed for (db/weekly.py); a campaign without
+        # rows here is not kept yet and views roll up from the reports; `init` and the app at
+        # start build what is missing (metrics/weekly.py).
+        """CREATE TABLE weekly_dates (
+            campaign_id VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            week_start DATE NOT NULL,
+            prev_day DATE NOT NULL)""",
+        # Per unit and week end, the figure that counts (own or the children's sum); no row for
+        # a unit without one. No key constraint: rows are deleted and inserted again in one
+        # transaction, which DuckDB refuses for a key. Rows are written in the order of
+        # (week_end, parent_code, unit_code) and carry the unit's parent, so that a view (a unit
+        # and its children at one week end) reads a few blocks of the table, not all of it.
+        """CREATE TABLE weekly_figures (
+            campaign_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            week_end DATE NOT NULL,
+            parent_code VARCHAR,
+            unit_code VARCHAR NOT NULL,
+            enrolled BIGINT NOT NULL,
+            enrolled_prev BIGINT,
+            amount DECIMAL(18, 2),
+            low_income_enrolled BIGINT,
+            report_date DATE NOT NULL,
+            reported_week BOOLEAN NOT NULL)""",
+        # Per unit, the task that counts (own or the children's sum); no row for none.
+        """CREATE TABLE rolled_targets (
+            campaign_id VARCHAR NOT NULL,
+            parent_code VARCHAR,
+            unit_code VARCHAR NOT NULL,
+            target BIGINT NOT NULL,
+            baseline BIGINT,
+            low_income_target BIGINT)""",
+        # What the kept rows were computed from: the count and the highest upload (target set)
+        # of the reports of a source ('reports:upload') or of the target rows ('targets'). A
+        # view whose marks differ from the tables rolls up from the reports instead.
+        """CREATE TABLE weekly_marks (
+            campaign_id VARCHAR NOT NULL,
+            what VARCHAR NOT NULL,
+            row_count BIGINT NOT NULL,
+            last_id BIGINT)""",
     )),
     Migration(6, "the Friday cycle: unit contacts, week locks and exceptions, published bulletins", (
         # 责任人 and phone per unit, for 催报; one row per unit (db/contacts.py keeps it so; no

@@ -49,6 +49,20 @@ def current_tasks(tx: Session, campaign_id: str) -> dict[str, int]:
                           {"c": campaign_id}))
 
 
+def tasks_of(tx: Session, campaign_id: str, codes: list[str]) -> dict[str, int]:
+    """The task that counts of each of the units that has one of its own."""
+    if not codes:
+        return {}
+    # The range of the codes is a filter the engine can push below the view's grouping, so
+    # that a province's file does not group the tasks of a whole country.
+    with tx.relations(wanted_tasks=pd.DataFrame({"unit_code": codes})):
+        return dict(tx.tuples("""
+            SELECT t.unit_code, t.task FROM current_targets t
+            JOIN wanted_tasks w ON w.unit_code = t.unit_code
+            WHERE t.campaign_id = :c AND t.unit_code BETWEEN :lo AND :hi""",
+            {"c": campaign_id, "lo": min(codes), "hi": max(codes)}))
+
+
 def current_values(tx: Session, campaign_id: str) -> dict[str, tuple]:
     """Every count (COUNTS order) of each unit's current target row."""
     rows = tx.tuples(f"SELECT unit_code, {', '.join(COUNTS)} FROM current_targets "

@@ -74,6 +74,33 @@ def match(table: reader.Table, index: UnitIndex, parents: Parents) -> Matches:
     return out
 
 
+def exact(table: reader.Table, index: UnitIndex) -> list[str] | None:
+    """The units of a file in which every row gives a unit's code exactly as the campaign
+    stores it, beside one of that unit's names or none, and each unit once (a template filled
+    in): what `match` finds for such a file, one unit per row in order, without its work per
+    row. None for any other file (`match` then explains each row)."""
+    if "unit_code" not in table.columns:
+        return None
+    known, by_alias = index.names, index.by_alias
+    # Cells as typed are nearly always in the stored form; any other is normalised first, as
+    # `match` reads every cell (full-width brackets, spaces, a code typed as a number).
+    codes = [code if type(code) is str and code in known else cellvalues.cell_text(code)
+             for code in (row.values.get("unit_code") for row in table.rows)]
+    if not all(code in known for code in codes):
+        return None
+
+    def named(code: str, name: object) -> bool:
+        if type(name) is str and code in by_alias.get(name, ()):
+            return True
+        text = cellvalues.cell_text(name)
+        return not text or code in by_alias.get(text, ())
+
+    if "unit_name" in table.columns and not all(
+            named(code, row.values.get("unit_name")) for code, row in zip(codes, table.rows)):
+        return None
+    return codes if len(set(codes)) == len(codes) else None
+
+
 def ancestors(code: str, parents: Parents) -> list[str]:
     """The unit's parent, its parent's parent, … up to the top."""
     out, current = [], parents.get(code)

@@ -76,6 +76,7 @@ class UnitIndex:
     names: dict[str, str] = field(default_factory=dict)       # code -> official name
     levels: dict[str, str] = field(default_factory=dict)      # code -> level
     by_alias: dict[str, set[str]] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)   # code -> parent (from_aliases)
 
     @classmethod
     def build(cls, units: Iterable[tuple[str, str, str]],
@@ -93,15 +94,18 @@ class UnitIndex:
         return index
 
     @classmethod
-    def from_aliases(cls, units: Iterable[tuple[str, str, str]],
+    def from_aliases(cls, units: Iterable[tuple[str, str, str, str | None]],
                      aliases: Iterable[tuple[str, Iterable[str]]]) -> "UnitIndex":
-        """From (code, name, level) triples and (alias, codes) groups that already hold every
-        name variant in normalised form, as the unit_aliases table does (units.insert_tree
-        stores variants(name) of each unit): nothing is recomputed per unit."""
+        """From (code, name, level, parent code) and (alias, codes) groups that already hold
+        every name variant in normalised form, as the unit_aliases table does
+        (units.insert_tree stores variants(name) of each unit): nothing is recomputed per
+        unit."""
         index = cls()
-        for code, name, level in units:
+        shared: dict[str | None, str | None] = {}   # one string per parent (a country's 44k)
+        for code, name, level, parent in units:
             index.names[code] = name
             index.levels[code] = level
+            index.parents[code] = shared.setdefault(parent, parent)
         for alias, codes in aliases:
             index.by_alias[alias] = {c for c in codes if c in index.names}
         return index

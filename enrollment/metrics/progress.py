@@ -1,6 +1,11 @@
 """Progress metrics for a campaign at an as-of date: the calendar's inputs for the roll-up in
 db/rollup.py, the result as a frame, a unit's trend and the projection to the window's end.
 
+At the campaign's week ends (`report_days`) the figures are read from the rows kept per week
+(db/weekly.py, kept up to date by every write: metrics/weekly.py): a view reads one week of
+rows, a trend one row per week. Any other date is rolled up from the reports; both give the
+same frame.
+
 For every unit: target, enrolled (the figure that counts on or before the date), completion,
 time progress, pace line, gap in percentage points, status, change since the previous week and
 the weekly pace still needed. A parent without a report (or target) of its own takes the sum of
@@ -14,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 from .. import db
@@ -104,7 +110,7 @@ def _window_frames(campaign: Campaign, base: Campaign, root: str | None,
     rows = []
     for span, window_id in ids.items():
         calendar = replace(base, start=span[0], end=span[1])
-        params = _date_params(calendar, days)
+        params = date_params(calendar, days)
         for k, day in enumerate(days):
             rows.append((window_id, day, params["pace"][k], params["elapsed"][k],
                          calendar.window_days, params["after_end"][k], params["weeks_left"][k]))
@@ -117,7 +123,10 @@ def _window_frames(campaign: Campaign, base: Campaign, root: str | None,
         {"window_id": "int32", "elapsed": "int32", "window_days": "int32", "weeks_left": "int32"})
 
 
-def _date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+def date_params(campaign: Campaign, days: list[dt.date]) -> dict:
+    """The calendar's inputs for the roll-up and the kept figures, one list per column: as_of,
+    prev (a week earlier), week_start (first day of the date's week), pace, elapsed days,
+    after_end and weeks_left."""
     def week_start(day: dt.date) -> dt.date:
         week = campaign.week_number(day)
         return campaign.week_start_of(week) if week else campaign.start
@@ -147,23 +156,41 @@ def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
     left out, which is exact because a unit's figures depend only on its descendants. `only`
     keeps one unit's rows, `view` that unit and its children (what a page shows);
     without `with_prev` the week's change is not computed (a trend takes it from consecutive
-    rows instead). With `only == root` and without `with_prev` (a
-    trend) the unit's rows are summed from the reporting units below it (_unit_sql) instead of
-    rolling up every unit at every date: the same rows, far less work.
+    rows instead). Week ends are read from the kept rows (db/weekly.py); other dates are
+    rolled up (db/rollup.py: with `only == root` and without `with_prev`, a trend, the unit's
+    rows are summed from the reporting units below it, far less work than every level).
     """
+    return _metrics(tx, campaign, days, source, root=root, only=only, with_prev=with_prev,
+                    view=view)
+
+
+def _metrics(tx: Session, campaign: Campaign, days: list[dt.date], source: str,
+             as_of: bool = True, **options) -> pd.DataFrame:
+    """compute_many's frame; without its as_of column unless `as_of`."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     if not days:
         raise ValueError("no dates")
-    base = calendar_of(tx, campaign, root)
-    frame = db.rollup.rollup(tx, campaign.id, source, campaign.goal_basis_points(),
-                             base.window_days, _date_params(base, list(days)),
-                             root=root, only=only, with_prev=with_prev, view=view,
-                             windows=_window_frames(campaign, base, root, list(days)))
+    days = list(days)
+    base = calendar_of(tx, campaign, options.get("root"))
+    params = date_params(base, days)
+    windows = _window_frames(campaign, base, options.get("root"), days)
+    kept, fresh = db.weekly.state(tx, campaign.id, source)
+    if windows is None and fresh and all(
+            kept.get(d) == (start, prev)
+            for d, start, prev in zip(params["as_of"], params["week_start"], params["prev"])):
+        # Kept rows carry no pace: they serve when every unit shares the window of `base`.
+        frame = _derive(campaign, base, params, db.weekly.read(tx, campaign.id, source, days,
+                                                                **options))
+    else:
+        # A date that is not a kept week end, nothing kept yet, or units below with a window
+        # of their own: roll up from the reports.
+        frame = db.rollup.rollup(tx, campaign.id, source, campaign.goal_basis_points(),
+                                 base.window_days, params, windows=windows, **options)
     frame["time_progress"] = frame["elapsed"] / frame["window_days"]
     frame["window_start"], frame["window_end"] = base.start, base.end
     if campaign.unit_windows and frame["window_id"].notna().any():
-        spans = _spans(campaign, root)
+        spans = _spans(campaign, options.get("root"))
         owned = frame["window_id"].notna()
         frame.loc[owned, "window_start"] = frame.loc[owned, "window_id"].map(
             lambda i: spans[int(i)][0])
@@ -173,7 +200,102 @@ def compute_many(tx: Session, campaign: Campaign, days: list[dt.date],
         frame[column] = frame[column].astype("Int64")
     frame["needed_per_week"] = frame["needed_per_week"].astype("Float64").round(0).astype("Int64")
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
-    return money.add_expected(frame, campaign.terms)
+    frame = money.add_expected(frame, campaign.terms)
+    return frame if as_of else frame.drop(columns="as_of")
+
+
+_COLUMNS = ("code", "name", "level", "parent_code", "depth", "position", "as_of", "target",
+            "baseline", "enrolled", "enrolled_prev", "week_delta", "completion", "pace", "gap_pp",
+            "status", "needed_per_week", "report_date", "reported_week", "amount",
+            "low_income_target", "low_income_enrolled", "low_income_completion", "elapsed",
+            "window_days", "window_id")
+# Counts above this could overflow 64-bit products in the status comparison (enrolled × 10,000
+# × window days); such a frame is compared in Python integers instead (never in practice).
+_EXACT_IN_INT64 = 10 ** 11
+
+
+def _derive(campaign: Campaign, base: Campaign, params: dict, kept: dict) -> pd.DataFrame:
+    """The roll-up's frame from kept rows: completion, pace line, gap, status and the weekly
+    pace still needed computed here from the calendar, as db/rollup.py's final SELECT does
+    (the same rules in the same order; statuses compared in exact integers)."""
+    def ints(name: str) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.ma.getmaskarray(kept[name]).copy()
+        return np.where(mask, 0, np.ma.getdata(kept[name])).astype("int64"), mask
+
+    def nullable(values: np.ndarray, mask: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(np.where(mask, 0, values).astype("int64"), mask)
+
+    def ratio(top, top_mask, bottom, bottom_mask) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):   # x / 0 is inf, as in the SQL
+            out = top.astype("float64") / bottom
+        out[top_mask | bottom_mask] = np.nan
+        return out
+
+    def text(name: str):
+        return _text(np.where(np.ma.getmaskarray(kept[name]), None, np.ma.getdata(kept[name])))
+
+    def filled(name: str, empty):
+        values = np.ma.getdata(kept[name]).copy()
+        values[np.ma.getmaskarray(kept[name])] = empty
+        return values
+
+    rows = len(kept["code"])
+    as_of = [d.date() for d in pd.DatetimeIndex(np.ma.getdata(kept["as_of"]))]
+    at = np.array([params["as_of"].index(d) for d in as_of], dtype=np.intp)
+    pace = np.asarray(params["pace"], dtype="float64")[at]
+    elapsed = np.asarray(params["elapsed"], dtype="int64")[at]
+    after_end = np.asarray(params["after_end"], dtype=bool)[at]
+    weeks_left = np.asarray(params["weeks_left"], dtype="int64")[at]
+    target, no_target = ints("target")
+    enrolled, no_figure = ints("enrolled")
+    prev, no_prev = ints("enrolled_prev")
+    low, no_low = ints("low_income_enrolled")
+    low_target, no_low_target = ints("low_income_target")
+    reported = np.ma.getdata(kept["reported_week"]).astype(bool)
+    goal = campaign.goal_basis_points()
+    big = rows and max(np.abs(target).max(), np.abs(enrolled).max()) > _EXACT_IN_INT64
+    e, t = (enrolled.astype(object), target.astype(object)) if big else (enrolled, target)
+    status = np.select(
+        [no_target | (target == 0), ~reported | no_figure, e * 10000 >= goal * t, after_end,
+         e * 10000 * base.window_days >= goal * t * elapsed],
+        ["no_target", "not_reported", "achieved", "behind", "on_track"], "behind")
+    completion = ratio(enrolled, no_figure, target, no_target)
+    needed = np.maximum(np.ceil((goal * target).astype("float64") / 10000) - enrolled, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        needed = np.round(needed / weeks_left)
+    no_need = (weeks_left <= 0) | no_target
+    columns = {
+        "code": text("code"), "name": text("name"), "level": text("level"),
+        "parent_code": text("parent_code"),
+        "depth": np.ma.getdata(kept["depth"]).astype("int32"),
+        "position": np.ma.getdata(kept["position"]).astype("int32"),
+        "as_of": np.array(as_of, dtype=object),
+        "target": nullable(target, no_target),
+        "baseline": nullable(*ints("baseline")),
+        "enrolled": nullable(enrolled, no_figure),
+        "enrolled_prev": nullable(prev, no_prev),
+        "week_delta": nullable(enrolled - prev, no_figure | no_prev),
+        "completion": completion, "pace": pace, "gap_pp": (completion - pace) * 100,
+        "status": _text(status),
+        "needed_per_week": nullable(np.where(no_need, 0, needed), no_need),
+        "report_date": filled("report_date", np.datetime64("NaT")).astype("datetime64[us]"),
+        "reported_week": reported,
+        "amount": filled("amount", np.nan).astype("float64"),
+        "low_income_target": nullable(low_target, no_low_target),
+        "low_income_enrolled": nullable(low, no_low),
+        "low_income_completion": ratio(low, no_low, low_target, no_low_target),
+        "elapsed": elapsed.astype("int32"),
+        "window_days": np.full(rows, base.window_days, dtype="int32"),
+        "window_id": pd.array([None] * rows, dtype="Int32"),
+    }
+    return pd.DataFrame({name: columns[name] for name in _COLUMNS})
+
+
+def _text(values: np.ndarray):
+    """Texts as the roll-up's frame has them: strings, or objects when there is no text (no
+    row, or a column of NULLs such as the top unit's parent)."""
+    values = values.astype(object)
+    return pd.array(values, dtype="str") if (values != None).any() else values  # noqa: E711
 
 
 def compute(tx: Session, campaign: Campaign, as_of: dt.date,
@@ -185,7 +307,7 @@ def compute(tx: Session, campaign: Campaign, as_of: dt.date,
     does not become a frame of 665,277 rows. Its `total` is then the viewed unit.
     """
     root = None if view in (None, campaign.region_code) else view
-    frame = compute_many(tx, campaign, [as_of], source, root=root, view=view)
+    frame = _metrics(tx, campaign, [as_of], source, root=root, view=view)
     if any(g.contribution for g in campaign.terms.groups):
         # 应缴金额 with the people of groups that pay their own contribution (students) at it.
         counted = db.groups.rollup(tx, campaign.id, source, as_of, root or campaign.region_code,

@@ -24,6 +24,7 @@ from ..files.problems import ERROR, WARNING, Problem, to_json, warnings
 from ..files.reader import ReadError
 from ..identity import audit
 from ..labels import LEVEL_LABELS
+from ..metrics import weekly
 from ..text import cells, clean_file_name, scrub, xlsx_workbook
 from . import groups
 
@@ -74,7 +75,7 @@ def parse_table(tx: Session, campaign_id: str, table: reader.Table) -> TargetTab
     out = TargetTable()
     groups.campaign_groups(table, campaigns.get(tx, campaign_id))
     index = units.index(tx, campaign_id)
-    parents = db.units.parents(tx, campaign_id)
+    parents = index.parents
     matches = matching.match(table, index, parents)
     for row in table.rows:
         code = matches.codes.get(row.number)
@@ -170,6 +171,7 @@ def save(tx: Session, campaign_id: str, table: TargetTable, *, source: str,
     db.groups.insert_targets(tx, set_id, campaign_id, pd.DataFrame(
         [(r.code, key, population) for r in table.rows for key, population in r.groups.items()],
         columns=["unit_code", "group_key", "population"]))
+    weekly.after_targets(tx, campaign_id, rows["unit_code"], len(rows))
     return set_id
 
 

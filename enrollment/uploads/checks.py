@@ -210,16 +210,16 @@ def _amount_message(name: str, label: str, enrolled: int, amount: Decimal,
             f"（超过 {margin:.0%}），请核对金额（单位为元）和人数")
 
 
-def payment_days(preview: Preview, campaign: Campaign, r: ReportRow) -> None:
+def payment_days(preview: Preview, campaign: Campaign, r: ReportRow) -> Problem | None:
     """More people than the last report although no payment day came between (晋城: payment
     only on days 1-25 of each month): a wrong report date, or a figure copied forward wrongly."""
     days = campaign.terms.payment_days
     if days is None or r.previous is None or r.enrolled <= r.previous:
-        return
+        return None
     if days.any_between(r.previous_date, preview.report_date):
-        return
+        return None
     first = r.previous_date + dt.timedelta(days=1)
-    preview.problems.append(Problem(
+    return Problem(
         r.row, f"「{r.name}」累计参保人数较 {r.previous_date}（{r.previous:,}）增加 "
                f"{r.enrolled - r.previous:,}，但 {first} 至 {preview.report_date} 没有缴费日"
-               f"（{days.describe()}可办理缴费），请核对上报日期和数字", WARNING, r.code))
+               f"（{days.describe()}可办理缴费），请核对上报日期和数字", WARNING, r.code)

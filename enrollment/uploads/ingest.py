@@ -3,10 +3,12 @@
 `read` parses the file in the sandbox (a child process with limits, `enrollment/files/sandbox.py`)
 before any database connection is opened; `check` then checks it against the campaign with a
 connection, writing nothing. `preview` does both for the page and `ingest --dry-run`. `commit`
-reads first, then takes the write lock only for the checks that need the database and the
+reads and checks first, holding no lock, then takes the write lock for what another write may
+have changed since (the stored figures, tasks and uploads the file was compared with) and the
 insert: the upload (raw bytes and all) and, when it has no errors and its warnings were
-accepted, its rows as new report revisions, in one transaction (withdrawals.py undoes an
-upload). The page and the CLI call the same functions, so they show the same messages.
+accepted, its rows as new report revisions and the figures kept per week end, in one
+transaction (withdrawals.py undoes an upload). The page and the CLI call the same functions,
+so they show the same messages.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from .. import campaigns, db, settings
@@ -29,11 +32,13 @@ from ..campaigns.model import Campaign
 from ..db import Session, Store
 from ..files import bounds, cellvalues, matching, reader, sandbox, totals
 from ..files.cellvalues import CellError
+from ..files.names import UnitIndex
 from ..files.problems import WARNING, Problem, bounded, to_json
 from ..files.reader import ReadError
 from ..identity import audit
+from ..metrics import weekly
 from ..text import clean_file_name  # one cleaner for uploads and target tables
-from . import checks, rights
+from . import checks, rights, stored
 from .preview import Line, Preview, Receipt, ReportRow, UploadRejected
 
 SOURCE = "upload"
@@ -163,10 +168,64 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
     preview.file_dates = _file_dates(table, campaign, preview.problems)
     _settle_date(preview, campaign, today or local_today(), date_confirmed)
     index = units.index(tx, campaign.id)
-    parents = db.units.parents(tx, campaign.id)
+    parents = index.parents
     allowed = rights.scope(tx, campaign.id, allowed_units)
     scope_text = rights.scope_text(tx, campaign.id, allowed_units) if allowed is not None else ""
-    matches = matching.match(table, index, parents)
+    if not _common_rows(preview, table, index, allowed):
+        _each_row(preview, table, index, allowed, scope_text)
+    for total in table.totals:
+        preview.lines.append(Line(total.number, total.unit_text,
+                                  enrolled=total.values.get("enrolled"), kind="total"))
+    preview.lines.sort(key=lambda line: line.row)
+    _check_blank_counts(preview)
+    if not preview.rows and not preview.errors:
+        preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
+    preview.top_codes = _top_codes(preview.rows, parents)
+    checks.unit_windows(preview, campaign, parents)
+    _check_hierarchy(preview, parents)
+    _check_totals(table, preview)
+    checks.groups(tx, preview, campaign, table)
+    checks.amounts(preview, campaign)
+    stored.check(tx, campaign, preview)
+    return preview
+
+
+# The columns of the usual Friday file: a unit, its count, perhaps a date (templates).
+_COMMON_COLUMNS = {"unit_code", "unit_name", "enrolled", "report_date"}
+
+
+def _common_rows(preview: Preview, table: reader.Table, index: UnitIndex,
+                 allowed: set[str] | None) -> bool:
+    """The usual file (a template filled in) in a few passes per column instead of the checks
+    of each row: every row gives a unit exactly as the campaign stores its code (and one of
+    its names, if any; matching.exact), a whole count of at least 0 typed as a number, and no
+    other figures; every unit once, all within the uploader's scope. The rows and lines are
+    then exactly what `_each_row` makes of it, with no problem to report; False (nothing
+    added) for any other file, which `_each_row` explains row by row."""
+    if not set(table.columns) <= _COMMON_COLUMNS:
+        return False
+    codes = matching.exact(table, index)
+    if codes is None or (allowed is not None and not allowed.issuperset(codes)):
+        return False
+    counts = [row.values.get("enrolled") for row in table.rows]
+    if not all(type(v) is int or type(v) is float for v in counts):
+        return False
+    values = np.array(counts, dtype="float64")
+    if len(values) and not ((values >= 0) & (values < 1e15) & (values == np.floor(values))).all():
+        return False
+    names, levels = index.names, index.levels
+    enrolled = values.astype("int64").tolist()
+    preview.lines.extend(Line(row.number, row.unit_text, code, names[code], written)
+                         for row, code, written in zip(table.rows, codes, counts))
+    preview.rows.extend(ReportRow(row.number, code, names[code], levels[code], count)
+                        for row, code, count in zip(table.rows, codes, enrolled))
+    return True
+
+
+def _each_row(preview: Preview, table: reader.Table, index: UnitIndex,
+              allowed: set[str] | None, scope_text: str) -> None:
+    """Every row matched, parsed and checked on its own, each problem naming its row."""
+    matches = matching.match(table, index, index.parents)
     for row in table.rows:
         code = matches.codes.get(row.number)
         if code is None:
@@ -189,28 +248,6 @@ def check(tx: Session, campaign: Campaign, parsed: Parsed, file_name: str,
             preview.problems.append(duplicate)
             continue
         preview.rows.append(ReportRow(row.number, code, name, index.levels[code], **values))
-    for total in table.totals:
-        preview.lines.append(Line(total.number, total.unit_text,
-                                  enrolled=total.values.get("enrolled"), kind="total"))
-    preview.lines.sort(key=lambda line: line.row)
-    _check_blank_counts(preview)
-    if not preview.rows and not preview.errors:
-        preview.problems.append(Problem(None, "表中没有任何单位的数据行，请检查是否选错了文件或工作表"))
-    preview.top_codes = _top_codes(preview.rows, parents)
-    checks.unit_windows(preview, campaign, parents)
-    _check_hierarchy(preview, parents)
-    _check_totals(table, preview)
-    checks.groups(tx, preview, campaign, table)
-    checks.amounts(preview, campaign)
-    if preview.report_date is not None and preview.rows:
-        # A published (locked) week refuses the file; it is archived with the reason.
-        if refusal := rights.lock_refusal(tx, campaign, preview.report_date,
-                                          [r.code for r in preview.rows]):
-            preview.problems.append(Problem(None, refusal))
-        _compare_with_history(tx, campaign, preview)
-        _check_duplicate_file(tx, preview)
-    preview.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
-    return preview
 
 
 def _file_dates(table: reader.Table, campaign: Campaign,
@@ -315,8 +352,19 @@ def _check_blank_counts(preview: Preview) -> None:
 
 
 def _top_codes(rows: list[ReportRow], parents: dict) -> set[str]:
+    """The file's units that have no ancestor in the file."""
     codes = {r.code for r in rows}
-    return {c for c in codes if codes.isdisjoint(matching.ancestors(c, parents))}
+    covered: dict[str | None, bool] = {None: False}   # a unit is, or is below, one of the file
+    for code in codes:
+        path, current = [], parents.get(code)
+        while current not in covered:
+            path.append(current)
+            current = parents.get(current)
+        found = covered[current]
+        for unit in reversed(path):
+            found = found or unit in codes
+            covered[unit] = found
+    return {c for c in codes if not covered[parents.get(c)]}
 
 
 def _check_hierarchy(preview: Preview, parents: dict) -> None:
@@ -358,64 +406,6 @@ def _check_totals(table: reader.Table, preview: Preview) -> None:
     preview.problems.extend(totals.check(table, columns, inner))
 
 
-def _compare_with_history(tx: Session, campaign: Campaign, preview: Preview) -> None:
-    """Each row against the unit's figures that count: the previous one, a later one, the one
-    already stored for the same date (a correction), and the task."""
-    file_units = pd.DataFrame({"unit_code": [r.code for r in preview.rows]})
-    around = db.reports.around(tx, campaign.id, file_units, preview.report_date)
-    target = db.targets.current_tasks(tx, campaign.id)
-    previous, following, same_day = {}, {}, {}
-    for r in around.itertuples():
-        if pd.notna(r.previous):
-            previous[r.unit_code] = (int(r.previous), pd.Timestamp(r.previous_date).date())
-        if pd.notna(r.following):
-            following[r.unit_code] = (int(r.following), pd.Timestamp(r.following_date).date())
-        if pd.notna(r.same_day):
-            same_day[r.unit_code] = int(r.same_day)
-    margin = settings.over_target_margin()
-    lines = {line.row: line for line in preview.lines}
-    for r in preview.rows:
-        if r.code in previous:
-            r.previous, r.previous_date = previous[r.code]
-        r.target = target.get(r.code)
-        r.replaces = same_day.get(r.code)
-        if r.previous is not None and r.enrolled < r.previous:
-            preview.problems.append(Problem(
-                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 低于上次上报的 {r.previous:,}"
-                f"（{r.previous_date}），少了 {r.previous - r.enrolled:,}（累计数一般不会减少），请确认",
-                WARNING, r.code))
-        if r.code in following and r.enrolled > following[r.code][0]:
-            value, day = following[r.code]
-            preview.problems.append(Problem(
-                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 高于之后（{day}）已上报的 {value:,}，"
-                "请确认上报日期是否正确", WARNING, r.code))
-        checks.payment_days(preview, campaign, r)
-        if r.target and r.enrolled > r.target * (1 + margin):
-            preview.problems.append(Problem(
-                r.row, f"「{r.name}」累计参保人数 {r.enrolled:,} 超过任务数 {r.target:,} 的 "
-                f"{1 + margin:.0%}，请确认", WARNING, r.code))
-        if r.replaces is not None and r.row in lines:
-            lines[r.row].note = (f"{preview.report_date} 已上报过 {r.replaces:,}，本次作为更正"
-                                 if r.replaces != r.enrolled else f"与 {preview.report_date} 已上报的数字相同")
-
-
-def _check_duplicate_file(tx: Session, preview: Preview) -> None:
-    rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
-    if not rows:
-        return
-    upload_id, uploader, uploaded_at, day = rows[0]
-    local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
-    who = f"由「{uploader}」" if uploader else ""
-    if day == preview.report_date:
-        preview.problems.append(Problem(
-            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
-                  "不会重复计入。如需更正，请修改文件后再上传"))
-    else:
-        preview.problems.append(Problem(
-            None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
-                  "是否误传了以前的文件？请确认", WARNING))
-
-
 # --- commit --------------------------------------------------------------------------------
 
 @_without_cycle_collection
@@ -425,8 +415,12 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
            now: dt.datetime | None = None, today: dt.date | None = None,
            date_confirmed: bool = False, address: str | None = None,
            role: str | None = None) -> Receipt:
-    """Read the file (in the sandbox, before any lock), then check it again and store it in one
-    write transaction.
+    """Read and check the file holding no lock, then store it in one write transaction.
+
+    Inside the write lock only what another write may have changed since the check is checked
+    again (the figures, tasks and uploads the check compared with; everything, should the
+    campaign or its units have changed), so ten confirmations at once queue for milliseconds
+    each rather than for a whole file's check.
 
     On errors (or warnings not accepted) the upload is archived as rejected, with its first
     200 problems and a count of the rest, no report changes, and UploadRejected (with every
@@ -437,25 +431,39 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
     uploader = audit.clean(uploader, 100) or None
     file_name = clean_file_name(file_name)
     parsed = read(content)
-    with store.write() as tx:
-        db.reports.lock_for_upload(tx, campaign_id, sha256(content))
+    with store.read() as tx:
+        # The version first: a write that lands during the check changes it.
+        checked = (db.engine.data_version(tx), db.units.fingerprint(tx, campaign_id))
         campaign = campaigns.get(tx, campaign_id)
         preview = check(tx, campaign, parsed, file_name, report_date, allowed_units, today,
                         date_confirmed=date_confirmed)
+    with store.write() as tx:
+        db.reports.lock_for_upload(tx, campaign_id, preview.sha256)   # PostgreSQL: per file
+        if db.engine.data_version(tx) != checked[0]:
+            # Something was written since: check again what it may have changed.
+            current = campaigns.get(tx, campaign_id)
+            if current != campaign or db.units.fingerprint(tx, campaign_id) != checked[1]:
+                campaign = current
+                preview = check(tx, campaign, parsed, file_name, report_date, allowed_units,
+                                today, date_confirmed=date_confirmed)
+            else:
+                stored.check(tx, campaign, preview)
         blocked = bool(preview.errors) or (bool(preview.warnings) and not accept_warnings)
         upload_id = db.uploads.new_id(tx)
         on_time = (campaign.is_on_time(preview.report_date, now)
                    if preview.report_date and not blocked else None)
-        stored = content if len(content) <= settings.max_upload_bytes() else None
+        kept_content = content if len(content) <= settings.max_upload_bytes() else None
         db.uploads.insert(
             tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
-            file_name=file_name, sha256=preview.sha256, size=len(content), content=stored,
+            file_name=file_name, sha256=preview.sha256, size=len(content), content=kept_content,
             uploader=uploader, uploaded_at=now, report_date=preview.report_date,
             status="rejected" if blocked else "accepted",
             messages=to_json(bounded(preview.problems)), row_count=len(preview.rows),
             unit_count=preview.units, total_enrolled=preview.total_enrolled, on_time=on_time)
         if not blocked:
             _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
+            weekly.after_reports(tx, campaign_id, SOURCE, [r.code for r in preview.rows],
+                                 preview.report_date, len(preview.rows))
             audit.record(tx, uploader, "upload",
                          f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
                          f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",

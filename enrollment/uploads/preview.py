@@ -60,6 +60,9 @@ class Preview:
     ignored_columns: list[str] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     top_codes: set[str] = field(default_factory=set)    # rows with no ancestor in the file
+    # The problems found against stored figures, tasks and uploads (also in `problems`): what
+    # `ingest.commit` checks again when other writes came between the check and the commit.
+    against_stored: list[Problem] = field(default_factory=list, repr=False)
 
     @property
     def errors(self) -> list[Problem]:

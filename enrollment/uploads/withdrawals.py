@@ -17,6 +17,7 @@ import pandas as pd
 from .. import campaigns, db
 from ..db import Session, Store
 from ..identity import audit
+from ..metrics import weekly
 from . import rights
 
 SOURCE = "upload"
@@ -115,6 +116,8 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
         restored_from = [(k[0], k[1], touched[k][2]) for k in keys if touched[k][2] is not None]
         db.groups.copy(tx, campaign_id, SOURCE, pd.DataFrame(
             restored_from, columns=["unit_code", "report_date", "from_upload"]), new_id)
+        weekly.after_reports(tx, campaign_id, SOURCE, [k[0] for k in keys],
+                             min(k[1] for k in keys), len(keys))
         rows = keys
         audit.record(tx, uploader, "withdrawal",
                      f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
