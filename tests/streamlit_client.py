@@ -103,7 +103,12 @@ class Session:
             if kind == "new_session":             # sent when each script run starts
                 elements = []
                 self.session_id = fm.new_session.initialize.session_id or self.session_id
-                self.page_hash = fm.new_session.page_script_hash or self.page_hash
+            elif kind == "navigation":
+                # The page st.navigation chose, as the browser keeps it for its next rerun.
+                # Not new_session's hash: for a run asked for by page name alone, that is
+                # the entry file's hash, which no page has, so sending it back would land
+                # on the default page.
+                self.page_hash = fm.navigation.page_script_hash
             elif kind == "page_info_changed":
                 self.query = fm.page_info_changed.query_string
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
