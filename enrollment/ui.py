@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from . import campaigns, db
-from .campaigns import bootstrap
+from . import campaigns, db, settings
+from .campaigns import bootstrap, choice
 from .campaigns.model import Campaign
 from .db import Store
 from .identity.access import Viewer
@@ -92,7 +92,7 @@ def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> C
     _ensure_ready(str(store.path))
     version = store.data_version() if version is None else version
     with st.sidebar:
-        campaign = campaign_picker(str(store.path), version)
+        campaign = campaign_picker(str(store.path), version, viewer)
         source = source_picker(str(store.path), version, campaign) if campaign else "upload"
     ctx = Context(str(store.path), version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
@@ -201,6 +201,20 @@ def _flags(path: str, version: int, campaign: Campaign, as_of: dt.date,
         return quality.flags(con, campaign, as_of, source)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _default_week(path: str, version: int, campaign: Campaign, source: str,
+                  today: dt.date) -> dt.date:
+    with Store(path).read() as con:
+        return reporting.default_week(con, campaign, source, today)
+
+
+def default_week(ctx: Context) -> dt.date:
+    """The week a page opens at: the latest one with reports (see reporting.default_week)."""
+    from .uploads.ingest import local_today
+
+    return _default_week(ctx.path, ctx.version, ctx.campaign, ctx.source, local_today())
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _path(path: str, version: int, campaign_id: str, code: str) -> list[db.units.Unit]:
     with Store(path).read() as con:
@@ -255,15 +269,34 @@ def unit_path(ctx: Context, code: str) -> list[db.units.Unit]:
 # Widgets take their starting value from the URL through `index` rather than by writing their
 # key into st.session_state before they exist, so the URL is the one source of a shared view.
 
-def campaign_picker(path: str, version: int) -> Campaign | None:
-    """The campaign select box, kept in the URL (?campaign=…) so a view can be shared."""
+OPENING_KEY = "campaign:opening"
+
+
+def _opening(path: str, viewer: Viewer) -> tuple[str | None, str | None]:
+    """(the campaign this session opens at, the account's remembered one), once per session
+    and account: the viewer's own campaign (enrollment/campaigns/choice.py)."""
+    key = (path, viewer.name)
+    kept = st.session_state.get(OPENING_KEY)
+    if kept is None or kept[0] != key:
+        with Store(path).read() as con:
+            last = db.accounts.last_campaign(con, viewer.name) if viewer.logged_in else None
+            opening = choice.default_for(con, viewer.name, viewer.user.units if viewer.user else ())
+        kept = (key, opening, last)
+        st.session_state[OPENING_KEY] = kept
+    return kept[1], kept[2]
+
+
+def campaign_picker(path: str, version: int, viewer: Viewer = OPEN_VIEWER) -> Campaign | None:
+    """The campaign select box, kept in the URL (?campaign=…) so a view can be shared; without
+    one the viewer's own campaign, which a logged-in account keeps for its next visit."""
     options = _campaigns(path, version)
     if not options:
         st.warning("还没有任何参保活动。")
         return None
     by_id = {c.id: c for c in options}
     ids = list(by_id)
-    wanted = st.query_params.get("campaign")
+    opening, remembered = _opening(path, viewer)
+    wanted = st.query_params.get("campaign") or opening
     pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
     if pending in ids:
         wanted = pending
@@ -272,6 +305,13 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
                           format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
         st.query_params["campaign"] = chosen
+    if viewer.logged_in and chosen != remembered:
+        try:
+            choice.remember(Store(path), viewer.name, chosen)
+        except db.StorageError:
+            pass            # a convenience: the page works without it (a full disk says so elsewhere)
+        key, opening, _ = st.session_state[OPENING_KEY]
+        st.session_state[OPENING_KEY] = (key, opening, chosen)
     return by_id[chosen]
 
 
@@ -315,7 +355,7 @@ def date_from_query(name: str) -> dt.date | None:
 
 
 def week_picker(campaign: Campaign, label: str, key: str, query: str,
-                default: dt.date | None = None, sidebar: bool = True) -> dt.date:
+                default: dt.date | None = None, sidebar: bool = True, **options) -> dt.date:
     """A week (its Friday, or the window's last day) of the campaign, kept in the URL."""
     days = progress.report_days(campaign)
     wanted = date_from_query(query)
@@ -324,7 +364,7 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
         wanted = min(days, key=lambda d: abs((d - target).days))
     where = st.sidebar if sidebar else st
     day = where.selectbox(label, days, key=f"{key}:{campaign.id}", index=days.index(wanted),
-                          format_func=lambda d: week_label(campaign, d))
+                          format_func=lambda d: week_label(campaign, d), **options)
     if st.query_params.get(query) != day.isoformat():
         st.query_params[query] = day.isoformat()
     return day
@@ -368,6 +408,62 @@ def refusal_page() -> None:
     st.error("您的账号没有使用本页面的权限。如需使用，请联系管理员调整账号的角色。",
              icon=":material/block:")
     st.page_link("pages/overview.py", label="返回进度总览", icon=":material/monitoring:")
+
+
+def upload_limit_mb() -> int:
+    """ENROLLMENT_MAX_UPLOAD_MB in whole MB, as the upload widgets refuse larger files."""
+    return max(1, settings.max_upload_bytes() // 1048576)
+
+
+def chrome_css() -> str:
+    """Chinese for the words Streamlit's widgets carry in English, in the page's first paint.
+
+    Streamlit 1.67 offers no way to translate them (streamlit/streamlit#13500): the file
+    uploader's button (Upload), size line (50MB per file), refusal of a large file (File must
+    be … or smaller), the select boxes' "No results" and the multiselect's "Select all". The
+    English text is hidden (font size 0) and Chinese drawn in its place; the size is
+    ENROLLMENT_MAX_UPLOAD_MB, which the upload widgets also enforce in the browser
+    (max_upload_size), so an oversize file is refused before it is sent.
+    """
+    mb = upload_limit_mb()
+    swap = "font-size:0 !important;"
+    text = "font-size:0.875rem;"
+    return f"""<style>
+@media (min-width: 800px) {{.block-container{{padding-top:2.2rem}}}}
+[data-testid=stFileUploaderDropzone] [data-testid=stBaseButton-secondary] p {{{swap}}}
+[data-testid=stFileUploaderDropzone] [data-testid=stBaseButton-secondary] p::after {{
+  {text} content:"选择文件";}}
+[data-testid=stFileUploaderDropzoneInstructions] span {{{swap}}}
+[data-testid=stFileUploaderDropzoneInstructions] span::after {{
+  {text} content:"或把文件拖到这里 · 不超过 {mb} MB";}}
+[data-testid=stTooltipErrorContent] {{{swap}}}
+[data-testid=stTooltipErrorContent]::after {{
+  {text} content:"未能上传：请选择不超过 {mb} MB 的 Excel（.xlsx、.xls）或 CSV 文件";}}
+[data-testid=stFileChip][aria-invalid=true] [data-testid=stFileChipName]::after {{
+  content:"（未上传：文件须不超过 {mb} MB）"; color:#c00000;}}
+[role=listbox][data-empty=true] [role=option] > span {{{swap}}}
+[role=listbox][data-empty=true] [role=option] > span::after {{{text} content:"没有匹配的选项";}}
+[role=option][data-key=__select_all__] [data-item-hl] {{{swap}}}
+[role=option][data-key=__select_all__] [data-item-hl]::after {{{text} content:"全部选中";}}
+[role=option][data-key=__select_matches__] [data-item-hl] {{{swap}}}
+[role=option][data-key=__select_matches__] [data-item-hl]::after {{{text} content:"选中全部匹配项";}}
+[data-testid=stTabs] [role=tablist] {{flex-wrap:wrap; row-gap:0.25rem;}}
+</style>"""
+
+
+def menu(specs) -> None:
+    """The sidebar's page menu (page links, the current one highlighted); none for one page.
+
+    Streamlit's own menu is switched off (client.showSidebarNavigation): in the first run after
+    a server start it lists the files of pages/ by their English names.
+    """
+    if len(specs) <= 1:
+        return
+    with st.sidebar:
+        with st.container(gap="small", key="menu"):
+            for spec in specs:
+                st.page_link(spec.path, label=spec.title, icon=spec.icon, width="stretch")
+        st.divider()
 
 
 def account_box(store: Store, viewer: Viewer) -> None:

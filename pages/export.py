@@ -40,7 +40,7 @@ def pick(label: str, options: list, query: str, key: str, names: dict) -> str:
     return chosen
 
 
-as_of = ui.week_picker(campaign, "截至", "export:as_of", "as_of")
+as_of = ui.week_picker(campaign, "截至", "export:as_of", "as_of", default=ui.default_week(ctx))
 st.subheader("通报导出", anchor=False)
 ui.demo_banner(ctx)
 

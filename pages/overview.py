@@ -4,7 +4,7 @@ import streamlit as st
 
 from enrollment import ui
 from enrollment.export import charts, tables
-from enrollment.labels import TARGETS_MISSING
+from enrollment.labels import COLUMN_LABELS, TARGETS_MISSING
 from enrollment.metrics import overview, progress
 from enrollment.text import md
 
@@ -13,7 +13,12 @@ campaign = ctx.campaign
 if campaign is None:
     st.stop()
 
-as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of")
+# The title and the week side by side (the week below the title on a phone): the week picker
+# is on the page itself, so a phone reaches it without opening the sidebar.
+with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+    title = st.empty()
+    as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of", default=ui.default_week(ctx),
+                           sidebar=False, label_visibility="collapsed", width=250)
 # Only the shown unit and its children are computed (the roll-up runs over the unit's subtree);
 # an unknown code in the URL shows the top unit.
 wanted = st.query_params.get("unit")
@@ -37,7 +42,7 @@ def drill() -> None:
 
 
 # --- title, breadcrumb, banners ---------------------------------------------------------------
-st.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False)
+title.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False, width="content")
 st.caption(overview.caption(ctx, result))
 ui.demo_banner(ctx)
 if len(path) > 1:
@@ -53,16 +58,26 @@ if not ui.has_targets(ctx):
 # --- headline ---------------------------------------------------------------------------------
 trend = ui.load_trend(ctx, view.code)
 head = overview.headline(result, view.unit, trend)
-# A wrapping row: five across on a projector, two or three per line on a phone.
+
+
+def metric(label: str, value: str, change: overview.Change | None = None, **options) -> None:
+    """A headline figure; its change red with a down arrow when bad, grey when zero."""
+    st.metric(label, value, change.text if change else None,
+              delta_color=change.color if change else "normal",
+              delta_arrow=change.arrow if change else "auto", width="content", **options)
+
+
+# A wrapping row: five across on a projector, two or three per line on a phone; each figure
+# as wide as its text, so no change line is cut short.
 with st.container(horizontal=True, gap="small"):
-    st.metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help, width=165)
-    st.metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
-              "下方为与序时目标之差", width=165)
-    st.metric("序时进度", head.time_progress, width=140,
-              help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
-    st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
-    st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
-              help="按最近三周的平均增速推算到集中参保期最后一天")
+    metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help)
+    metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
+           "下方为与序时目标之差")
+    metric("序时进度", head.time_progress,
+           help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
+    metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数")
+    metric("预计期末完成率", head.projection, head.projection_gap,
+           help="按最近三周的平均增速推算到集中参保期最后一天")
 st.markdown(head.summary_markdown)
 
 # --- ranking ----------------------------------------------------------------------------------
@@ -107,8 +122,12 @@ def show_table() -> None:
     frame = children if not children.empty else result.units[result.units["code"] == view.code]
     table = tables.unit_table(frame.sort_values("completion", na_position="first"),
                               float(result.time_progress))
+    # 单位 and 状态 first (a phone shows them without scrolling sideways), the code last.
+    first = [COLUMN_LABELS["name"], COLUMN_LABELS["status"], COLUMN_LABELS["completion"]]
+    order = first + [c for c in table.columns if c not in first and c != COLUMN_LABELS["code"]] \
+        + [COLUMN_LABELS["code"]]
     st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
-                 column_config=ui.COLUMN_CONFIG)
+                 column_config=ui.COLUMN_CONFIG, column_order=order)
     name = overview.file_stem(ctx, result, view.unit)
     with st.container(horizontal=True):
         st.download_button("下载 CSV", tables.to_csv_bytes(table), f"{name}.csv", "text/csv",

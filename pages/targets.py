@@ -223,8 +223,9 @@ with tab_load:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", key=f"{K}template")
     st.text_input("录入人", key=f"{K}by", placeholder="例如：周家坝街道 张三")
-    upload = st.file_uploader("选择任务分解表文件", type=["xlsx", "xls", "csv"],
-                              key=f"{K}file:{round_}")
+    upload = st.file_uploader(f"选择任务分解表文件（.xlsx、.xls、.csv，不超过 {ui.upload_limit_mb()} MB）",
+                              type=["xlsx", "xls", "csv"], key=f"{K}file:{round_}",
+                              max_upload_size=ui.upload_limit_mb())
     if upload is not None:
         content = upload.getvalue()
         table = _check(PATH, VERSION, campaign.id, content)
@@ -277,7 +278,8 @@ def allocation_tool() -> None:
                            file_name=f"{campaign.id}-{scope}-基础数据.csv", mime="text/csv",
                            icon=":material/download:", key=f"{K}base-template")
         base_file = st.file_uploader("选择基础数据文件（每个单位一行，含上年参保人数、人口等列）",
-                                     type=["xlsx", "xls", "csv"], key=f"{K}base:{round_}")
+                                     type=["xlsx", "xls", "csv"], key=f"{K}base:{round_}",
+                                     max_upload_size=ui.upload_limit_mb())
         if base_file is not None:
             base_content = base_file.getvalue()
     else:

@@ -4,10 +4,11 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import db, settings, ui
+from enrollment import campaigns, db, ui
 from enrollment.db import StorageError, Store
 from enrollment.identity import audit, websession
-from enrollment.labels import LEVEL_LABELS
+from enrollment.files import bounds
+from enrollment.labels import LEVEL_LABELS, zone_label
 from enrollment.text import TextError, clean_text, md
 from enrollment.uploads import ingest, rights, template, withdrawals
 from enrollment.uploads import log as uploads
@@ -22,6 +23,7 @@ scope = rights.of_viewer(viewer, rights.UPLOAD).units
 address = websession.client_address()
 
 P = f"upload:{campaign.id}:"          # session keys of this page, per campaign
+TAGS = {"error": ":red-badge[错误]", "warning": ":orange-badge[提醒]"}
 store = ctx.store
 path = ctx.path
 
@@ -40,10 +42,10 @@ def template_choices(path: str, version: int, campaign_id: str, scope: tuple[str
     with Store(path).read() as con:
         level = template.report_level(con, campaign_id)
         levels = db.units.levels_by_depth(con, campaign_id)[1:] or [level]
-        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv)
-                       if scope is None or u.code in scope] for lv in levels}
+        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv, scope)]
+                  for lv in levels}
     if scope is not None:
-        levels = [lv for lv in levels if scopes.get(lv)] or levels
+        levels = [lv for lv in levels if scopes.get(lv)]
     return level, levels, scopes
 
 
@@ -106,6 +108,24 @@ if receipt is not None:
         st.rerun()
     st.divider()
 
+# A 填报员 in a campaign that has none of their units: say so, and offer their own campaigns.
+if scope is not None:
+    with Store(path).read() as con:
+        own = [c for c in campaigns.list_campaigns(con)
+               if c.id in db.units.campaigns_of(con, scope)]
+        if campaign.id not in {c.id for c in own}:
+            held = db.units.names_in_any_campaign(con, scope)
+            st.warning(f"您负责的单位（{md('、'.join(held.get(c, c) for c in scope))}）不在本活动"
+                       f"「{md(campaign.name)}」中，不能在这里上报。"
+                       + ("请选择您所在的参保活动：" if own else "请联系管理员核对您的负责单位。"),
+                       icon=":material/swap_horiz:")
+            for other in own:
+                if st.button(md(other.name), key=f"{P}switch:{other.id}",
+                             icon=":material/arrow_forward:"):
+                    ui.select_campaign(other.id)
+                    st.rerun()
+            st.stop()
+
 # --- 1. who and which date -----------------------------------------------------------------
 today = ingest.local_today()
 lo = campaign.start
@@ -121,8 +141,8 @@ if viewer.logged_in:
         if scope is not None:
             with Store(path).read() as con:
                 names = db.units.names(con, campaign.id, scope)
-            st.caption("负责单位：" + md("、".join(names[c] for c in scope if c in names)
-                                       or "（本活动中没有您负责的单位）") + "及其下属单位")
+            st.caption("负责单位：" + md("、".join(names[c] for c in scope if c in names))
+                       + "及其下属单位")
 else:
     if "upload:uploader" not in st.session_state:
         # Widget state is dropped while another page is shown; the name is kept apart from it.
@@ -143,41 +163,54 @@ day = date_col.date_input("上报日期（数字截至哪天）", value=default,
                           help="默认是本周五。上报日期须在集中参保期内。")
 deadline = campaign.deadline(day)
 st.caption(f"{ui.week_label(campaign, campaign.week_end(day))}，截止时间 "
-           f"{deadline:%Y-%m-%d %H:%M}（{deadline.tzinfo}）")
+           f"{deadline:%Y-%m-%d %H:%M}（{zone_label(deadline.tzinfo)}）")
 
 # --- 2. template ---------------------------------------------------------------------------
 level, levels, scopes = template_choices(path, ctx.version, campaign.id, scope)
 with st.expander("② 下载上报模板（只需填写「累计参保人数」一列）", expanded=receipt is None
                  and not st.session_state.get(P + "file_seen")):
-    lv_col, scope_col = st.columns(2)
-    chosen_level = lv_col.selectbox("模板层级", levels, index=levels.index(level) if level in levels else 0,
-                                    format_func=lambda lv: LEVEL_LABELS.get(lv, lv), key=P + "tpl_level")
-    options = scopes.get(chosen_level) or []
-    names = dict(options)
-    scope_code = scope_col.selectbox("填报单位（模板列出其下属单位）", [c for c, _ in options],
-                                     format_func=lambda c: f"{names[c]}（{c}）", key=P + "tpl_scope")
+    if not levels:
+        st.info("您负责的单位不在本活动中，没有可下载的模板。请在左侧「参保活动」中选择您所在的活动。",
+                icon=":material/info:")
+    else:
+        lv_col, scope_col = st.columns(2)
+        chosen_level = lv_col.selectbox("模板层级", levels, index=levels.index(level) if level in levels else 0,
+                                        format_func=lambda lv: LEVEL_LABELS.get(lv, lv), key=P + "tpl_level")
+        options = scopes.get(chosen_level) or []
+        names = dict(options)
+        scope_code = scope_col.selectbox("填报单位（模板列出其下属单位）", [c for c, _ in options],
+                                         format_func=lambda c: f"{names[c]}（{c}）", key=P + "tpl_scope",
+                                         placeholder="（本层级没有可选的单位）")
 
-    def make_template() -> bytes:
-        with Store(path).read() as con:
-            return template.build(con, campaign, scope_code, chosen_level, day).content
+        def make_template() -> bytes:
+            with Store(path).read() as con:
+                return template.build(con, campaign, scope_code, chosen_level, day).content
 
-    st.download_button("下载模板（.xlsx）", make_template, icon=":material/download:",
-                       file_name=(f"{campaign.name}_上报模板_{names.get(scope_code, '')}_"
-                                  f"{template.FILE_LEVEL_WORDS.get(chosen_level, chosen_level)}.xlsx"),
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=P + "tpl_download")
-    st.caption("模板已填好单位代码和名称、任务数和上次上报数；请不要修改单位代码和名称。")
+        st.download_button("下载模板（.xlsx）", make_template, icon=":material/download:",
+                           file_name=(f"{campaign.name}_上报模板_{names.get(scope_code, '')}_"
+                                      f"{template.FILE_LEVEL_WORDS.get(chosen_level, chosen_level)}.xlsx"),
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           key=P + "tpl_download")
+        st.caption("模板已填好单位代码和名称、任务数和上次上报数；请不要修改单位代码和名称。")
 
 # --- 3. file, preview, confirm -------------------------------------------------------------
 st.subheader("③ 上传文件并核对")
 generation = st.session_state.get(P + "generation", 0)
+limit_mb = ui.upload_limit_mb()
+# The browser refuses a larger file before sending it (max_upload_size); ui.chrome_css puts the
+# widget's words in Chinese.
 uploaded = st.file_uploader(
-    f"选择文件（.xlsx、.xls、.csv，不超过 {settings.max_upload_bytes() // 1048576} MB）", key=f"{P}file:{generation}",
-    help=f"支持 Excel（.xlsx、.xls、WPS）和 CSV（UTF-8 或 GBK）；文件不超过 "
-         f"{settings.max_upload_bytes() // 1048576} MB。")
+    f"选择文件（.xlsx、.xls、.csv，不超过 {limit_mb} MB）", key=f"{P}file:{generation}",
+    max_upload_size=limit_mb,
+    help=f"支持 Excel（.xlsx、.xls、WPS）和 CSV（UTF-8 或 GBK）；文件不超过 {limit_mb} MB。")
 
 def preview_and_confirm(uploaded) -> None:
     st.session_state[P + "file_seen"] = True
+    too_large = bounds.size_problem(uploaded.size)
+    if too_large:
+        # Refused before its bytes are read (the browser normally refuses it before sending).
+        st.error(f"「{md(uploaded.name)}」不能上报：{too_large}", icon=":material/error:")
+        return
     content = uploaded.getvalue()
     version = ctx.version
     preview = check(path, version, campaign.id, content, uploaded.name, day, False, today, scope)
@@ -196,21 +229,29 @@ def preview_and_confirm(uploaded) -> None:
         preview = check(path, version, campaign.id, content, uploaded.name, effective, True, today,
                         scope)
 
-    rows_col, units_col, total_col = st.columns(3)
-    rows_col.metric("数据行", len(preview.rows))
-    units_col.metric("单位", preview.units)
-    total_col.metric("累计参保人数合计", f"{preview.total_enrolled:,}")
-    where = (f"读取了工作表「{md(preview.sheet)}」，表头在第 {preview.header_row} 行"
-             if preview.sheet else "")
-    ignored = (f"；未使用的列：{md('、'.join(map(str, preview.ignored_columns)))}"
-               if preview.ignored_columns else "")
-    date_note = "（文件中的日期）" if preview.date_source == "file" or effective != day else ""
-    st.caption(f"上报日期 {preview.report_date or '未确定'}{date_note}。{where}{ignored}")
-
-    for problem in preview.problems:
-        if problem.row is None:
-            (st.error if problem.severity == "error" else st.warning)(md(problem.message))
+    if preview.errors:
+        # One box: why the file cannot be taken (a file that is empty, not a table, too large …
+        # and the rows with errors), nothing stored; no figures of a file that was not read.
+        general = [p for p in preview.errors if p.row is None]
+        listed = [p for p in preview.errors if p.row is not None]
+        st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
+                 "请按下列说明修改文件后重新上传："
+                 + "".join("\n- " + md(p.text) for p in general + listed[:50])
+                 + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
+                 icon=":material/error:")
     if preview.lines:
+        rows_col, units_col, total_col = st.columns(3)
+        rows_col.metric("数据行", len(preview.rows))
+        units_col.metric("单位", preview.units)
+        total_col.metric("累计参保人数合计", f"{preview.total_enrolled:,}")
+        # A CSV file has no worksheets: only where its header is.
+        where = ("" if not preview.sheet else f"表头在第 {preview.header_row} 行"
+                 if preview.sheet == "CSV" else
+                 f"读取了工作表「{md(preview.sheet)}」，表头在第 {preview.header_row} 行")
+        ignored = (f"；未使用的列：{md('、'.join(map(str, preview.ignored_columns)))}"
+                   if preview.ignored_columns else "")
+        date_note = "（文件中的日期）" if preview.date_source == "file" or effective != day else ""
+        st.caption(f"上报日期 {preview.report_date or '未确定'}{date_note}。{where}{ignored}")
         frame = preview.frame()
         colours = {"错误": "background-color: #fde2e1; color: #8b0000",
                    "需确认": "background-color: #fff4d6; color: #7a4b00",
@@ -223,12 +264,6 @@ def preview_and_confirm(uploaded) -> None:
                          "说明": st.column_config.TextColumn(width="large")})
 
     if preview.errors:
-        listed = [p for p in preview.errors if p.row is not None]
-        st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
-                 "请按下列说明修改文件后重新上传。"
-                 + "".join("\n- " + md(str(p).replace("[错误] ", "")) for p in listed[:50])
-                 + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
-                 icon=":material/error:")
         archived = st.session_state.setdefault(P + "archived", {})
         key = f"{preview.sha256}:{effective}"
         if key not in archived:
@@ -248,7 +283,7 @@ def preview_and_confirm(uploaded) -> None:
     if preview.warnings:
         with st.container(border=True):
             st.markdown(f"**有 {len(preview.warnings)} 条提醒需要您确认：**")
-            st.markdown("\n".join(f"- {md(p)}" for p in preview.warnings))
+            st.markdown("\n".join(f"- {md(p.text)}" for p in preview.warnings))
             accept = st.checkbox("我已逐条核对以上提醒，数字无误，确认上报",
                                  key=f"{P}accept:{preview.sha256}:{effective}")
     ready = bool(uploader) and accept
@@ -264,7 +299,7 @@ def preview_and_confirm(uploaded) -> None:
         except ingest.UploadRejected as rejected:
             st.session_state[P + "flash"] = (
                 "error", "上报未保存：数据在检查后发生了变化，请重新核对。"
-                + "；".join(str(p) for p in rejected.preview.problems))
+                + "；".join(p.text for p in rejected.preview.problems))
         except StorageError as exc:
             st.session_state[P + "flash"] = ("error", str(exc))
         else:
@@ -299,7 +334,7 @@ else:
             messages = uploads.problems(con, int(picked))
             raw = uploads.raw_file(con, campaign.id, int(picked))
         if messages:
-            st.markdown("\n".join(f"- {md(p)}" for p in messages))
+            st.markdown("\n".join(f"- {TAGS[p.severity]} {md(p.text)}" for p in messages))
         else:
             st.caption("这次上报没有错误或提醒。")
         if raw is not None:

@@ -57,6 +57,13 @@ def sources(tx: Session, campaign_id: str) -> set[str]:
                          {"c": campaign_id}))
 
 
+def latest_date(tx: Session, campaign_id: str, source: str, until: dt.date) -> dt.date | None:
+    """The latest report date on or before `until` that has a figure that counts, or None."""
+    return tx.value("""SELECT max(report_date) FROM figures
+                       WHERE campaign_id = :c AND source = :s AND report_date <= :until""",
+                    {"c": campaign_id, "s": source, "until": until})
+
+
 def parents_report(tx: Session, campaign_id: str, source: str) -> bool:
     """Whether any unit with units below it has a report of its own (withdrawn ones too)."""
     return bool(tx.value("""

@@ -17,11 +17,15 @@ def insert_set(tx: Session, *, campaign_id: str, level: str, scope_code: str, so
                note: str | None, file_name: str | None, sha256: str | None,
                upload_id: int | None, created_by: str | None, created_at: dt.datetime,
                rows: pd.DataFrame) -> int:
-    """A new target set with its rows (unit_code and COUNTS); returns its id."""
+    """A new target set with its rows (unit_code and COUNTS); returns its id.
+
+    Its number (第 N 版) counts the campaign's sets; the id, global, orders them."""
     set_id = tx.next_id("target_set_ids")
     tx.run("""INSERT INTO target_sets (id, campaign_id, level, scope_code, source, note,
-                  file_name, sha256, upload_id, created_by, created_at)
-              VALUES (:id, :c, :level, :scope, :source, :note, :file, :sha, :upload, :by, :at)""",
+                  file_name, sha256, upload_id, created_by, created_at, number)
+              VALUES (:id, :c, :level, :scope, :source, :note, :file, :sha, :upload, :by, :at,
+                      (SELECT coalesce(max(number), 0) + 1 FROM target_sets
+                       WHERE campaign_id = :c))""",
            {"id": set_id, "c": campaign_id, "level": level, "scope": scope_code,
             "source": source, "note": note, "file": file_name, "sha": sha256,
             "upload": upload_id, "by": created_by, "at": created_at})
@@ -33,6 +37,17 @@ def insert_set(tx: Session, *, campaign_id: str, level: str, scope_code: str, so
 def set_row(tx: Session, campaign_id: str, set_id: int) -> dict | None:
     return tx.row("SELECT * FROM target_sets WHERE campaign_id = :c AND id = :id",
                   {"c": campaign_id, "id": set_id})
+
+
+def number(tx: Session, set_id: int) -> int | None:
+    """A set's number in its campaign (第 N 版)."""
+    return tx.value("SELECT number FROM target_sets WHERE id = :id", {"id": set_id})
+
+
+def id_of(tx: Session, campaign_id: str, number: int) -> int | None:
+    """The id of a campaign's set numbered `number`, or None."""
+    return tx.value("SELECT id FROM target_sets WHERE campaign_id = :c AND number = :n",
+                    {"c": campaign_id, "n": number})
 
 
 def set_checksum(tx: Session, set_id: int, sha256: str | None) -> None:

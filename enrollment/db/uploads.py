@@ -4,15 +4,20 @@ withdrawal, and the demo data's stand-in uploads."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pandas as pd
 
 from .engine import Session
 
-# The columns of `uploads`, in table order.
+# The columns of `uploads` a caller gives, in table order; `number` (the last column) is given
+# here: it counts the uploads of a campaign and source, in two series (TARGETS_SERIES).
 COLUMNS = ("id", "campaign_id", "kind", "source", "file_name", "sha256", "size", "content",
            "uploader", "uploaded_at", "report_date", "status", "messages", "row_count",
            "unit_count", "total_enrolled", "on_time", "withdraws")
+# Friday reports and their withdrawals are numbered together (第 1 号上报, 撤回第 1 号 …);
+# the files of target tables apart.
+TARGETS_SERIES = "(kind = 'targets') = (CAST(:kind AS VARCHAR) = 'targets')"
 
 # An accepted upload that a later withdrawal undid.
 _WITHDRAWN = "EXISTS (SELECT 1 FROM uploads w WHERE w.kind = 'withdrawal' AND w.withdraws = {u}.id)"
@@ -22,14 +27,42 @@ def new_id(tx: Session) -> int:
     return tx.next_id("upload_ids")
 
 
-def insert(tx: Session, **values) -> None:
-    """One upload log entry; columns not given are NULL."""
+def next_number(tx: Session, campaign_id: str, source: str, kind: str) -> int:
+    """The number the next upload of this kind gets in its campaign (1 for the first).
+
+    Computed inside the writing transaction: writes are serialised (one writer at a time).
+    """
+    # column(), not value(): a half-read result would block registering a frame afterwards.
+    return tx.column(f"SELECT coalesce(max(number), 0) + 1 FROM uploads "
+                     f"WHERE campaign_id = :c AND source = :s AND {TARGETS_SERIES}",
+                     {"c": campaign_id, "s": source, "kind": kind})[0]
+
+
+def insert(tx: Session, **values) -> int:
+    """One upload log entry; columns not given are NULL. Returns its number in the campaign."""
     unknown = set(values) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown upload columns {sorted(unknown)}")
-    tx.run(f"INSERT INTO uploads ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join(':' + c for c in COLUMNS)})",
-           {c: values.get(c) for c in COLUMNS})
+    number = next_number(tx, values["campaign_id"], values["source"], values["kind"])
+    tx.run(f"INSERT INTO uploads ({', '.join(COLUMNS)}, number) "
+           f"VALUES ({', '.join(':' + c for c in COLUMNS)}, :number)",
+           {**{c: values.get(c) for c in COLUMNS}, "number": number})
+    return number
+
+
+def id_of(tx: Session, campaign_id: str, number: int) -> int | None:
+    """The id of a campaign's report or withdrawal numbered `number` (real uploads)."""
+    return tx.value("SELECT id FROM uploads WHERE campaign_id = :c AND source = 'upload' "
+                    "AND kind <> 'targets' AND number = :n", {"c": campaign_id, "n": number})
+
+
+def numbers(tx: Session, ids: Iterable[int]) -> dict[int, int]:
+    """The numbers of uploads, by id."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return {}
+    return dict(tx.tuples("SELECT id, number FROM uploads "
+                          "WHERE id IN (SELECT unnest(CAST(:ids AS BIGINT[])))", {"ids": ids}))
 
 
 def log(tx: Session, campaign_id: str, uploader: str | None, limit: int,
@@ -96,6 +129,19 @@ def latest_withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> 
         ORDER BY id DESC LIMIT 1""", {"c": campaign_id, "who": uploader})
 
 
+def last_activity(tx: Session) -> dict[str, dt.datetime]:
+    """Per campaign, when its latest real upload (report or withdrawal) arrived."""
+    return dict(tx.tuples("SELECT campaign_id, max(uploaded_at) FROM uploads "
+                          "WHERE source = 'upload' AND kind IN ('report', 'withdrawal') "
+                          "GROUP BY campaign_id"))
+
+
 def insert_frame(tx: Session, rows: pd.DataFrame) -> None:
-    """Many log entries at once (columns COLUMNS), e.g. the stand-ins of demo data."""
-    tx.insert_frame("uploads", rows[list(COLUMNS)])
+    """Many log entries of one campaign, source and kind at once (columns COLUMNS), e.g. the
+    stand-ins of demo data; numbered after the campaign's last one, in id order."""
+    if rows.empty:
+        return
+    first = rows.iloc[0]
+    start = next_number(tx, first["campaign_id"], first["source"], first["kind"])
+    frame = rows[list(COLUMNS)].sort_values("id").assign(number=range(start, start + len(rows)))
+    tx.insert_frame("uploads", frame)

@@ -18,7 +18,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from ..labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS
+from ..labels import COLUMN_LABELS, DEMO_BADGE, LEVEL_LABELS, STATUS_LABELS, zone_label
 from ..metrics import reporting
 from ..text import xlsx_workbook
 from .model import ExportData, cn_date, percent
@@ -277,7 +277,7 @@ def _reporting_sheet(book, fmts: _Formats, data: ExportData) -> None:
     ws = book.add_worksheet("上报情况")
     headers = ["单位", "本周上报", "首次上报时间", "上报人", "最近上报日期"]
     deadline = data.campaign.deadline(data.as_of)
-    line = (f"第{data.week}周上报截止时间 {deadline:%Y-%m-%d %H:%M}（{deadline.tzname()}）　"
+    line = (f"第{data.week}周上报截止时间 {deadline:%Y-%m-%d %H:%M}（{zone_label(deadline.tzinfo)}）　"
             f"{data.source_note}")
     _heading(ws, fmts, _title(data, f"各{label}本周上报情况"), line, headers)
     table = _reporting_rows(status)

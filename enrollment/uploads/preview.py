@@ -130,7 +130,7 @@ class Preview:
                 "文件中的单位": line.written,
                 "对应单位": line.name or "",
                 "单位代码": line.code or "",
-                "累计参保人数": _count(report.enrolled) if report else cellvalues.cell_text(line.enrolled),
+                "累计参保人数": _count(report.enrolled) if report else _written(line.enrolled),
                 "上次上报": _count(report.previous) if report else "",
                 "任务数": _count(report.target) if report else "",
                 "检查结果": status,
@@ -144,6 +144,15 @@ class Preview:
 def _count(value: int | None) -> str:
     """A count as the preview shows it: with thousands separators, blank when unknown."""
     return "" if value is None else f"{value:,}"
+
+
+def _written(value: object) -> str:
+    """A count as written in a row that was not taken (an error): a whole number gets its
+    thousands separators like the others, anything else stays as written."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return f"{int(value):,}"
+    text = cellvalues.cell_text(value)
+    return f"{int(text):,}" if cellvalues.NUMBER.match(text) and text.lstrip("+-").isdigit() else text
 
 
 @dataclass
