@@ -30,6 +30,7 @@ from .metrics import progress, quality, reporting
 from .text import md
 
 CONTEXT_KEY = "_context"
+MISSING = "—"        # an empty cell of a table (st.dataframe's own word for it is "None")
 OPEN_VIEWER = Viewer(None, open_mode=True)
 PENDING_CAMPAIGN_KEY = "campaign:pending"
 ENTRY_MARK = "_entry_ran"

@@ -132,7 +132,7 @@ with tab_charts:
         st.plotly_chart(chart.figure, theme=None, width=chart.width,
                         config={"displayModeBar": False}, key=f"export:{chart.key}")
 with tab_table:
-    for lv in data.levels:
+    for lv in workbook.sheet_levels(data):
         frame = workbook.sheet_frame(data, lv)
         st.markdown(f"**各{LEVEL_LABELS.get(lv, lv)}**（{len(frame)} 个，按完成率排名）")
         st.dataframe(
@@ -142,7 +142,9 @@ with tab_table:
                            "与序时目标差距（百分点）": st.column_config.NumberColumn(format="%+.2f"),
                            "任务数": st.column_config.NumberColumn(format="localized"),
                            "累计参保人数": st.column_config.NumberColumn(format="localized"),
-                           "较上周增加": st.column_config.NumberColumn(format="localized")})
+                           "较上周增加": st.column_config.NumberColumn(format="localized"),
+                           "最近上报日期": st.column_config.DateColumn(format="YYYY-MM-DD")},
+                     placeholder=ui.MISSING)
 with tab_text:
     st.markdown(bulletin.draft(data).markdown())
 with tab_board:

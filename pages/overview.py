@@ -127,7 +127,7 @@ def show_table() -> None:
     order = first + [c for c in table.columns if c not in first and c != COLUMN_LABELS["code"]] \
         + [COLUMN_LABELS["code"]]
     st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
-                 column_config=ui.COLUMN_CONFIG, column_order=order)
+                 column_config=ui.COLUMN_CONFIG, column_order=order, placeholder=ui.MISSING)
     name = overview.file_stem(ctx, result, view.unit)
     with st.container(horizontal=True):
         st.download_button("下载 CSV", tables.to_csv_bytes(table), f"{name}.csv", "text/csv",
@@ -141,7 +141,8 @@ def show_reporting() -> None:
     codes = list(children["code"]) if not children.empty else [view.code]
     status = ui.load_week_status(ctx, as_of, codes)
     st.markdown(overview.reporting_markdown(status, campaign, as_of))
-    st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch")
+    st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch",
+                 placeholder=ui.MISSING)
 
 
 def show_low_income() -> None:
@@ -152,7 +153,7 @@ def show_low_income() -> None:
     below = int((low["低收入人口参保率"] < 100).sum())
     st.markdown(f"低收入人口参保率要求 **100%**；未达到的单位 **:red[{below}]** 个。")
     st.dataframe(tables.highlight_below(low, "低收入人口参保率", 100), hide_index=True,
-                 width="stretch", column_config=ui.column_config(low))
+                 width="stretch", column_config=ui.column_config(low), placeholder=ui.MISSING)
 
 
 def show_quality() -> None:
@@ -161,7 +162,7 @@ def show_quality() -> None:
         st.success("未发现异常：没有累计数下降、单周增幅异常、超过任务数或与下级合计不符的情况。")
         return
     st.markdown(f"发现 **{len(flags)}** 处需要核实的数据：")
-    st.dataframe(flags, hide_index=True, width="stretch")
+    st.dataframe(flags, hide_index=True, width="stretch", placeholder=ui.MISSING)
 
 
 def show_comparison() -> None:
@@ -171,7 +172,7 @@ def show_comparison() -> None:
     compared = overview.compare_weeks(result, ui.load_progress(ctx, other, view=view.code),
                                       view.code)
     st.dataframe(compared, hide_index=True, width="stretch",
-                 column_config=ui.column_config(compared))
+                 column_config=ui.column_config(compared), placeholder=ui.MISSING)
 
 
 TABS = {"趋势": show_trend, "明细表": show_table, "上报情况": show_reporting,

@@ -56,7 +56,7 @@ def history(path: str, version: int, campaign_id: str, uploader: str | None):
 
 
 def show_receipt(receipt: ingest.Receipt) -> None:
-    st.success(f"上报成功：第 {receipt.upload_id} 号上报已保存。", icon=":material/task_alt:")
+    st.success(f"上报成功：第 {receipt.shown_number} 号上报已保存。", icon=":material/task_alt:")
     with st.container(border=True):
         st.markdown("**上报回执**")
         st.markdown("\n".join(f"- {label}：**{md(value)}**" for label, value in receipt.details()))
@@ -102,7 +102,7 @@ if receipt is not None:
     show_receipt(receipt)
     left, right = st.columns(2)
     with left:
-        withdraw_button(receipt.uploader or "", receipt.upload_id, P + "undo_receipt")
+        withdraw_button(receipt.uploader or "", receipt.shown_number, P + "undo_receipt")
     if right.button("继续上报其他文件", icon=":material/upload_file:"):
         st.session_state.pop(P + "receipt", None)
         st.rerun()
@@ -261,7 +261,7 @@ def preview_and_confirm(uploaded) -> None:
         st.dataframe(styled, hide_index=True, width="stretch", key=P + "preview",
                      column_config={
                          "行号": st.column_config.NumberColumn(width="small"),
-                         "说明": st.column_config.TextColumn(width="large")})
+                         "说明": st.column_config.TextColumn(width="large")}, placeholder=ui.MISSING)
 
     if preview.errors:
         archived = st.session_state.setdefault(P + "archived", {})
@@ -272,7 +272,7 @@ def preview_and_confirm(uploaded) -> None:
                               uploader=uploader or None, date_confirmed=confirmed, today=today,
                               allowed_units=scope, address=address, role=viewer.role)
             except ingest.UploadRejected as rejected:
-                archived[key] = rejected.upload_id
+                archived[key] = rejected.number
             except StorageError:
                 pass
         if archived.get(key):
@@ -325,22 +325,25 @@ else:
     st.dataframe(uploads.history_table(log), hide_index=True, width="stretch",
                  key=P + "log", column_config={
                      "累计参保人数合计": st.column_config.NumberColumn(format="localized"),
-                     "说明": st.column_config.TextColumn(width="large")})
+                     "说明": st.column_config.TextColumn(width="large")}, placeholder=ui.MISSING)
+    entries = log.set_index("id")
     picked = st.selectbox("查看某次上报的详情", log["id"].tolist(), index=None, key=P + "detail",
                           placeholder="选择上报编号",
-                          format_func=lambda i: f"第 {i} 号 · {log.set_index('id').loc[i, 'file_name']}")
+                          format_func=lambda i: f"第 {entries.loc[i, 'number']} 号 · "
+                                                f"{entries.loc[i, 'file_name']}")
     if picked is not None:
+        number = int(entries.loc[picked, "number"])
         with Store(path).read() as con:
             messages = uploads.problems(con, int(picked))
-            raw = uploads.raw_file(con, campaign.id, int(picked))
+            raw = uploads.raw_file(con, campaign.id, number)
         if messages:
             st.markdown("\n".join(f"- {TAGS[p.severity]} {md(p.text)}" for p in messages))
         else:
             st.caption("这次上报没有错误或提醒。")
         if raw is not None:
-            def record_export(upload_id=int(picked), file_name=raw[0]) -> None:
+            def record_export(number=number, file_name=raw[0]) -> None:
                 audit.log(store, uploader or None, "export",
-                          f"下载第 {upload_id} 号上报的原始文件「{file_name}」", address,
+                          f"下载第 {number} 号上报的原始文件「{file_name}」", address,
                           campaign_id=campaign.id, role=viewer.role)
 
             st.download_button("下载当时上传的原始文件", raw[1], file_name=raw[0],
@@ -349,9 +352,9 @@ else:
         with Store(path).read() as con:
             latest = withdrawals.withdrawable(con, campaign.id, uploader)
         if latest is not None and receipt is None:
-            st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['id']} 号（{md(latest['file_name'])}，"
+            st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['number']} 号（{md(latest['file_name'])}，"
                         f"上报日期 {latest['report_date']}）。")
-            withdraw_button(uploader, int(latest["id"]), P + "undo_latest")
+            withdraw_button(uploader, int(latest["number"]), P + "undo_latest")
 
 st.subheader("单位数字历史")
 if reported.empty:
@@ -365,5 +368,6 @@ else:
             revisions = uploads.unit_history(con, campaign.id, unit)
         st.dataframe(uploads.revision_table(revisions), hide_index=True, width="stretch",
                      key=P + "revisions", column_config={
-                         "累计参保人数": st.column_config.NumberColumn(format="localized")})
+                         "累计参保人数": st.column_config.NumberColumn(format="localized")},
+                     placeholder=ui.MISSING)
         st.caption("同一上报日期有多个版本时，以最新版本（当前有效）为准；撤回产生的版本恢复撤回前的数字。")

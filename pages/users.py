@@ -96,7 +96,7 @@ st.dataframe(pd.DataFrame([{
     "负责单位": "、".join(f"{names.get(c, c)}（{c}）" for c in u.units),
     "状态": accounts.status_label(u, now), "最近登录": when(u.last_login_at),
     "创建时间": when(u.created_at), "创建人": u.created_by or "",
-} for u in users]), hide_index=True, width="stretch", key=P + "table")
+} for u in users]), hide_index=True, width="stretch", key=P + "table", placeholder=ui.MISSING)
 
 units = unit_choices(ctx.path, ctx.version)
 roles = list(ROLE_LABELS)

@@ -10,6 +10,7 @@ python=${PYTHON:-python3}
 
 packages=(chromium fonts-noto-cjk)           # chart export (kaleido drives Chromium)
 [ "$dev" = 1 ] && packages+=(poppler-utils)  # tests look at exported PDFs (pdftoppm)
+[ "$dev" = 1 ] && packages+=(libreoffice-writer-nogui)  # tests print the Word 通报稿 to PDF
 "$python" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()

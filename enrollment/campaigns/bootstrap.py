@@ -46,6 +46,11 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
         with store.read() as tx:
             exists = db.campaigns.exists(tx, definition.id)
             loaded = db.targets.shipped_checksums(tx, definition.id)
+            # A file made before campaigns had an issuer (migration 8) gets the shipped one.
+            unsigned = exists and definition.issuer and not db.campaigns.get(tx, definition.id)["issuer"]
+        if unsigned:
+            with store.write() as tx:
+                db.campaigns.set_issuer(tx, definition.id, definition.issuer)
         pending = []
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
@@ -73,7 +78,8 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                                       content=content, created_by="系统内置")
                 report.target_sets_added.append(spec["file"])
                 audit.record(tx, actor, "targets_changed",
-                             f"载入内置目标任务表「{Path(spec['file']).name}」（第 {set_id} 套），"
+                             f"载入内置目标任务表「{Path(spec['file']).name}」"
+                             f"（第 {db.targets.number(tx, set_id)} 版），"
                              f"{len(table.rows)} 个单位", address, campaign_id=definition.id)
     return report
 

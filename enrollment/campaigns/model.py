@@ -40,6 +40,7 @@ class Campaign:
     notice: str | None = None
     source: str = "created"
     extra: dict = field(default_factory=dict, compare=False, repr=False)
+    issuer: str | None = None          # 发文机关署名 of its bulletins, e.g. 晋城市医疗保障局
 
     # --- calendar -------------------------------------------------------------------------
     @property
@@ -128,7 +129,7 @@ def from_toml(path: Path) -> Campaign:
                              if "low_income_goal" in raw else None),
             contribution_yuan=raw.get("contribution_yuan"),
             contribution_note=raw.get("contribution_note"), notice=raw.get("notice"),
-            source="shipped",
+            source="shipped", issuer=raw.get("issuer"),
             extra={"extra_units": raw.get("extra_units", []), "targets": raw.get("targets", [])})
     except KeyError as exc:
         raise CampaignError(f"活动定义文件 {path.name} 缺少字段 {exc}") from exc
@@ -154,7 +155,7 @@ def insert(tx: Session, c: Campaign) -> None:
         "end_date": c.end, "goal": c.goal, "low_income_goal": c.low_income_goal,
         "deadline_weekday": c.deadline_weekday, "deadline_time": c.deadline_time,
         "contribution_yuan": c.contribution_yuan, "contribution_note": c.contribution_note,
-        "notice": c.notice, "source": c.source})
+        "notice": c.notice, "source": c.source, "issuer": c.issuer})
 
 
 def _from_row(row: dict) -> Campaign:
@@ -164,7 +165,7 @@ def _from_row(row: dict) -> Campaign:
         end=row["end_date"], goal=row["goal"], low_income_goal=row["low_income_goal"],
         deadline_weekday=row["deadline_weekday"], deadline_time=row["deadline_time"],
         contribution_yuan=row["contribution_yuan"], contribution_note=row["contribution_note"],
-        notice=row["notice"], source=row["source"])
+        notice=row["notice"], source=row["source"], issuer=row["issuer"])
 
 
 def list_campaigns(tx: Session) -> list[Campaign]:

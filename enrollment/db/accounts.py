@@ -82,7 +82,9 @@ def logged_in(tx: Session, name: str, now: dt.datetime) -> None:
 
 def last_campaign(tx: Session, name: str) -> str | None:
     """The campaign the account used last (None before its first use or without account)."""
-    return tx.value("SELECT last_campaign FROM users WHERE name = :name", {"name": name})
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT last_campaign FROM users WHERE name = :name", {"name": name})
+    return found[0] if found else None
 
 
 def set_last_campaign(tx: Session, name: str, campaign_id: str) -> None:

@@ -41,13 +41,17 @@ def set_row(tx: Session, campaign_id: str, set_id: int) -> dict | None:
 
 def number(tx: Session, set_id: int) -> int | None:
     """A set's number in its campaign (第 N 版)."""
-    return tx.value("SELECT number FROM target_sets WHERE id = :id", {"id": set_id})
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT number FROM target_sets WHERE id = :id", {"id": set_id})
+    return found[0] if found else None
 
 
 def id_of(tx: Session, campaign_id: str, number: int) -> int | None:
     """The id of a campaign's set numbered `number`, or None."""
-    return tx.value("SELECT id FROM target_sets WHERE campaign_id = :c AND number = :n",
-                    {"c": campaign_id, "n": number})
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT id FROM target_sets WHERE campaign_id = :c AND number = :n",
+                      {"c": campaign_id, "n": number})
+    return found[0] if found else None
 
 
 def set_checksum(tx: Session, set_id: int, sha256: str | None) -> None:
@@ -75,8 +79,10 @@ def current(tx: Session, campaign_id: str, level: str | None = None) -> pd.DataF
     """Each unit's current target row, with the unit's name and level (of one level, or all)."""
     return tx.frame("""
         SELECT u.code, u.name, u.level, u.parent_code, t.task, t.baseline,
-               t.registered_population, t.resident_population, t.low_income, t.set_id
+               t.registered_population, t.resident_population, t.low_income, t.set_id,
+               s.number
         FROM current_targets t JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code
+        JOIN target_sets s ON s.id = t.set_id
         WHERE t.campaign_id = :c AND (CAST(:level AS VARCHAR) IS NULL OR u.level = :level)
         ORDER BY u.depth, u.position""", {"c": campaign_id, "level": level})
 
@@ -121,7 +127,7 @@ def history(tx: Session, campaign_id: str) -> pd.DataFrame:
     """Every target set of the campaign, newest first, with how many of its units it still
     gives the current task (current_units) of all its units (units)."""
     return tx.frame("""
-        SELECT s.id AS set_id, s.level, s.scope_code, min(su.name) AS scope_name,
+        SELECT s.id AS set_id, s.number, s.level, s.scope_code, min(su.name) AS scope_name,
                s.source, s.note, s.file_name, s.upload_id, s.created_by, s.created_at,
                count(t.unit_code) AS units, sum(t.task) AS total_task,
                count(c.unit_code) AS current_units
@@ -131,7 +137,7 @@ def history(tx: Session, campaign_id: str) -> pd.DataFrame:
                ON c.campaign_id = s.campaign_id AND c.unit_code = t.unit_code AND c.set_id = s.id
         LEFT JOIN units su ON su.campaign_id = s.campaign_id AND su.code = s.scope_code
         WHERE s.campaign_id = :c
-        GROUP BY s.id, s.level, s.scope_code, s.source, s.note, s.file_name, s.upload_id,
+        GROUP BY s.id, s.number, s.level, s.scope_code, s.source, s.note, s.file_name, s.upload_id,
                  s.created_by, s.created_at
         ORDER BY s.id DESC""", {"c": campaign_id})
 

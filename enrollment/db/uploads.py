@@ -52,8 +52,10 @@ def insert(tx: Session, **values) -> int:
 
 def id_of(tx: Session, campaign_id: str, number: int) -> int | None:
     """The id of a campaign's report or withdrawal numbered `number` (real uploads)."""
-    return tx.value("SELECT id FROM uploads WHERE campaign_id = :c AND source = 'upload' "
-                    "AND kind <> 'targets' AND number = :n", {"c": campaign_id, "n": number})
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT id FROM uploads WHERE campaign_id = :c AND source = 'upload' "
+                      "AND kind <> 'targets' AND number = :n", {"c": campaign_id, "n": number})
+    return found[0] if found else None
 
 
 def numbers(tx: Session, ids: Iterable[int]) -> dict[int, int]:
@@ -79,14 +81,16 @@ def log(tx: Session, campaign_id: str, uploader: str | None, limit: int,
             WHERE campaign_id = :c AND source = 'upload' AND kind IN ('report', 'withdrawal')
               AND (CAST(:who AS VARCHAR) IS NULL OR uploader = :who)
             ORDER BY id DESC LIMIT :n)
-        SELECT u.id, u.uploaded_at, u.uploader, u.kind, u.file_name, u.report_date,
+        SELECT u.id, u.number, u.uploaded_at, u.uploader, u.kind, u.file_name, u.report_date,
                CASE WHEN w.id IS NOT NULL THEN 'withdrawn' ELSE u.status END AS status,
                u.row_count, u.unit_count, u.total_enrolled, u.on_time, u.withdraws,
-               w.id AS withdrawn_by, u.size,
+               o.number AS withdraws_number, w.id AS withdrawn_by,
+               w.number AS withdrawn_by_number, u.size,
                CASE WHEN length(u.messages) <= :most THEN u.messages END AS messages,
                length(u.messages) AS messages_length
         FROM uploads u JOIN shown s ON s.id = u.id
         LEFT JOIN uploads w ON w.kind = 'withdrawal' AND w.withdraws = u.id
+        LEFT JOIN uploads o ON o.id = u.withdraws
         ORDER BY u.id DESC""",
         {"c": campaign_id, "who": uploader or None, "n": limit, "most": messages_read})
 
@@ -110,10 +114,10 @@ def content(tx: Session, campaign_id: str, upload_id: int) -> tuple[str | None, 
 
 
 def same_file(tx: Session, campaign_id: str, sha256: str, report_date: dt.date | None) -> list[tuple]:
-    """Accepted, not withdrawn report uploads with this checksum: (id, uploader, uploaded_at,
-    report_date), those for `report_date` first."""
+    """Accepted, not withdrawn report uploads with this checksum: (number, uploader,
+    uploaded_at, report_date), those for `report_date` first."""
     return tx.tuples(f"""
-        SELECT id, uploader, uploaded_at, report_date FROM uploads u
+        SELECT number, uploader, uploaded_at, report_date FROM uploads u
         WHERE campaign_id = :c AND sha256 = :s AND kind = 'report' AND status = 'accepted'
           AND source = 'upload' AND NOT {_WITHDRAWN.format(u='u')}
         ORDER BY report_date = :d DESC, id""", {"c": campaign_id, "s": sha256, "d": report_date})
@@ -122,7 +126,8 @@ def same_file(tx: Session, campaign_id: str, sha256: str, report_date: dt.date |
 def latest_withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:
     """The uploader's latest accepted upload that has not been withdrawn, or None."""
     return tx.row(f"""
-        SELECT id, file_name, report_date, uploaded_at, unit_count, total_enrolled FROM uploads u
+        SELECT id, number, file_name, report_date, uploaded_at, unit_count, total_enrolled
+        FROM uploads u
         WHERE campaign_id = :c AND kind = 'report' AND source = 'upload' AND status = 'accepted'
           AND uploader IS NOT DISTINCT FROM CAST(:who AS VARCHAR)
           AND NOT {_WITHDRAWN.format(u='u')}

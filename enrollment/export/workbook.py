@@ -1,6 +1,6 @@
 """The Excel 通报表 (xlsxwriter): one ranked sheet per level, ready to print and to edit.
 
-Each level sheet: a title and a line with the date, week, 序时进度 and data source; the header;
+Each level sheet (the level asked for, and other levels with tasks): a title and a line with the date, week, 序时进度 and data source; the header;
 one row per unit, best completion first, with target, enrolled, completion, 序时进度, gap to the
 序时目标, week change and status; behind units filled red and units that did not report this
 week grey (cell formats, not conditional formatting, so WPS and old Excel show them and the
@@ -334,6 +334,14 @@ def _low_income_sheet(book, fmts: _Formats, data: ExportData) -> bool:
     return True
 
 
+def sheet_levels(data: ExportData) -> list[str]:
+    """The levels that get a sheet: the level asked for, and every other level below the scope
+    with at least one task (a level whose units all lack one would print pages of
+    「目标未录入」: 1,729 villages, 46 pages, for Jincheng)."""
+    return [lv for lv in data.levels
+            if lv == data.level or (data.frames[lv]["status"] != "no_target").any()]
+
+
 def build(data: ExportData) -> bytes:
     """The 通报表 workbook of the export."""
     buffer = io.BytesIO()
@@ -341,9 +349,10 @@ def build(data: ExportData) -> bytes:
     book.set_properties({"title": _title(data, LEVEL_LABELS.get(data.level, data.level)),
                          "subject": data.when, "comments": data.source_note})
     fmts = _Formats(book)
-    for level in data.levels:
+    levels = sheet_levels(data)
+    for level in levels:
         _level_sheet(book, fmts, data, level)
-    book.worksheets()[data.levels.index(data.level)].activate()
+    book.worksheets()[levels.index(data.level)].activate()
     _reporting_sheet(book, fmts, data)
     _low_income_sheet(book, fmts, data)
     book.close()

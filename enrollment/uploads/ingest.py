@@ -394,16 +394,16 @@ def _check_duplicate_file(tx: Session, preview: Preview) -> None:
     rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
     if not rows:
         return
-    upload_id, uploader, uploaded_at, day = rows[0]
+    number, uploader, uploaded_at, day = rows[0]
     local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
     who = f"由「{uploader}」" if uploader else ""
     if day == preview.report_date:
         preview.problems.append(Problem(
-            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
+            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {number} 号上报，上报日期 {day}），"
                   "不会重复计入。如需更正，请修改文件后再上传"))
     else:
         preview.problems.append(Problem(
-            None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
+            None, f"这个文件与第 {number} 号上报（上报日期 {day}）的文件完全相同，"
                   "是否误传了以前的文件？请确认", WARNING))
 
 
@@ -437,7 +437,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
         on_time = (campaign.is_on_time(preview.report_date, now)
                    if preview.report_date and not blocked else None)
         stored = content if len(content) <= settings.max_upload_bytes() else None
-        db.uploads.insert(
+        number = db.uploads.insert(
             tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
             file_name=file_name, sha256=preview.sha256, size=len(content), content=stored,
             uploader=uploader, uploaded_at=now, report_date=preview.report_date,
@@ -447,23 +447,23 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
         if not blocked:
             _insert_reports(tx, campaign_id, SOURCE, preview.report_date, preview.rows, upload_id)
             audit.record(tx, uploader, "upload",
-                         f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
+                         f"第 {number} 号上报「{file_name}」，上报日期 {preview.report_date}，"
                          f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
                          address, campaign_id=campaign_id, role=role, now=now)
         else:
             first = (preview.errors or preview.warnings)[0]
             audit.record(tx, uploader, "upload_rejected",
-                         f"第 {upload_id} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
+                         f"第 {number} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
                          f"{len(preview.warnings)} 条未确认的提醒），未保存任何数字；{first}",
                          address, campaign_id=campaign_id, role=role, now=now)
     if blocked:
-        raise UploadRejected(preview, upload_id, warnings_only=not preview.errors)
+        raise UploadRejected(preview, upload_id, warnings_only=not preview.errors, number=number)
     return Receipt(upload_id, campaign_id, file_name, preview.report_date, len(preview.rows),
                    preview.units, preview.total_enrolled, now, on_time,
                    uploader, campaign.deadline(preview.report_date), preview.total_amount,
                    preview.total_low_income,
                    sum(1 for r in preview.rows if r.replaces not in (None, r.enrolled)),
-                   len(preview.warnings))
+                   len(preview.warnings), number)
 
 
 def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.date,

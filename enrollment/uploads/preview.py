@@ -172,6 +172,11 @@ class Receipt:
     total_low_income: int | None = None
     corrected: int = 0                # units whose figure for the date changed (a correction)
     warnings_accepted: int = 0
+    number: int | None = None         # 第 N 号: the upload's number in its campaign (the id keys it)
+
+    @property
+    def shown_number(self) -> int:
+        return self.upload_id if self.number is None else self.number
 
     @property
     def uploaded_local(self) -> dt.datetime:
@@ -184,13 +189,13 @@ class Receipt:
         return f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
 
     def summary(self) -> str:
-        return (f"已接收第 {self.upload_id} 号上报：{self.file_name}，上报日期 {self.report_date}，"
+        return (f"已接收第 {self.shown_number} 号上报：{self.file_name}，上报日期 {self.report_date}，"
                 f"{self.rows} 行、{self.units} 个单位，累计参保人数合计 {self.total_enrolled:,}；"
                 f"{self.uploaded_local:%Y-%m-%d %H:%M} {self.timing}")
 
     def details(self) -> list[tuple[str, str]]:
         """The receipt as label/value pairs, for the page."""
-        out = [("上报编号", f"第 {self.upload_id} 号"), ("文件名", self.file_name),
+        out = [("上报编号", f"第 {self.shown_number} 号"), ("文件名", self.file_name),
                ("上报日期", f"{self.report_date:%Y-%m-%d}"), ("数据行数", f"{self.rows} 行"),
                ("单位数", f"{self.units} 个"), ("累计参保人数合计", f"{self.total_enrolled:,}")]
         if self.total_amount is not None:
@@ -207,8 +212,10 @@ class Receipt:
 class UploadRejected(Exception):
     """The upload has errors (or unaccepted warnings) and changed nothing but the archive."""
 
-    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool):
+    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool,
+                 number: int | None = None):
         self.preview = preview
         self.upload_id = upload_id
+        self.number = number              # 第 N 号 of the archived attempt
         self.warnings_only = warnings_only
         super().__init__("；".join(str(p) for p in preview.problems))
