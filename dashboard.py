@@ -2,16 +2,21 @@
 
 import streamlit as st
 
-from enrollment import settings, ui
-from enrollment.db import DatabaseUnavailable, StorageError
-from enrollment.identity import access, websession
 from enrollment.labels import APP_TITLE, OPEN_MODE_BANNER
-from enrollment.text import md
 
+# Before the heavier imports: on the first visit after a server start the browser's tab shows
+# this file's name ("dashboard") until the page's title arrives.
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
-# Less empty space above the content: leaders look at this on a 768-pixel-high projector.
-st.html("<style>@media (min-width: 800px) {.block-container{padding-top:2.2rem}}</style>")
+
+from enrollment import chrome, settings, ui  # noqa: E402
+from enrollment.db import DatabaseUnavailable, StorageError  # noqa: E402
+from enrollment.identity import access, websession  # noqa: E402
+from enrollment.text import md  # noqa: E402
+
+# Less empty space above the content (leaders look at this on a 768-pixel-high projector), and
+# Chinese for the English words of Streamlit's widgets, from the first paint on.
+st.html(chrome.chrome_css())
 
 try:
     settings.secret()                   # a short secret stops the app here, not after a login
@@ -38,7 +43,11 @@ pages += [st.Page(ui.refusal_page, title=p.title, icon=":material/block:",
           for p in access.refused(viewer)]
 # st.navigation comes before any widget of this file: in Streamlit 1.67 the first change of a
 # widget created before it is lost (the first rerun after a page load resets it).
-navigation = st.navigation(pages, position="hidden" if len(specs) == 1 else "sidebar")
+# The menu is our own (chrome.menu): client.showSidebarNavigation is off in .streamlit/config.toml, so
+# that the first visit after a server start never shows Streamlit's listing of pages/ (English
+# file names) before this call replaces it.
+navigation = st.navigation(pages, position="hidden")
+chrome.menu(specs)
 websession.sync_cookie(store, viewer)
 if viewer.open_mode:
     # One slim line in the page's top margin: the projector view must still fit 768 pixels.

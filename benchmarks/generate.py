@@ -69,7 +69,7 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
         tasks = rng.integers(300, 3000, size=len(codes)) // 10 * 10
         set_id = con.raw.execute("SELECT nextval('target_set_ids')").fetchone()[0]
         con.raw.execute("INSERT INTO target_sets VALUES (?, ?, 'community', ?, 'benchmark', "
-                    "'基准测试数据', NULL, NULL, NULL, 'benchmark', now()::TIMESTAMP)",
+                    "'基准测试数据', NULL, NULL, NULL, 'benchmark', now()::TIMESTAMP, 1)",
                     [set_id, campaign.id, campaign.region_code])
         targets = pd.DataFrame({"set_id": set_id, "campaign_id": campaign.id, "unit_code": codes,
                                 "task": tasks, "baseline": None, "registered_population": None,
@@ -80,8 +80,8 @@ def build(size: str, path: Path, seed: int = 20211119) -> Built:
                         "resident_population::BIGINT, low_income::BIGINT FROM bench_targets")
         upload_id = con.raw.execute("SELECT nextval('upload_ids')").fetchone()[0]
         con.raw.execute("INSERT INTO uploads (id, campaign_id, kind, source, file_name, uploader, "
-                    "uploaded_at, status) VALUES (?, ?, 'report', 'upload', '基准测试数据', "
-                    "'benchmark', now()::TIMESTAMP, 'accepted')", [upload_id, campaign.id])
+                    "uploaded_at, status, number) VALUES (?, ?, 'report', 'upload', '基准测试数据', "
+                    "'benchmark', now()::TIMESTAMP, 'accepted', 1)", [upload_id, campaign.id])
         final = rng.uniform(0.85, 1.02, size=len(codes))
         days = [campaign.week_end_of(w) for w in range(1, WEEKS + 1)]
         shares = np.sort(rng.uniform(0, 1, size=(len(codes), WEEKS)), axis=1)

@@ -57,6 +57,15 @@ COLUMN_LABELS = {
 
 TARGETS_MISSING = "目标任务未录入"
 
+# Time zones as people here name them (ENROLLMENT_TIMEZONE); others keep their IANA name.
+ZONE_LABELS = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "Asia/Urumqi": "乌鲁木齐时间",
+               "Asia/Hong_Kong": "香港时间", "Asia/Macau": "澳门时间", "Asia/Taipei": "台北时间"}
+
+
+def zone_label(zone: str) -> str:
+    """北京时间 for Asia/Shanghai: the words on a deadline, never an abbreviation like CST."""
+    return ZONE_LABELS.get(str(zone), str(zone))
+
 # Target tables (目标任务): versions, where they came from, their columns.
 TARGET_SET_STATUS = {"current": "当前使用", "partly": "部分使用", "replaced": "已被替换"}
 TARGET_SOURCE_LABELS = {"shipped": "系统内置", "upload": "文件载入", "allocation": "测算分解",

@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from . import campaigns, db
-from .campaigns import bootstrap
+from .campaigns import bootstrap, choice
 from .campaigns.model import Campaign
 from .db import Store
 from .identity.access import Viewer
@@ -30,6 +30,7 @@ from .metrics import groups, progress, quality, reporting
 from .text import md
 
 CONTEXT_KEY = "_context"
+MISSING = "—"        # an empty cell of a table (st.dataframe's own word for it is "None")
 OPEN_VIEWER = Viewer(None, open_mode=True)
 PENDING_CAMPAIGN_KEY = "campaign:pending"
 ENTRY_MARK = "_entry_ran"
@@ -95,7 +96,7 @@ def build_context(viewer: Viewer = OPEN_VIEWER, version: int | None = None) -> C
     _ensure_ready(store.target)
     version = store.data_version() if version is None else version
     with st.sidebar:
-        campaign = campaign_picker(store.target, version)
+        campaign = campaign_picker(store.target, version, viewer)
         source = source_picker(store.target, version, campaign) if campaign else "upload"
     ctx = Context(store.target, version, campaign, source, viewer)
     st.session_state[CONTEXT_KEY] = ctx
@@ -216,6 +217,19 @@ def load_groups(ctx: Context, as_of: dt.date, code: str) -> pd.DataFrame:
     return _groups(ctx.path, ctx.version, ctx.campaign, as_of, ctx.source, code)
 
 
+def _default_week(path: str, version: int, campaign: Campaign, source: str,
+                  today: dt.date) -> dt.date:
+    with Store(path).read() as con:
+        return reporting.default_week(con, campaign, source, today)
+
+
+def default_week(ctx: Context) -> dt.date:
+    """The week a page opens at: the latest one with reports (see reporting.default_week)."""
+    from .uploads.ingest import local_today
+
+    return _default_week(ctx.path, ctx.version, ctx.campaign, ctx.source, local_today())
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _path(path: str, version: int, campaign_id: str, code: str) -> list[db.units.Unit]:
     with Store(path).read() as con:
@@ -270,15 +284,34 @@ def unit_path(ctx: Context, code: str) -> list[db.units.Unit]:
 # Widgets take their starting value from the URL through `index` rather than by writing their
 # key into st.session_state before they exist, so the URL is the one source of a shared view.
 
-def campaign_picker(path: str, version: int) -> Campaign | None:
-    """The campaign select box, kept in the URL (?campaign=…) so a view can be shared."""
+OPENING_KEY = "campaign:opening"
+
+
+def _opening(path: str, viewer: Viewer) -> tuple[str | None, str | None]:
+    """(the campaign this session opens at, the account's remembered one), once per session
+    and account: the viewer's own campaign (enrollment/campaigns/choice.py)."""
+    key = (path, viewer.name)
+    kept = st.session_state.get(OPENING_KEY)
+    if kept is None or kept[0] != key:
+        with Store(path).read() as con:
+            last = db.accounts.last_campaign(con, viewer.name) if viewer.logged_in else None
+            opening = choice.default_for(con, viewer.name, viewer.user.units if viewer.user else ())
+        kept = (key, opening, last)
+        st.session_state[OPENING_KEY] = kept
+    return kept[1], kept[2]
+
+
+def campaign_picker(path: str, version: int, viewer: Viewer = OPEN_VIEWER) -> Campaign | None:
+    """The campaign select box, kept in the URL (?campaign=…) so a view can be shared; without
+    one the viewer's own campaign, which a logged-in account keeps for its next visit."""
     options = _campaigns(path, version)
     if not options:
         st.warning("还没有任何参保活动。")
         return None
     by_id = {c.id: c for c in options}
     ids = list(by_id)
-    wanted = st.query_params.get("campaign")
+    opening, remembered = _opening(path, viewer)
+    wanted = st.query_params.get("campaign") or opening
     pending = st.session_state.pop(PENDING_CAMPAIGN_KEY, None)     # set by select_campaign()
     if pending in ids:
         wanted = pending
@@ -287,6 +320,13 @@ def campaign_picker(path: str, version: int) -> Campaign | None:
                           format_func=lambda i: by_id[i].name)
     if st.query_params.get("campaign") != chosen:
         st.query_params["campaign"] = chosen
+    if viewer.logged_in and chosen != remembered:
+        try:
+            choice.remember(Store(path), viewer.name, chosen)
+        except db.StorageError:
+            pass            # a convenience: the page works without it (a full disk says so elsewhere)
+        key, opening, _ = st.session_state[OPENING_KEY]
+        st.session_state[OPENING_KEY] = (key, opening, chosen)
     return by_id[chosen]
 
 
@@ -330,7 +370,7 @@ def date_from_query(name: str) -> dt.date | None:
 
 
 def week_picker(campaign: Campaign, label: str, key: str, query: str,
-                default: dt.date | None = None, sidebar: bool = True) -> dt.date:
+                default: dt.date | None = None, sidebar: bool = True, **options) -> dt.date:
     """A week (its Friday, or the window's last day) of the campaign, kept in the URL."""
     days = progress.report_days(campaign)
     wanted = date_from_query(query)
@@ -339,7 +379,7 @@ def week_picker(campaign: Campaign, label: str, key: str, query: str,
         wanted = min(days, key=lambda d: abs((d - target).days))
     where = st.sidebar if sidebar else st
     day = where.selectbox(label, days, key=f"{key}:{campaign.id}", index=days.index(wanted),
-                          format_func=lambda d: week_label(campaign, d))
+                          format_func=lambda d: week_label(campaign, d), **options)
     if st.query_params.get(query) != day.isoformat():
         st.query_params[query] = day.isoformat()
     return day
@@ -424,7 +464,7 @@ def require(permission: str, ctx: Context | None = None) -> Context:
     return ctx
 
 
-# --- the Friday cycle (published weeks, copy buttons) -----------------------------------------
+# --- the Friday cycle (published weeks) -----------------------------------------------------
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _published_weeks(path: str, version: int, campaign_id: str) -> dict:
@@ -441,57 +481,3 @@ def published_badge(ctx: Context, as_of: dt.date) -> str | None:
     if ctx.source != "upload":
         return None
     return publishing.badge(_published_weeks(ctx.path, ctx.version, ctx.campaign.id).get(as_of))
-
-
-COPY_SCRIPT = """
-<script>
-(function () {
-  // A real copy: the Clipboard API where the page is a secure context (https, localhost),
-  // else a selected textarea and execCommand('copy'), which bureau intranets on plain http need.
-  document.querySelectorAll('button[data-copy]:not([data-ready])').forEach(function (button) {
-    button.setAttribute('data-ready', '1');
-    button.addEventListener('click', async function () {
-      var text = button.getAttribute('data-copy');
-      var done = false;
-      try {
-        if (navigator.clipboard && window.isSecureContext) {
-          await navigator.clipboard.writeText(text);
-          done = true;
-        }
-      } catch (e) { done = false; }
-      if (!done) {
-        var area = document.createElement('textarea');
-        area.value = text;
-        area.setAttribute('readonly', '');
-        area.style.position = 'fixed';
-        area.style.opacity = '0';
-        document.body.appendChild(area);
-        area.select();
-        try { done = document.execCommand('copy'); } catch (e) { done = false; }
-        area.remove();
-      }
-      button.textContent = done ? '已复制' : '复制失败，请手动选择文字复制';
-      setTimeout(function () { button.textContent = '复制'; }, 2500);
-    });
-  });
-})();
-</script>
-"""
-
-
-def copy_list(items: list[tuple[str, str]], key: str) -> None:
-    """Messages, each with a 复制 button that copies it to the clipboard (labels and texts are
-    escaped: they carry unit and contact names)."""
-    import html
-
-    rows = "".join(
-        f'<div class="copy-item" data-testid="copy-item" style="display:flex;gap:10px;'
-        f'align-items:flex-start;padding:6px 0;border-bottom:1px solid #eee">'
-        f'<div style="flex:1"><div style="font-size:0.8rem;color:#666">{html.escape(label)}</div>'
-        f'<div class="copy-text" style="white-space:pre-wrap">{html.escape(text)}</div></div>'
-        f'<button type="button" data-copy="{html.escape(text, quote=True)}" '
-        f'style="flex:none;padding:3px 12px;border:1px solid #ccc;border-radius:6px;'
-        f'background:#fff;cursor:pointer">复制</button></div>'
-        for label, text in items)
-    st.html(f'<div id="{html.escape(key, quote=True)}">{rows}</div>{COPY_SCRIPT}',
-            unsafe_allow_javascript=True)

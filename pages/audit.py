@@ -44,7 +44,8 @@ frame = load(ctx.path, ctx.store.data_version(), actor, tuple(actions), since, u
 shown = audit.table(frame)
 st.caption(f"共 {len(shown):,} 条" + ("（最多显示最新的 5,000 条）" if len(shown) >= 5000 else ""))
 st.dataframe(shown, hide_index=True, width="stretch", key=P + "table",
-             column_config={"内容": st.column_config.TextColumn(width="large")})
+             column_config={"内容": st.column_config.TextColumn(width="large")},
+             placeholder=ui.MISSING)
 
 
 def record_export() -> None:

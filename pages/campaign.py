@@ -88,9 +88,9 @@ if submitted:
 
 if len(shown.unit_windows):
     st.markdown("**单独设置集中参保期的单位**（其下属单位同样适用）")
-    st.dataframe(shown.unit_windows, hide_index=True, width="stretch")
+    st.dataframe(shown.unit_windows, hide_index=True, width="stretch", placeholder=ui.MISSING)
 st.markdown("**调整记录**")
 if len(shown.history):
-    st.dataframe(shown.history, hide_index=True, width="stretch")
+    st.dataframe(shown.history, hide_index=True, width="stretch", placeholder=ui.MISSING)
 else:
     st.caption("集中参保期没有调整过。")

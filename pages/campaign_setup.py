@@ -78,6 +78,8 @@ if region is not None:
         goal = c5.number_input("目标参保率（%）", min_value=1.0, max_value=100.0, value=97.0, step=0.5)
         low_income = c6.checkbox("低收入人口及稳定脱贫人口参保率要求 100%",
                                  value=programme == "residents")
+        issuer = st.text_input("发文机关署名（通报稿落款）", max_chars=regions.MAX_ISSUER,
+                               placeholder=f"例如：{region.name}医疗保障局")
         submitted = st.form_submit_button("创建活动", type="primary", icon=":material/add_circle:",
                                           disabled=plan is None)
     if submitted:
@@ -85,7 +87,7 @@ if region is not None:
             definition = regions.define(
                 id=campaign_id, name=name, region_code=region.code, levels=levels, start=start,
                 end=end, goal=f"{goal}%", programme=programme,
-                low_income_goal="1" if low_income else None)
+                low_income_goal="1" if low_income else None, issuer=issuer)
             created = regions.create(ctx.store, definition, actor=ctx.viewer.name,
                                      address=websession.client_address(), role=ctx.viewer.role)
         except regions.SetupError as exc:
@@ -94,3 +96,24 @@ if region is not None:
             st.session_state[f"{K}created"] = created.summary()
             ui.select_campaign(definition.id)        # the sidebar shows the new campaign
             st.rerun()
+
+# --- the current campaign's signature -----------------------------------------------------------
+if ctx.campaign is not None:
+    st.divider()
+    st.subheader("当前活动的通报稿落款", anchor=False)
+    with st.form(f"{K}issuer:{ctx.campaign.id}"):
+        typed = st.text_input(f"「{md(ctx.campaign.name)}」的发文机关署名", value=ctx.campaign.issuer or "",
+                              max_chars=regions.MAX_ISSUER, placeholder="例如：晋城市医疗保障局",
+                              help="印在 Word 通报稿末尾、成文日期之上。")
+        save = st.form_submit_button("保存落款", icon=":material/save:")
+    if save:
+        try:
+            regions.set_issuer(ctx.store, ctx.campaign.id, typed, actor=ctx.viewer.name,
+                               address=websession.client_address(), role=ctx.viewer.role)
+        except regions.SetupError as exc:
+            st.error(md(exc))
+        else:
+            st.session_state[f"{K}issuer_saved"] = True
+            st.rerun()
+    if st.session_state.pop(f"{K}issuer_saved", False):
+        st.success("落款已保存，之后生成的通报稿使用新的署名。", icon=":material/check_circle:")

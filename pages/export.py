@@ -68,7 +68,7 @@ if period == "month":
         month = pick("月份", months, "month", "export:month",
                      {m: f"{m[:4]}年{int(m[5:])}月" for m in months})
 else:
-    as_of = ui.week_picker(campaign, "截至", "export:as_of", "as_of")
+    as_of = ui.week_picker(campaign, "截至", "export:as_of", "as_of", default=ui.default_week(ctx))
 st.subheader("通报导出", anchor=False)
 ui.demo_banner(ctx)
 
@@ -174,9 +174,10 @@ if month is not None:
             "月初完成率": st.column_config.NumberColumn(format="percent"),
             "月末完成率": st.column_config.NumberColumn(format="percent"),
             "完成率变化（百分点）": st.column_config.NumberColumn(format="%+.2f"),
-            "排名变化": st.column_config.NumberColumn(format="%+d")})
+            "排名变化": st.column_config.NumberColumn(format="%+d")}, placeholder=ui.MISSING)
     st.caption("标红的单位本月每周完成率都低于序时目标；排名变化为正表示上升。")
-    st.dataframe(monthly.weekly_table(data), hide_index=True, width="stretch")
+    st.dataframe(monthly.weekly_table(data), hide_index=True, width="stretch",
+                 placeholder=ui.MISSING)
 
 
 # --- 发布, 锁定与例外, 通报归档 (the Friday cycle) ------------------------------------------------
@@ -296,7 +297,7 @@ def locks_section() -> None:
                 act(weeks.unlock, as_of, done=f"已解除{week_title}的锁定。", reason=why or None)
         locked = status[status["status"] != weeks.OPEN].rename(columns=weeks.STATUS_COLUMNS)
         if len(locked):
-            st.dataframe(locked, hide_index=True, width="stretch")
+            st.dataframe(locked, hide_index=True, width="stretch", placeholder=ui.MISSING)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -315,7 +316,7 @@ def archive_section() -> None:
         st.caption("还没有发布过通报。")
         return
     st.dataframe(publishing.archive_table(frame), hide_index=True, width="stretch",
-                 key="export:archive")
+                 key="export:archive", placeholder=ui.MISSING)
     titles = dict(zip(frame["id"].astype(int), frame["title"]))
     chosen = st.selectbox("下载已发布的通报（与当时发布的文件完全相同）", list(titles),
                           format_func=lambda i: f"第 {i} 号 · {titles[i]}", key="export:archived")
@@ -374,7 +375,7 @@ with tab_charts:
         st.plotly_chart(chart.figure, theme=None, width=chart.width,
                         config={"displayModeBar": False}, key=f"export:{chart.key}")
 with tab_table:
-    for lv in data.levels:
+    for lv in workbook.sheet_levels(data):
         frame = workbook.sheet_frame(data, lv)
         st.markdown(f"**各{LEVEL_LABELS.get(lv, lv)}**（{len(frame)} 个，按完成率排名）")
         st.dataframe(
@@ -384,7 +385,9 @@ with tab_table:
                            "与序时目标差距（百分点）": st.column_config.NumberColumn(format="%+.2f"),
                            "任务数": st.column_config.NumberColumn(format="localized"),
                            "累计参保人数": st.column_config.NumberColumn(format="localized"),
-                           "较上周增加": st.column_config.NumberColumn(format="localized")})
+                           "较上周增加": st.column_config.NumberColumn(format="localized"),
+                           "最近上报日期": st.column_config.DateColumn(format="YYYY-MM-DD")},
+                     placeholder=ui.MISSING)
 with tab_text:
     st.markdown(bulletin.draft(data).markdown())
 with tab_board:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from enrollment import ui
 from enrollment.export import charts, tables
-from enrollment.labels import TARGETS_MISSING
+from enrollment.labels import COLUMN_LABELS, TARGETS_MISSING
 from enrollment.metrics import groups, overview, progress
 from enrollment.text import md
 
@@ -13,7 +13,12 @@ campaign = ctx.campaign
 if campaign is None:
     st.stop()
 
-as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of")
+# The title and the week side by side (the week below the title on a phone): the week picker
+# is on the page itself, so a phone reaches it without opening the sidebar.
+with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+    title = st.empty()
+    as_of = ui.week_picker(campaign, "截至", "overview:as_of", "as_of", default=ui.default_week(ctx),
+                           sidebar=False, label_visibility="collapsed", width=250)
 # Only the shown unit and its children are computed (the roll-up runs over the unit's subtree);
 # an unknown code in the URL shows the top unit.
 wanted = st.query_params.get("unit")
@@ -37,7 +42,7 @@ def drill() -> None:
 
 
 # --- title, breadcrumb, banners ---------------------------------------------------------------
-st.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False)
+title.subheader(f"进度总览 · {md(view.unit['name'])}", anchor=False, width="content")
 st.caption(overview.caption(ctx, result))
 if published := ui.published_badge(ctx, as_of):     # the week's bulletin is out and locked
     st.badge(md(published), icon=":material/verified:", color="green")
@@ -55,16 +60,26 @@ if not ui.has_targets(ctx):
 # --- headline ---------------------------------------------------------------------------------
 trend = ui.load_trend(ctx, view.code)
 head = overview.headline(result, view.unit, trend)
-# A wrapping row: five across on a projector, two or three per line on a phone.
+
+
+def metric(label: str, value: str, change: overview.Change | None = None, **options) -> None:
+    """A headline figure; its change red with a down arrow when bad, grey when zero."""
+    st.metric(label, value, change.text if change else None,
+              delta_color=change.color if change else "normal",
+              delta_arrow=change.arrow if change else "auto", width="content", **options)
+
+
+# A wrapping row: five across on a projector, two or three per line on a phone; each figure
+# as wide as its text, so no change line is cut short.
 with st.container(horizontal=True, gap="small"):
-    st.metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help, width=165)
-    st.metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
-              "下方为与序时目标之差", width=165)
-    st.metric("序时进度", head.time_progress, width=140,
-              help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
-    st.metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数", width=115)
-    st.metric("预计期末完成率", head.projection, head.projection_gap, width=165,
-              help="按最近三周的平均增速推算到集中参保期最后一天")
+    metric("累计参保人数", head.enrolled, head.week_delta, help=head.enrolled_help)
+    metric("完成率", head.completion, head.gap, help="完成率 = 累计参保人数 ÷ 任务数；"
+           "下方为与序时目标之差")
+    metric("序时进度", head.time_progress,
+           help="（开始至截至日天数）÷（集中参保期天数），首尾两天都计入")
+    metric("剩余天数", head.days_left, help="截至日之后到集中参保期结束的天数")
+    metric("预计期末完成率", head.projection, head.projection_gap,
+           help="按最近三周的平均增速推算到集中参保期最后一天")
 st.markdown(head.summary_markdown)
 
 # --- ranking ----------------------------------------------------------------------------------
@@ -114,8 +129,12 @@ def show_table() -> None:
     table = tables.unit_table(frame.sort_values("completion", na_position="first"),
                               float(result.time_progress),
                               money=overview.shows_money(result, frame))
+    # 单位 and 状态 first (a phone shows them without scrolling sideways), the code last.
+    first = [COLUMN_LABELS["name"], COLUMN_LABELS["status"], COLUMN_LABELS["completion"]]
+    order = first + [c for c in table.columns if c not in first and c != COLUMN_LABELS["code"]] \
+        + [COLUMN_LABELS["code"]]
     st.dataframe(tables.highlight_behind(table), hide_index=True, width="stretch",
-                 column_config=ui.COLUMN_CONFIG)
+                 column_config=ui.COLUMN_CONFIG, column_order=order, placeholder=ui.MISSING)
     name = overview.file_stem(ctx, result, view.unit)
     with st.container(horizontal=True):
         st.download_button("下载 CSV", tables.to_csv_bytes(table), f"{name}.csv", "text/csv",
@@ -129,7 +148,8 @@ def show_reporting() -> None:
     codes = list(children["code"]) if not children.empty else [view.code]
     status = ui.load_week_status(ctx, as_of, codes)
     st.markdown(overview.reporting_markdown(status, campaign, as_of))
-    st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch")
+    st.dataframe(overview.reporting_table(status), hide_index=True, width="stretch",
+                 placeholder=ui.MISSING)
 
 
 def show_low_income() -> None:
@@ -140,7 +160,7 @@ def show_low_income() -> None:
     below = int((low["低收入人口参保率"] < 100).sum())
     st.markdown(f"低收入人口参保率要求 **100%**；未达到的单位 **:red[{below}]** 个。")
     st.dataframe(tables.highlight_below(low, "低收入人口参保率", 100), hide_index=True,
-                 width="stretch", column_config=ui.column_config(low))
+                 width="stretch", column_config=ui.column_config(low), placeholder=ui.MISSING)
 
 
 def show_groups() -> None:
@@ -148,7 +168,7 @@ def show_groups() -> None:
     summary = groups.summary(figures, view.code)
     st.markdown(f"{md(view.unit['name'])}各类人群参保情况（目标人数来自目标任务表，参保人数来自各单位上报）：")
     st.dataframe(tables.highlight_below(summary, "参保率", 100), hide_index=True, width="stretch",
-                 column_config=ui.column_config(summary))
+                 column_config=ui.column_config(summary), placeholder=ui.MISSING)
     keys = [g.key for g in campaign.terms.groups]
     labels = {g.key: g.name for g in campaign.terms.groups}
     chosen = st.selectbox("逐个单位查看", keys, format_func=labels.get, key="overview:group")
@@ -160,7 +180,8 @@ def show_groups() -> None:
         st.markdown(f"{md(labels[chosen])}参保率要求 **{goal:.0%}**；未达到的单位 **:red[{below}]** 个，"
                     f"共还差 **{int(rows['还差人数'].fillna(0).sum()):,}** 人。")
         shown = tables.highlight_below(rows, "参保率", 100 * float(goal))
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=ui.column_config(rows))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=ui.column_config(rows),
+                 placeholder=ui.MISSING)
 
 
 def show_quality() -> None:
@@ -169,7 +190,7 @@ def show_quality() -> None:
         st.success("未发现异常：没有累计数下降、单周增幅异常、超过任务数或与下级合计不符的情况。")
         return
     st.markdown(f"发现 **{len(flags)}** 处需要核实的数据：")
-    st.dataframe(flags, hide_index=True, width="stretch")
+    st.dataframe(flags, hide_index=True, width="stretch", placeholder=ui.MISSING)
 
 
 def show_comparison() -> None:
@@ -179,7 +200,7 @@ def show_comparison() -> None:
     compared = overview.compare_weeks(result, ui.load_progress(ctx, other, view=view.code),
                                       view.code)
     st.dataframe(compared, hide_index=True, width="stretch",
-                 column_config=ui.column_config(compared))
+                 column_config=ui.column_config(compared), placeholder=ui.MISSING)
 
 
 TABS = {"趋势": show_trend, "明细表": show_table, "上报情况": show_reporting,

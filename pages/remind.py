@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from enrollment import ui
+from enrollment import chrome, ui
 from enrollment.cycle import contacts, reminders
 from enrollment.db import Store
 from enrollment.identity import websession
@@ -49,12 +49,13 @@ with tab_due:
         st.success(md(found.group_message), icon=":material/task_alt:")
     else:
         st.markdown("**发到工作群的消息**")
-        ui.copy_list([("全体单位", found.group_message)], key="remind-group")
+        chrome.copy_list([("全体单位", found.group_message)], key="remind-group")
         st.markdown(f"**逐个单位催报**（{len(found.missing)} 个未上报，{len(found.late)} 个逾期上报）")
-        ui.copy_list([(f"{r.name} · {r.status} · {r.person or '未录入责任人'} · "
+        chrome.copy_list([(f"{r.name} · {r.status} · {r.person or '未录入责任人'} · "
                        f"{r.phone or '未录入电话'}", r.message) for r in found.due], key="remind-units")
         st.dataframe(found.table(), hide_index=True, width="stretch", key=P + "table",
-                     column_config={"催报内容": st.column_config.TextColumn(width="large")})
+                     column_config={"催报内容": st.column_config.TextColumn(width="large")},
+                     placeholder=ui.MISSING)
         sms = found.sms_frame()
         st.download_button(f"下载短信平台导入表（CSV，{len(sms)} 条）", csv_bytes(sms),
                            f"催报短信-第{found.week}周-{found.as_of:%Y%m%d}.csv", "text/csv",
@@ -74,7 +75,7 @@ with tab_contacts:
         shown = shown.head(2000)
     table = contacts.table(shown)
     if not ctx.viewer.can("manage_contacts"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", placeholder=ui.MISSING)
         st.caption("联系人由管理员维护。")
         st.stop()
     flash = st.session_state.pop(P + "flash", None)
@@ -82,7 +83,8 @@ with tab_contacts:
         (st.success if flash[0] else st.error)(md(flash[1]))
     who = dict(actor=ctx.viewer.name, role=ctx.viewer.role, address=websession.client_address())
     edited = st.data_editor(table, hide_index=True, width="stretch", key=P + f"editor:{level}",
-                            disabled=["单位代码", "单位", "层级"], num_rows="fixed")
+                            disabled=["单位代码", "单位", "层级"], num_rows="fixed",
+                            placeholder=ui.MISSING)
     if st.button("保存联系人", type="primary", icon=":material/save:", key=P + "save"):
         rows = contacts.edited_rows(table, edited)
         try:
@@ -114,7 +116,7 @@ with tab_contacts:
         if checked.ok:
             preview = pd.DataFrame([{"行号": r, "单位": name, "责任人": person or "", "联系电话": phone or ""}
                                     for r, _, name, person, phone in checked.rows])
-            st.dataframe(preview, hide_index=True, width="stretch")
+            st.dataframe(preview, hide_index=True, width="stretch", placeholder=ui.MISSING)
             if st.button(f"载入 {len(checked.rows)} 个单位的联系人", type="primary", key=P + "load"):
                 try:
                     contacts.load(ctx.store, campaign.id, uploaded.getvalue(), uploaded.name, **who)

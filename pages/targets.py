@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from enrollment import db, ui
+from enrollment import chrome, db, ui
 from enrollment.db import Store
 from enrollment.export import tables
 from enrollment.files.problems import errors, warnings
@@ -74,15 +74,15 @@ def show_targets(rows: pd.DataFrame) -> pd.DataFrame:
         TARGET_COLUMN_LABELS["growth"]: st.column_config.NumberColumn(format="%.2f%%"),
         **{TARGET_COLUMN_LABELS[k]: st.column_config.NumberColumn(format="localized")
            for k in ("task", "baseline", "registered_population", "resident_population",
-                     "low_income")}})
+                     "low_income")}}, placeholder=ui.MISSING)
     return table
 
 
 def show_problems(problems) -> None:
     for p in errors(problems):
-        st.error(md(str(p).removeprefix("[错误] ")), icon=":material/error:")
+        st.error(md(p.text), icon=":material/error:")
     for p in warnings(problems):
-        st.warning(md(str(p).removeprefix("[提醒] ")), icon=":material/warning:")
+        st.warning(md(p.text), icon=":material/warning:")
 
 
 def preview_frame(table: targets.TargetTable) -> pd.DataFrame:
@@ -223,8 +223,9 @@ with tab_load:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", key=f"{K}template")
     st.text_input("录入人", key=f"{K}by", placeholder="例如：周家坝街道 张三")
-    upload = st.file_uploader("选择任务分解表文件", type=["xlsx", "xls", "csv"],
-                              key=f"{K}file:{round_}")
+    upload = st.file_uploader(f"选择任务分解表文件（.xlsx、.xls、.csv，不超过 {chrome.upload_limit_mb()} MB）",
+                              type=["xlsx", "xls", "csv"], key=f"{K}file:{round_}",
+                              max_upload_size=chrome.upload_limit_mb())
     if upload is not None:
         content = upload.getvalue()
         table = _check(PATH, VERSION, campaign.id, content)
@@ -238,7 +239,8 @@ with tab_load:
             preview = preview_frame(table)
             st.dataframe(preview, hide_index=True, width="stretch", height=fit(len(preview)),
                          column_config={c: st.column_config.NumberColumn(format="localized")
-                                        for c in preview.columns[3:] if c != "问题"})
+                                        for c in preview.columns[3:] if c != "问题"},
+                         placeholder=ui.MISSING)
         show_problems([p for p in table.problems if p.row is not None])
         note = (st.text_input("说明（可选）", key=f"{K}note", placeholder="例如：万州周办发〔2022〕1号 附件1")
                 if table.ok else None)
@@ -277,7 +279,8 @@ def allocation_tool() -> None:
                            file_name=f"{campaign.id}-{scope}-基础数据.csv", mime="text/csv",
                            icon=":material/download:", key=f"{K}base-template")
         base_file = st.file_uploader("选择基础数据文件（每个单位一行，含上年参保人数、人口等列）",
-                                     type=["xlsx", "xls", "csv"], key=f"{K}base:{round_}")
+                                     type=["xlsx", "xls", "csv"], key=f"{K}base:{round_}",
+                                     max_upload_size=chrome.upload_limit_mb())
         if base_file is not None:
             base_content = base_file.getvalue()
     else:
@@ -285,7 +288,7 @@ def allocation_tool() -> None:
             base_frame, hide_index=True, width="stretch", num_rows="fixed",
             disabled=["单位代码", "单位名称", targets.CURRENT_TASK_HEADER], key=f"{K}editor:{scope}:{round_}",
             column_config={c: st.column_config.NumberColumn(c, min_value=0, step=1, format="%d")
-                           for c in base_frame.columns[2:]})
+                           for c in base_frame.columns[2:]}, placeholder="")
         if edited.iloc[:, 2:].notna().any().any():
             base_content = edited.to_csv(index=False).encode("utf-8")
         else:
@@ -362,7 +365,8 @@ def allocation_tool() -> None:
             st.dataframe(frame, hide_index=True, width="stretch", height=fit(len(frame)),
                          column_config={
                              allocation.GROWTH_HEADER: st.column_config.NumberColumn(format="percent"),
-                             allocation.TASK_HEADER: st.column_config.NumberColumn(format="localized")})
+                             allocation.TASK_HEADER: st.column_config.NumberColumn(format="localized")},
+                         placeholder=ui.MISSING)
             content = result.to_csv()
             st.download_button("下载测算结果（CSV）", content,
                                file_name=f"{campaign.id}-{scope}-测算结果.csv", mime="text/csv",
@@ -389,11 +393,13 @@ with tab_history:
     else:
         shown = tables.target_history(history)
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            TARGET_COLUMN_LABELS["total_task"]: st.column_config.NumberColumn(format="localized")})
+            TARGET_COLUMN_LABELS["total_task"]: st.column_config.NumberColumn(format="localized")},
+                     placeholder=ui.MISSING)
         st.caption("「当前使用」的版本决定各单位的任务数；新版本保存后，旧版本标为「已被替换」但不会删除。")
         ids = list(history["set_id"])
+        numbers = dict(zip(history["set_id"], history["number"]))
         chosen = st.selectbox("查看版本", ids, key=f"{K}version",
-                              format_func=lambda i: f"第 {i} 版")
+                              format_func=lambda i: f"第 {numbers[i]} 版")
         info = history.set_index("set_id").loc[chosen]
         rows, original = _version(PATH, VERSION, campaign.id, int(chosen))
         show_targets(rows)
@@ -402,9 +408,9 @@ with tab_history:
             c1.download_button(f"下载原始文件：{md(original[0])}", original[1], file_name=original[0],
                                icon=":material/download:", key=f"{K}original")
         if info["status"] != "current":
-            if c2.button(f"恢复第 {chosen} 版为当前任务表", key=f"{K}restore",
+            if c2.button(f"恢复第 {numbers[chosen]} 版为当前任务表", key=f"{K}restore",
                          icon=":material/restore:"):
-                saved = targets.restore(store, campaign.id, int(chosen),
+                saved = targets.restore(store, campaign.id, int(numbers[chosen]),
                                         created_by=ctx.viewer.name
                                         or st.session_state.get(f"{K}by") or None,
                                         address=websession.client_address(),

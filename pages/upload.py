@@ -4,10 +4,11 @@ import datetime as dt
 
 import streamlit as st
 
-from enrollment import db, settings, ui
+from enrollment import campaigns, chrome, db, ui
 from enrollment.db import StorageError, Store
+from enrollment.files import bounds
 from enrollment.identity import audit, websession
-from enrollment.labels import LEVEL_LABELS
+from enrollment.labels import LEVEL_LABELS, zone_label
 from enrollment.text import TextError, clean_text, md
 from enrollment.uploads import ingest, rights, template, withdrawals
 from enrollment.uploads import log as uploads
@@ -22,6 +23,7 @@ scope = rights.of_viewer(viewer, rights.UPLOAD).units
 address = websession.client_address()
 
 P = f"upload:{campaign.id}:"          # session keys of this page, per campaign
+TAGS = {"error": ":red-badge[错误]", "warning": ":orange-badge[提醒]"}
 store = ctx.store
 path = ctx.path
 
@@ -40,10 +42,10 @@ def template_choices(path: str, version: int, campaign_id: str, scope: tuple[str
     with Store(path).read() as con:
         level = template.report_level(con, campaign_id)
         levels = db.units.levels_by_depth(con, campaign_id)[1:] or [level]
-        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv)
-                       if scope is None or u.code in scope] for lv in levels}
+        scopes = {lv: [(u.code, u.name) for u in template.scopes(con, campaign_id, lv, scope)]
+                  for lv in levels}
     if scope is not None:
-        levels = [lv for lv in levels if scopes.get(lv)] or levels
+        levels = [lv for lv in levels if scopes.get(lv)]
     return level, levels, scopes
 
 
@@ -54,7 +56,7 @@ def history(path: str, version: int, campaign_id: str, uploader: str | None):
 
 
 def show_receipt(receipt: ingest.Receipt) -> None:
-    st.success(f"上报成功：第 {receipt.upload_id} 号上报已保存。", icon=":material/task_alt:")
+    st.success(f"上报成功：第 {receipt.shown_number} 号上报已保存。", icon=":material/task_alt:")
     with st.container(border=True):
         st.markdown("**上报回执**")
         st.markdown("\n".join(f"- {label}：**{md(value)}**" for label, value in receipt.details()))
@@ -100,11 +102,29 @@ if receipt is not None:
     show_receipt(receipt)
     left, right = st.columns(2)
     with left:
-        withdraw_button(receipt.uploader or "", receipt.upload_id, P + "undo_receipt")
+        withdraw_button(receipt.uploader or "", receipt.shown_number, P + "undo_receipt")
     if right.button("继续上报其他文件", icon=":material/upload_file:"):
         st.session_state.pop(P + "receipt", None)
         st.rerun()
     st.divider()
+
+# A 填报员 in a campaign that has none of their units: say so, and offer their own campaigns.
+if scope is not None:
+    with Store(path).read() as con:
+        own = [c for c in campaigns.list_campaigns(con)
+               if c.id in db.units.campaigns_of(con, scope)]
+        if campaign.id not in {c.id for c in own}:
+            held = db.units.names_in_any_campaign(con, scope)
+            st.warning(f"您负责的单位（{md('、'.join(held.get(c, c) for c in scope))}）不在本活动"
+                       f"「{md(campaign.name)}」中，不能在这里上报。"
+                       + ("请选择您所在的参保活动：" if own else "请联系管理员核对您的负责单位。"),
+                       icon=":material/swap_horiz:")
+            for other in own:
+                if st.button(md(other.name), key=f"{P}switch:{other.id}",
+                             icon=":material/arrow_forward:"):
+                    ui.select_campaign(other.id)
+                    st.rerun()
+            st.stop()
 
 # --- 1. who and which date -----------------------------------------------------------------
 today = ingest.local_today()
@@ -121,8 +141,8 @@ if viewer.logged_in:
         if scope is not None:
             with Store(path).read() as con:
                 names = db.units.names(con, campaign.id, scope)
-            st.caption("负责单位：" + md("、".join(names[c] for c in scope if c in names)
-                                       or "（本活动中没有您负责的单位）") + "及其下属单位")
+            st.caption("负责单位：" + md("、".join(names[c] for c in scope if c in names))
+                       + "及其下属单位")
 else:
     if "upload:uploader" not in st.session_state:
         # Widget state is dropped while another page is shown; the name is kept apart from it.
@@ -143,7 +163,7 @@ day = date_col.date_input("上报日期（数字截至哪天）", value=default,
                           help="默认是本周五。上报日期须在集中参保期内。")
 deadline = campaign.deadline(day)
 st.caption(f"{ui.week_label(campaign, campaign.week_end(day))}，截止时间 "
-           f"{deadline:%Y-%m-%d %H:%M}（{deadline.tzinfo}）")
+           f"{deadline:%Y-%m-%d %H:%M}（{zone_label(deadline.tzinfo)}）")
 with Store(path).read() as con:
     locked = rights.lock_note(con, campaign, day)      # a published week: say so before the upload
 if locked:
@@ -153,35 +173,48 @@ if locked:
 level, levels, scopes = template_choices(path, ctx.version, campaign.id, scope)
 with st.expander("② 下载上报模板（只需填写「累计参保人数」一列）", expanded=receipt is None
                  and not st.session_state.get(P + "file_seen")):
-    lv_col, scope_col = st.columns(2)
-    chosen_level = lv_col.selectbox("模板层级", levels, index=levels.index(level) if level in levels else 0,
-                                    format_func=lambda lv: LEVEL_LABELS.get(lv, lv), key=P + "tpl_level")
-    options = scopes.get(chosen_level) or []
-    names = dict(options)
-    scope_code = scope_col.selectbox("填报单位（模板列出其下属单位）", [c for c, _ in options],
-                                     format_func=lambda c: f"{names[c]}（{c}）", key=P + "tpl_scope")
+    if not levels:
+        st.info("您负责的单位不在本活动中，没有可下载的模板。请在左侧「参保活动」中选择您所在的活动。",
+                icon=":material/info:")
+    else:
+        lv_col, scope_col = st.columns(2)
+        chosen_level = lv_col.selectbox("模板层级", levels, index=levels.index(level) if level in levels else 0,
+                                        format_func=lambda lv: LEVEL_LABELS.get(lv, lv), key=P + "tpl_level")
+        options = scopes.get(chosen_level) or []
+        names = dict(options)
+        scope_code = scope_col.selectbox("填报单位（模板列出其下属单位）", [c for c, _ in options],
+                                         format_func=lambda c: f"{names[c]}（{c}）", key=P + "tpl_scope",
+                                         placeholder="（本层级没有可选的单位）")
 
-    def make_template() -> bytes:
-        with Store(path).read() as con:
-            return template.build(con, campaign, scope_code, chosen_level, day).content
+        def make_template() -> bytes:
+            with Store(path).read() as con:
+                return template.build(con, campaign, scope_code, chosen_level, day).content
 
-    st.download_button("下载模板（.xlsx）", make_template, icon=":material/download:",
-                       file_name=(f"{campaign.name}_上报模板_{names.get(scope_code, '')}_"
-                                  f"{template.FILE_LEVEL_WORDS.get(chosen_level, chosen_level)}.xlsx"),
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=P + "tpl_download")
-    st.caption("模板已填好单位代码和名称、任务数和上次上报数；请不要修改单位代码和名称。")
+        st.download_button("下载模板（.xlsx）", make_template, icon=":material/download:",
+                           file_name=(f"{campaign.name}_上报模板_{names.get(scope_code, '')}_"
+                                      f"{template.FILE_LEVEL_WORDS.get(chosen_level, chosen_level)}.xlsx"),
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           key=P + "tpl_download")
+        st.caption("模板已填好单位代码和名称、任务数和上次上报数；请不要修改单位代码和名称。")
 
 # --- 3. file, preview, confirm -------------------------------------------------------------
 st.subheader("③ 上传文件并核对")
 generation = st.session_state.get(P + "generation", 0)
+limit_mb = chrome.upload_limit_mb()
+# The browser refuses a larger file before sending it (max_upload_size); chrome.chrome_css puts the
+# widget's words in Chinese.
 uploaded = st.file_uploader(
-    f"选择文件（.xlsx、.xls、.csv，不超过 {settings.max_upload_bytes() // 1048576} MB）", key=f"{P}file:{generation}",
-    help=f"支持 Excel（.xlsx、.xls、WPS）和 CSV（UTF-8 或 GBK）；文件不超过 "
-         f"{settings.max_upload_bytes() // 1048576} MB。")
+    f"选择文件（.xlsx、.xls、.csv，不超过 {limit_mb} MB）", key=f"{P}file:{generation}",
+    max_upload_size=limit_mb,
+    help=f"支持 Excel（.xlsx、.xls、WPS）和 CSV（UTF-8 或 GBK）；文件不超过 {limit_mb} MB。")
 
 def preview_and_confirm(uploaded) -> None:
     st.session_state[P + "file_seen"] = True
+    too_large = bounds.size_problem(uploaded.size)
+    if too_large:
+        # Refused before its bytes are read (the browser normally refuses it before sending).
+        st.error(f"「{md(uploaded.name)}」不能上报：{too_large}", icon=":material/error:")
+        return
     content = uploaded.getvalue()
     version = ctx.version
     preview = check(path, version, campaign.id, content, uploaded.name, day, False, today, scope)
@@ -200,21 +233,29 @@ def preview_and_confirm(uploaded) -> None:
         preview = check(path, version, campaign.id, content, uploaded.name, effective, True, today,
                         scope)
 
-    rows_col, units_col, total_col = st.columns(3)
-    rows_col.metric("数据行", len(preview.rows))
-    units_col.metric("单位", preview.units)
-    total_col.metric("累计参保人数合计", f"{preview.total_enrolled:,}")
-    where = (f"读取了工作表「{md(preview.sheet)}」，表头在第 {preview.header_row} 行"
-             if preview.sheet else "")
-    ignored = (f"；未使用的列：{md('、'.join(map(str, preview.ignored_columns)))}"
-               if preview.ignored_columns else "")
-    date_note = "（文件中的日期）" if preview.date_source == "file" or effective != day else ""
-    st.caption(f"上报日期 {preview.report_date or '未确定'}{date_note}。{where}{ignored}")
-
-    for problem in preview.problems:
-        if problem.row is None:
-            (st.error if problem.severity == "error" else st.warning)(md(problem.message))
+    if preview.errors:
+        # One box: why the file cannot be taken (a file that is empty, not a table, too large …
+        # and the rows with errors), nothing stored; no figures of a file that was not read.
+        general = [p for p in preview.errors if p.row is None]
+        listed = [p for p in preview.errors if p.row is not None]
+        st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
+                 "请按下列说明修改文件后重新上传："
+                 + "".join("\n- " + md(p.text) for p in general + listed[:50])
+                 + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
+                 icon=":material/error:")
     if preview.lines:
+        rows_col, units_col, total_col = st.columns(3)
+        rows_col.metric("数据行", len(preview.rows))
+        units_col.metric("单位", preview.units)
+        total_col.metric("累计参保人数合计", f"{preview.total_enrolled:,}")
+        # A CSV file has no worksheets: only where its header is.
+        where = ("" if not preview.sheet else f"表头在第 {preview.header_row} 行"
+                 if preview.sheet == "CSV" else
+                 f"读取了工作表「{md(preview.sheet)}」，表头在第 {preview.header_row} 行")
+        ignored = (f"；未使用的列：{md('、'.join(map(str, preview.ignored_columns)))}"
+                   if preview.ignored_columns else "")
+        date_note = "（文件中的日期）" if preview.date_source == "file" or effective != day else ""
+        st.caption(f"上报日期 {preview.report_date or '未确定'}{date_note}。{where}{ignored}")
         frame = preview.frame()
         colours = {"错误": "background-color: #fde2e1; color: #8b0000",
                    "需确认": "background-color: #fff4d6; color: #7a4b00",
@@ -224,15 +265,9 @@ def preview_and_confirm(uploaded) -> None:
         st.dataframe(styled, hide_index=True, width="stretch", key=P + "preview",
                      column_config={
                          "行号": st.column_config.NumberColumn(width="small"),
-                         "说明": st.column_config.TextColumn(width="large")})
+                         "说明": st.column_config.TextColumn(width="large")}, placeholder=ui.MISSING)
 
     if preview.errors:
-        listed = [p for p in preview.errors if p.row is not None]
-        st.error(f"文件有 {len(preview.errors)} 处错误，本次不能上报，也不会保存任何数字。"
-                 "请按下列说明修改文件后重新上传。"
-                 + "".join("\n- " + md(str(p).replace("[错误] ", "")) for p in listed[:50])
-                 + (f"\n- ……还有 {len(listed) - 50} 处" if len(listed) > 50 else ""),
-                 icon=":material/error:")
         archived = st.session_state.setdefault(P + "archived", {})
         key = f"{preview.sha256}:{effective}"
         if key not in archived:
@@ -241,7 +276,7 @@ def preview_and_confirm(uploaded) -> None:
                               uploader=uploader or None, date_confirmed=confirmed, today=today,
                               allowed_units=scope, address=address, role=viewer.role)
             except ingest.UploadRejected as rejected:
-                archived[key] = rejected.upload_id
+                archived[key] = rejected.number
             except StorageError:
                 pass
         if archived.get(key):
@@ -252,7 +287,7 @@ def preview_and_confirm(uploaded) -> None:
     if preview.warnings:
         with st.container(border=True):
             st.markdown(f"**有 {len(preview.warnings)} 条提醒需要您确认：**")
-            st.markdown("\n".join(f"- {md(p)}" for p in preview.warnings))
+            st.markdown("\n".join(f"- {md(p.text)}" for p in preview.warnings))
             accept = st.checkbox("我已逐条核对以上提醒，数字无误，确认上报",
                                  key=f"{P}accept:{preview.sha256}:{effective}")
     ready = bool(uploader) and accept
@@ -268,7 +303,7 @@ def preview_and_confirm(uploaded) -> None:
         except ingest.UploadRejected as rejected:
             st.session_state[P + "flash"] = (
                 "error", "上报未保存：数据在检查后发生了变化，请重新核对。"
-                + "；".join(str(p) for p in rejected.preview.problems))
+                + "；".join(p.text for p in rejected.preview.problems))
         except StorageError as exc:
             st.session_state[P + "flash"] = ("error", str(exc))
         else:
@@ -294,22 +329,25 @@ else:
     st.dataframe(uploads.history_table(log), hide_index=True, width="stretch",
                  key=P + "log", column_config={
                      "累计参保人数合计": st.column_config.NumberColumn(format="localized"),
-                     "说明": st.column_config.TextColumn(width="large")})
+                     "说明": st.column_config.TextColumn(width="large")}, placeholder=ui.MISSING)
+    entries = log.set_index("id")
     picked = st.selectbox("查看某次上报的详情", log["id"].tolist(), index=None, key=P + "detail",
                           placeholder="选择上报编号",
-                          format_func=lambda i: f"第 {i} 号 · {log.set_index('id').loc[i, 'file_name']}")
+                          format_func=lambda i: f"第 {entries.loc[i, 'number']} 号 · "
+                                                f"{entries.loc[i, 'file_name']}")
     if picked is not None:
+        number = int(entries.loc[picked, "number"])
         with Store(path).read() as con:
             messages = uploads.problems(con, int(picked))
-            raw = uploads.raw_file(con, campaign.id, int(picked))
+            raw = uploads.raw_file(con, campaign.id, number)
         if messages:
-            st.markdown("\n".join(f"- {md(p)}" for p in messages))
+            st.markdown("\n".join(f"- {TAGS[p.severity]} {md(p.text)}" for p in messages))
         else:
             st.caption("这次上报没有错误或提醒。")
         if raw is not None:
-            def record_export(upload_id=int(picked), file_name=raw[0]) -> None:
+            def record_export(number=number, file_name=raw[0]) -> None:
                 audit.log(store, uploader or None, "export",
-                          f"下载第 {upload_id} 号上报的原始文件「{file_name}」", address,
+                          f"下载第 {number} 号上报的原始文件「{file_name}」", address,
                           campaign_id=campaign.id, role=viewer.role)
 
             st.download_button("下载当时上传的原始文件", raw[1], file_name=raw[0],
@@ -318,9 +356,9 @@ else:
         with Store(path).read() as con:
             latest = withdrawals.withdrawable(con, campaign.id, uploader)
         if latest is not None and receipt is None:
-            st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['id']} 号（{md(latest['file_name'])}，"
+            st.markdown(f"**{md(uploader)}** 最近一次上报：第 {latest['number']} 号（{md(latest['file_name'])}，"
                         f"上报日期 {latest['report_date']}）。")
-            withdraw_button(uploader, int(latest["id"]), P + "undo_latest")
+            withdraw_button(uploader, int(latest["number"]), P + "undo_latest")
 
 st.subheader("单位数字历史")
 if reported.empty:
@@ -334,5 +372,6 @@ else:
             revisions = uploads.unit_history(con, campaign.id, unit)
         st.dataframe(uploads.revision_table(revisions), hide_index=True, width="stretch",
                      key=P + "revisions", column_config={
-                         "累计参保人数": st.column_config.NumberColumn(format="localized")})
+                         "累计参保人数": st.column_config.NumberColumn(format="localized")},
+                     placeholder=ui.MISSING)
         st.caption("同一上报日期有多个版本时，以最新版本（当前有效）为准；撤回产生的版本恢复撤回前的数字。")

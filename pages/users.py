@@ -22,10 +22,11 @@ if flash:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def unit_choices(path: str, version: int, campaign_id: str | None) -> dict[str, str]:
-    """Units a 填报员 can be given, labelled 名称（代码）· 层级, in hierarchy order."""
+def unit_choices(path: str, version: int) -> dict[str, str]:
+    """Units a 填报员 can be given, of every campaign (a code means the same unit in all of
+    them), labelled 名称（代码）· 层级, top down."""
     with Store(path).read() as con:
-        rows = db.units.frame(con, campaign_id)
+        rows = db.units.across_campaigns(con)
     return {r.code: f"{r.name}（{r.code}）· {LEVEL_LABELS.get(r.level, r.level)}"
             for r in rows.itertuples()}
 
@@ -95,12 +96,12 @@ st.dataframe(pd.DataFrame([{
     "负责单位": "、".join(f"{names.get(c, c)}（{c}）" for c in u.units),
     "状态": accounts.status_label(u, now), "最近登录": when(u.last_login_at),
     "创建时间": when(u.created_at), "创建人": u.created_by or "",
-} for u in users]), hide_index=True, width="stretch", key=P + "table")
+} for u in users]), hide_index=True, width="stretch", key=P + "table", placeholder=ui.MISSING)
 
-units = unit_choices(ctx.path, ctx.version, ctx.campaign.id if ctx.campaign else None)
+units = unit_choices(ctx.path, ctx.version)
 roles = list(ROLE_LABELS)
-scope_help = (f"只有填报员需要；可以选县区、乡镇（街道）或村（社区），含其下属单位。列出的是当前参保活动"
-              f"「{ctx.campaign.name if ctx.campaign else ''}」的单位，单位代码在各活动间通用。")
+scope_help = ("只有填报员需要；可以选县区、乡镇（街道）或村（社区），含其下属单位。列出的是所有参保活动的单位"
+              "（输入名称或代码搜索），单位代码在各活动间通用。")
 
 new_tab, edit_tab = st.tabs(["新建账号", "修改、重置密码、停用"])
 with new_tab:

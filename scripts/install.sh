@@ -12,6 +12,7 @@ packages=(chromium fonts-noto-cjk)           # chart export (kaleido drives Chro
 packages+=(postgresql-client)                # backup/restore of a PostgreSQL database (pg_dump)
 [ "$dev" = 1 ] && packages+=(poppler-utils)  # tests look at exported PDFs (pdftoppm)
 [ "$dev" = 1 ] && packages+=(postgresql)     # tests run on both engines (a throwaway server)
+[ "$dev" = 1 ] && packages+=(libreoffice-writer-nogui)  # tests print the Word 通报稿 to PDF
 "$python" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 
 missing=()

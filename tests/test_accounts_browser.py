@@ -32,7 +32,7 @@ def log_in(page, url: str, name: str) -> None:
 
 
 def menu(page) -> list[str]:
-    nav = page.locator("[data-testid=stSidebarNav] a")
+    nav = page.locator("[data-testid=stSidebar] .st-key-menu [data-testid=stPageLink] a")
     return [t.strip().splitlines()[-1] for t in nav.all_inner_texts()]   # after the icon name
 
 

@@ -161,7 +161,8 @@ def test_target_loads_restores_new_campaigns_and_exports_are_logged_with_their_u
     table = tmp_path / "周家坝任务分解表.xlsx"
     table.write_bytes(zhoujiaba_table())
     run("targets", "load", str(table), "--campaign", WANZHOU, "--uploader", "周家坝街道 张三")
-    run("targets", "restore", "--campaign", WANZHOU, "--set", "3")
+    # Versions count within the campaign: Wanzhou's first table is 第 1 版, whatever Jincheng's.
+    run("targets", "restore", "--campaign", WANZHOU, "--set", "1")
     run(*YANGCHENG)
     run("export", "--campaign", CAMPAIGN, "--as-of", "2021-11-19", "--out", str(tmp_path / "out"),
         "--formats", "xlsx")
@@ -175,6 +176,6 @@ def test_target_loads_restores_new_campaigns_and_exports_are_logged_with_their_u
                          ("campaign_changed", me, "yangcheng-2022-residents"),
                          ("export", me, CAMPAIGN)]
     details = list(log["detail"])[:4][::-1]
-    assert "保存目标任务表第 3 版「周家坝任务分解表.xlsx」" in details[0]
-    assert "恢复目标任务表第 3 版" in details[1] and "新建参保活动" in details[2]
+    assert "保存目标任务表第 1 版「周家坝任务分解表.xlsx」" in details[0]
+    assert "恢复目标任务表第 1 版为当前版本（第 2 版）" in details[1] and "新建参保活动" in details[2]
     assert "导出通报文件 1 个" in details[3]

@@ -104,7 +104,7 @@ def test_target_tables_carry_a_population_per_group(store, wanzhou):
                    accept_warnings=True)
     with store.read() as con:
         assert db.groups.current_targets(con, WANZHOU)[(TIANZIHU, "tekun")] == 21
-        first = int(targets.history(con, WANZHOU)["set_id"].min())
+        first = int(targets.history(con, WANZHOU)["number"].min())
     targets.restore(store, WANZHOU, first)
     with store.read() as con:
         assert db.groups.current_targets(con, WANZHOU)[(TIANZIHU, "tekun")] == 20

@@ -281,7 +281,7 @@ def test_preview_lists_every_row_with_its_problems(store, jincheng):
     assert list(frame["检查结果"]) == ["通过", "错误", "需确认", "合计行"]
     assert list(frame["对应单位"]) == ["城区", "", "泽州县", ""]
     assert frame.loc[1, "说明"].startswith("未知单位「火星县」")
-    assert list(frame["累计参保人数"]) == ["1,000", "5", "", "1005"]
+    assert list(frame["累计参保人数"]) == ["1,000", "5", "", "1,005"]
 
 
 def test_the_file_type_is_judged_by_content_not_by_name(store):

@@ -59,9 +59,9 @@ def test_headline_formats_the_unit(store, jincheng):
         series = progress.trend(con, jincheng, "140502")
     view = overview.View.at(result, "140502")
     head = overview.headline(result, view.unit, series)
-    assert head.enrolled == "182,360" and head.week_delta == "较上周 +12,360"
+    assert head.enrolled == "182,360" and head.week_delta.text == "较上周 +12,360"
     assert head.completion == "97.00%"
-    assert head.gap == f"较序时 {(0.97 - 0.97 * 80 / 116) * 100:+.2f} 个百分点"
+    assert head.gap.text == f"较序时 {(0.97 - 0.97 * 80 / 116) * 100:+.2f} 个百分点"
     assert head.time_progress == "68.97%" and head.days_left == "36 天"
     assert head.projection == "超过 100%"
     assert "任务数 **188,000**" in head.summary_markdown

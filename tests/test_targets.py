@@ -252,13 +252,15 @@ def test_earlier_versions_are_kept_and_the_current_one_is_marked(store):
     assert list(history["file_name"]) == ["第二版.xlsx", "第一版.xlsx"]
     assert list(history["created_by"]) == ["周家坝街道 张三"] * 2
     assert set(current["set_id"]) == {second.set_id}
-    restored = targets.restore(store, WANZHOU, first.set_id, created_by="李四")
+    assert (first.number, second.number) == (1, 2)        # numbered within the campaign
+    restored = targets.restore(store, WANZHOU, first.number, created_by="李四")
     with store.read() as con:
         history = targets.history(con, WANZHOU)
         current = db.targets.current(con, WANZHOU)
     assert list(history["status"]) == ["current", "replaced", "replaced"]
     assert history.iloc[0]["source"] == "restore" and history.iloc[0]["note"].startswith(
-        f"恢复第 {first.set_id} 版")
+        "恢复第 1 版")
+    assert restored.number == 3 and "已保存目标任务表第 3 版" in restored.summary()
     assert sorted(current["task"]) == sorted(r[4] for r in community_rows(0))
     assert restored.changed == 11
 
@@ -273,7 +275,7 @@ def test_history_cli_marks_the_current_version(store, tmp_path):
     data = json.loads(run(store, "targets", "history", "--campaign", WANZHOU, "--format",
                           "json").output)
     assert [d["status"] for d in data] == ["current", "replaced"]
-    older = data[1]["set_id"]
+    older = data[1]["number"]
     restored = run(store, "targets", "restore", "--campaign", WANZHOU, "--set", str(older),
                    "--uploader", "李四")
     assert restored.exit_code == 0 and "录入人 李四" in restored.output

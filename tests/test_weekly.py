@@ -158,10 +158,10 @@ class World:
 
     def restore_targets(self, data) -> str:
         with self.store.read() as tx:
-            sets = list(targets.history(tx, CAMPAIGN)["set_id"])
-        set_id = data.draw(st.sampled_from(sets))
-        targets.restore(self.store, CAMPAIGN, int(set_id))
-        return f"restored targets {set_id}"
+            versions = list(targets.history(tx, CAMPAIGN)["number"])
+        number = data.draw(st.sampled_from(versions))
+        targets.restore(self.store, CAMPAIGN, int(number))
+        return f"restored targets 第 {number} 版"
 
     def move_window(self, data) -> str:
         """The campaign's window extended (its last week end moves, and with it the kept

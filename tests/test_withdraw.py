@@ -87,7 +87,7 @@ def test_only_the_uploaders_own_latest_upload_and_never_over_someone_elses(store
     # 李四 may withdraw, which makes 张三's figure count again.
     withdrawals.withdraw(store, CAMPAIGN, "李四")
     assert figures(store, jincheng, WEEK2)["140502"] == 1000
-    done = withdrawals.withdraw(store, CAMPAIGN, "张三", upload_id=mine.upload_id)
+    done = withdrawals.withdraw(store, CAMPAIGN, "张三", number=mine.number)
     assert done.withdrawn_id == mine.upload_id
 
 
@@ -95,8 +95,8 @@ def test_naming_an_upload_that_is_not_the_latest_is_refused(store):
     first = record(store, CAMPAIGN, WEEK1, {"140502": 900}, uploader="张三")
     latest = record(store, CAMPAIGN, WEEK2, {"140525": 1000}, uploader="张三")
     with pytest.raises(withdrawals.WithdrawError) as caught:
-        withdrawals.withdraw(store, CAMPAIGN, "张三", upload_id=first.upload_id)
-    assert f"只能撤回「张三」最近的一次上报（第 {latest.upload_id} 号" in str(caught.value)
+        withdrawals.withdraw(store, CAMPAIGN, "张三", number=first.number)
+    assert f"只能撤回「张三」最近的一次上报（第 {latest.number} 号" in str(caught.value)
 
 
 def test_a_withdrawn_file_can_be_uploaded_again(store):

@@ -52,18 +52,22 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
             exists = db.campaigns.exists(tx, definition.id)
             loaded = db.targets.shipped_checksums(tx, definition.id)
             shipped_history = definition.extra.get("window_changes", [])
-            # A database made before the campaign's terms (or its window history) were in its
-            # file gets them once; terms already stored are never replaced.
+            # A database made before the campaign's terms (or its window history, or its
+            # issuer: migration 8) were in its file gets them once; stored ones are kept.
             add_terms = exists and definition.terms.to_json() is not None and \
                 db.campaigns.get(tx, definition.id)["terms"] is None
             add_history = exists and bool(shipped_history) and \
                 not db.windows.has_changes(tx, definition.id)
-        if add_terms or add_history:
+            unsigned = exists and bool(definition.issuer) and \
+                not db.campaigns.get(tx, definition.id)["issuer"]
+        if add_terms or add_history or unsigned:
             with store.write() as tx:
                 if add_terms:
                     db.campaigns.set_terms(tx, definition.id, definition.terms.to_json())
                 if add_history:
                     windows.record_shipped(tx, campaigns.get(tx, definition.id), shipped_history)
+                if unsigned:
+                    db.campaigns.set_issuer(tx, definition.id, definition.issuer)
         pending = []
         for spec in definition.extra.get("targets", []):
             content = (data_dir / spec["file"]).read_bytes()
@@ -94,7 +98,8 @@ def init(store: Store, data_dir: Path | None = None, actor: str = "系统",
                                       content=content, created_by="系统内置")
                 report.target_sets_added.append(spec["file"])
                 audit.record(tx, actor, "targets_changed",
-                             f"载入内置目标任务表「{Path(spec['file']).name}」（第 {set_id} 套），"
+                             f"载入内置目标任务表「{Path(spec['file']).name}」"
+                             f"（第 {db.targets.number(tx, set_id)} 版），"
                              f"{len(table.rows)} 个单位", address, campaign_id=definition.id)
     report.figures_built = [r.campaign_id for r in weekly.build_missing(store)]
     return report

@@ -54,6 +54,7 @@ class Campaign:
     terms: Terms = Terms()               # contribution per tier and group, subsidies, payment days
     unit_windows: tuple[UnitWindow, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, repr=False)
+    issuer: str | None = None          # 发文机关署名 of its bulletins, e.g. 晋城市医疗保障局
 
     # --- windows of units -----------------------------------------------------------------
     def own_window(self, code: str) -> UnitWindow | None:
@@ -175,6 +176,7 @@ def from_toml(path: Path) -> Campaign:
             contribution_yuan=raw.get("contribution_yuan"),
             contribution_note=raw.get("contribution_note"), notice=raw.get("notice"),
             source="shipped", terms=from_definition(raw, f"活动定义文件 {path.name} "),
+            issuer=raw.get("issuer"),
             extra={"extra_units": raw.get("extra_units", []), "targets": raw.get("targets", []),
                    "window_changes": raw.get("window_changes", [])})
     except KeyError as exc:
@@ -203,7 +205,8 @@ def insert(tx: Session, c: Campaign) -> None:
         "end_date": c.end, "goal": c.goal, "low_income_goal": c.low_income_goal,
         "deadline_weekday": c.deadline_weekday, "deadline_time": c.deadline_time,
         "contribution_yuan": c.contribution_yuan, "contribution_note": c.contribution_note,
-        "notice": c.notice, "source": c.source, "terms": c.terms.to_json()})
+        "notice": c.notice, "source": c.source, "terms": c.terms.to_json(),
+        "issuer": c.issuer})
 
 
 def _terms(row: dict) -> Terms:
@@ -223,7 +226,8 @@ def _from_row(row: dict, windows: Sequence[dict] = ()) -> Campaign:
         contribution_yuan=row["contribution_yuan"], contribution_note=row["contribution_note"],
         notice=row["notice"], source=row["source"], terms=_terms(row),
         unit_windows=tuple(UnitWindow(w["unit_code"], w["start_date"], w["end_date"],
-                                      w["reason"] or "") for w in windows))
+                                      w["reason"] or "") for w in windows),
+        issuer=row["issuer"])
 
 
 def list_campaigns(tx: Session) -> list[Campaign]:

@@ -31,6 +31,7 @@ LEVEL_ALIASES = {
     "村社区": "community",
 }
 MAX_NAME = 100            # characters of a campaign name (shown on every page and export)
+MAX_ISSUER = 60           # characters of an issuing body (医疗保障局, 街道办事处 …)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 
@@ -92,7 +93,8 @@ def plan(region_code: str, levels: list[str] | str, data_dir: Path | None = None
 def define(*, id: str, name: str, region_code: str, levels: list[str] | str, start: dt.date,
            end: dt.date, goal: Decimal | str | float = Decimal("0.97"),
            programme: str = "residents", low_income_goal: Decimal | str | float | None = None,
-           year: int | None = None, data_dir: Path | None = None) -> Campaign:
+           year: int | None = None, data_dir: Path | None = None,
+           issuer: str | None = None) -> Campaign:
     """A checked campaign definition from what the administrator typed."""
     campaign_id = (id or "").strip()
     if not _ID.match(campaign_id):
@@ -102,6 +104,7 @@ def define(*, id: str, name: str, region_code: str, levels: list[str] | str, sta
         name = clean_text(name, what="活动名称", limit=MAX_NAME)
     except TextError as exc:
         raise SetupError(str(exc)) from exc
+    issuer = check_issuer(issuer)
     if programme not in PROGRAMME_LABELS:
         raise SetupError(f"未知险种「{programme}」，可选：{'、'.join(PROGRAMME_LABELS)}")
     code = (region_code or "").strip()
@@ -117,7 +120,33 @@ def define(*, id: str, name: str, region_code: str, levels: list[str] | str, sta
         goal=_rate(goal, "目标参保率"), levels=chosen, year=year,
         low_income_goal=None if low_income_goal in (None, "") else _rate(low_income_goal,
                                                                          "低收入人口参保率目标"),
-        source="created")
+        source="created", issuer=issuer)
+
+
+def check_issuer(issuer: str | None) -> str | None:
+    """发文机关署名 as typed, checked like a name (None when empty)."""
+    try:
+        return clean_text(issuer or "", what="发文机关署名", limit=MAX_ISSUER, required=False) or None
+    except TextError as exc:
+        raise SetupError(str(exc)) from exc
+
+
+def set_issuer(store: Store, campaign_id: str, issuer: str | None, *, actor: str | None = None,
+               address: str | None = None, role: str | None = None) -> str | None:
+    """Change the 发文机关署名 that signs a campaign's Word 通报稿 (empty: none); audited."""
+    from ..identity import audit
+
+    issuer = check_issuer(issuer)
+    with store.write() as con:
+        try:
+            campaign = campaigns.get(con, campaign_id)
+        except CampaignError as exc:
+            raise SetupError(str(exc)) from exc
+        db.campaigns.set_issuer(con, campaign_id, issuer)
+        audit.record(con, actor, "campaign_changed",
+                     f"参保活动「{campaign.name}」的发文机关署名改为「{issuer or '（无）'}」",
+                     address, campaign_id=campaign_id, role=role)
+    return issuer
 
 
 def _rate(value: Decimal | str | float, what: str) -> Decimal:

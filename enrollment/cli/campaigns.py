@@ -64,16 +64,17 @@ def campaign_group() -> None:
 @click.option("--programme", type=click.Choice(("residents", "employees")), default="residents",
               show_default=True, help="Insurance programme.")
 @click.option("--low-income-goal", help="Goal for low-income residents (e.g. 1 for 100%).")
+@click.option("--issuer", help="Issuing body that signs its bulletins (发文机关署名), e.g. 阳城县医疗保障局.")
 @click.pass_context
 def campaign_create(ctx: click.Context, campaign_id: str, name: str, region: str, levels: str,
                     start: dt.date, end: dt.date, goal: str, programme: str,
-                    low_income_goal: str | None) -> None:
+                    low_income_goal: str | None, issuer: str | None) -> None:
     """Create a campaign for any region from the national division codes."""
     store = ready(ctx)
     try:
         definition = regions.define(id=campaign_id, name=name, region_code=region, levels=levels,
                                     start=start, end=end, goal=goal, programme=programme,
-                                    low_income_goal=low_income_goal)
+                                    low_income_goal=low_income_goal, issuer=issuer)
         created = regions.create(store, definition, actor=cli_actor(), address=cli_address())
     except (regions.SetupError, StorageError) as exc:
         fail(str(exc))
@@ -130,6 +131,26 @@ def campaign_show(ctx: click.Context, campaign_id: str, fmt: str) -> None:
     if len(shown.history):
         click.echo("\n集中参保期调整记录：")
         click.echo(text_table(shown.history))
+
+
+@campaign_group.command("issuer")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
+@click.argument("text", required=False)
+@click.pass_context
+def campaign_issuer(ctx: click.Context, campaign_id: str, text: str | None) -> None:
+    """Show, or set to TEXT (empty: none), the issuing body that signs the 通报稿."""
+    store = ready(ctx)
+    campaign = find_campaign(store, campaign_id)
+    if text is None:
+        click.echo(campaign.issuer or "（未设置发文机关署名）")
+        return
+    try:
+        issuer = regions.set_issuer(store, campaign_id, text, actor=cli_actor(),
+                                    address=cli_address())
+    except (regions.SetupError, StorageError) as exc:
+        fail(str(exc))
+    click.echo(f"已将「{campaign.name}」的发文机关署名设为「{issuer}」" if issuer
+               else f"已清除「{campaign.name}」的发文机关署名")
 
 
 @click.command("regions")

@@ -35,9 +35,11 @@ from .common import (
 )
 from .output import output_options, records, text_table
 
+# `number` is the version people see (第 N 版 in the campaign); `set_id` keys it.
 TARGET_FIELDS = ("code", "name", "level", "task", "baseline", "registered_population",
-                 "resident_population", "low_income", "set_id")
-HISTORY_FIELDS = ("set_id", "status", "level", "scope_code", "scope_name", "units", "total_task",
+                 "resident_population", "low_income", "number", "set_id")
+HISTORY_FIELDS = ("number", "set_id", "status", "level", "scope_code", "scope_name", "units",
+                  "total_task",
                   "source", "file_name", "created_by", "created_at", "note")
 
 
@@ -60,24 +62,31 @@ def _target_text(frame: pd.DataFrame, group_columns: tuple[str, ...] = ()) -> st
 @targets_group.command("show")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
 @click.option("--level", type=click.Choice(LEVEL_CHOICES), help="Only this level.")
-@click.option("--set", "set_id", type=int, help="An earlier version (see `targets history`).")
+@click.option("--set", "number", type=int,
+              help="An earlier version: its number, 第 N 版 (see `targets history`).")
 @output_options
 @click.pass_context
-def targets_show(ctx: click.Context, campaign_id: str, level: str | None, set_id: int | None,
+def targets_show(ctx: click.Context, campaign_id: str, level: str | None, number: int | None,
                  fmt: str) -> None:
     """The current target of every unit (or one version's rows)."""
     store = ready(ctx)
     campaign = find_campaign(store, campaign_id)
     level = {"village": "community", "all": None}.get(level, level)
     with store.read() as con:
-        frame = (db.targets.version(con, campaign_id, set_id) if set_id is not None
-                 else db.targets.current(con, campaign_id, level))
-        frame, group_columns = target_groups.with_groups(con, campaign, frame, set_id)
-    if level and set_id is not None:
+        if number is not None:
+            set_id = db.targets.id_of(con, campaign_id, number)
+            frame = (db.targets.version(con, campaign_id, set_id) if set_id is not None
+                     else pd.DataFrame(columns=["level"]))
+        else:
+            set_id = None
+            frame = db.targets.current(con, campaign_id, level)
+        frame, group_columns = (target_groups.with_groups(con, campaign, frame, set_id)
+                                if not frame.empty else (frame, []))
+    if level and number is not None:
         frame = frame[frame["level"] == level]
     if frame.empty:
-        if set_id is not None:
-            fail(f"本活动没有第 {set_id} 版目标任务表")
+        if number is not None:
+            fail(f"本活动没有第 {number} 版目标任务表")
         fail(f"{TARGETS_MISSING}：该活动还没有任务数。可用 `targets template` 下载模板填写后"
              "用 `targets load` 载入，或用 `allocate` 测算。")
     fields = TARGET_FIELDS + tuple(group_columns)
@@ -183,10 +192,11 @@ def targets_template(ctx: click.Context, campaign_id: str, level: str | None,
 
 @targets_group.command("restore")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
-@click.option("--set", "set_id", type=int, required=True, help="The version to make current again.")
+@click.option("--set", "number", type=int, required=True,
+              help="The version (第 N 版) to make current again.")
 @click.option("--uploader", help="Who restores it (kept with the new version).")
 @click.pass_context
-def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
+def targets_restore(ctx: click.Context, campaign_id: str, number: int,
                     uploader: str | None) -> None:
     """Make an earlier version current again (as a new version; history is kept)."""
     store = ready(ctx)
@@ -194,7 +204,7 @@ def targets_restore(ctx: click.Context, campaign_id: str, set_id: int,
     actor = find_uploader(store, uploader, rights.MANAGE_TARGETS)
     uploader, role = actor.name, actor.role
     try:
-        saved = targets.restore(store, campaign_id, set_id, created_by=uploader or cli_actor(),
+        saved = targets.restore(store, campaign_id, number, created_by=uploader or cli_actor(),
                                 address=cli_address(), role=role)
     except ValueError as exc:
         fail(str(exc))

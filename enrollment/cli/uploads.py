@@ -157,18 +157,19 @@ def history_command(ctx: click.Context, campaign_id: str, unit: str, fmt: str) -
 @click.command("withdraw")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
 @click.option("--uploader", required=True, help="Whose latest upload to withdraw.")
-@click.option("--upload", "upload_id", type=int,
-              help="The upload number expected to be withdrawn (refused if it is not the latest).")
+@click.option("--upload", "number", type=int,
+              help="The upload number (第 N 号 in the campaign's log) expected to be withdrawn "
+                   "(refused if it is not the latest).")
 @click.pass_context
 def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
-                     upload_id: int | None) -> None:
+                     number: int | None) -> None:
     """Withdraw an uploader's latest upload: restore the figures it replaced (logged, history kept)."""
     store = ready(ctx)
     find_campaign(store, campaign_id)
     actor = find_uploader(store, uploader, rights.WITHDRAW)
     uploader, scope, role = actor.name, actor.units, actor.role
     try:
-        result = withdrawals.withdraw(store, campaign_id, uploader, upload_id, allowed_units=scope,
+        result = withdrawals.withdraw(store, campaign_id, uploader, number, allowed_units=scope,
                                  address=cli_address(), role=role)
     except (withdrawals.WithdrawError, StorageError) as exc:
         fail(str(exc))
@@ -176,19 +177,19 @@ def withdraw_command(ctx: click.Context, campaign_id: str, uploader: str,
 
 
 @click.command("upload-file")
-@click.argument("upload_id", type=int)
+@click.argument("number", type=int)
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the file exactly as it was uploaded.")
 @click.pass_context
-def upload_file_command(ctx: click.Context, upload_id: int, campaign_id: str, out: Path) -> None:
-    """Write the raw bytes of a stored upload (accepted or rejected) to a file."""
+def upload_file_command(ctx: click.Context, number: int, campaign_id: str, out: Path) -> None:
+    """Write the raw bytes of a stored upload (第 NUMBER 号 in the log; accepted or rejected)."""
     store = ready(ctx)
     with store.read() as con:
-        found = upload_log.raw_file(con, campaign_id, upload_id)
+        found = upload_log.raw_file(con, campaign_id, number)
     if found is None:
-        fail(f"第 {upload_id} 号上报不存在，或没有保存文件内容")
+        fail(f"第 {number} 号上报不存在，或没有保存文件内容")
     out.write_bytes(found[1])
-    audit.log(store, cli_actor(), "export", f"写出第 {upload_id} 号上报的原始文件「{found[0]}」",
+    audit.log(store, cli_actor(), "export", f"写出第 {number} 号上报的原始文件「{found[0]}」",
               cli_address(), campaign_id=campaign_id)
-    click.echo(f"已写出第 {upload_id} 号上报的原始文件「{found[0]}」到 {out}（{len(found[1]):,} 字节）")
+    click.echo(f"已写出第 {number} 号上报的原始文件「{found[0]}」到 {out}（{len(found[1]):,} 字节）")

@@ -80,6 +80,18 @@ def logged_in(tx: Session, name: str, now: dt.datetime) -> None:
     tx.run("UPDATE users SET last_login_at = :now WHERE name = :name", {"now": now, "name": name})
 
 
+def last_campaign(tx: Session, name: str) -> str | None:
+    """The campaign the account used last (None before its first use or without account)."""
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT last_campaign FROM users WHERE name = :name", {"name": name})
+    return found[0] if found else None
+
+
+def set_last_campaign(tx: Session, name: str, campaign_id: str) -> None:
+    tx.run("UPDATE users SET last_campaign = :c WHERE name = :name",
+           {"c": campaign_id, "name": name})
+
+
 def active_with_role(tx: Session, role: str, besides: str) -> int:
     """How many active accounts other than `besides` have the role."""
     return tx.value("SELECT count(*) FROM users WHERE role = :role AND active AND name <> :name",

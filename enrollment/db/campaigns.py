@@ -8,7 +8,7 @@ from .engine import Session
 
 COLUMNS = ("id", "name", "programme", "year", "region_code", "levels", "start_date", "end_date",
            "goal", "low_income_goal", "deadline_weekday", "deadline_time", "contribution_yuan",
-           "contribution_note", "notice", "source", "terms")
+           "contribution_note", "notice", "source", "terms", "issuer")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM campaigns"
 
 
@@ -17,6 +17,10 @@ def insert(tx: Session, values: Mapping) -> None:
     tx.run(f"INSERT INTO campaigns ({', '.join(COLUMNS)}, created_at) "
            f"VALUES ({', '.join(':' + c for c in COLUMNS)}, CAST(now() AS TIMESTAMP))",
            {c: values[c] for c in COLUMNS})
+
+
+def set_issuer(tx: Session, campaign_id: str, issuer: str | None) -> None:
+    tx.run("UPDATE campaigns SET issuer = :i WHERE id = :id", {"i": issuer, "id": campaign_id})
 
 
 def get(tx: Session, campaign_id: str) -> dict | None:

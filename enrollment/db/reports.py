@@ -80,6 +80,15 @@ def sources(tx: Session, campaign_id: str) -> set[str]:
                          {"c": campaign_id}))
 
 
+def latest_date(tx: Session, campaign_id: str, source: str, until: dt.date) -> dt.date | None:
+    """The latest report date on or before `until` that has a figure that counts, or None."""
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("""SELECT max(report_date) FROM figures
+                      WHERE campaign_id = :c AND source = :s AND report_date <= :until""",
+                      {"c": campaign_id, "s": source, "until": until})
+    return found[0] if found else None
+
+
 def parents_report(tx: Session, campaign_id: str, source: str) -> bool:
     """Whether any unit with units below it has a report of its own (withdrawn ones too)."""
     return bool(tx.value("""
@@ -243,8 +252,10 @@ def unit_revisions(tx: Session, campaign_id: str, code: str) -> pd.DataFrame:
     `current` marks the revision that counts for its date."""
     return tx.frame("""
         SELECT r.report_date, r.revision, r.enrolled, r.amount, r.low_income_enrolled,
-               r.upload_id, u.kind, u.file_name, u.uploader, u.uploaded_at, u.withdraws,
+               r.upload_id, u.number AS upload_number, u.kind, u.file_name, u.uploader,
+               u.uploaded_at, u.withdraws, o.number AS withdraws_number,
                r.revision = max(r.revision) OVER (PARTITION BY r.report_date) AS current
         FROM reports r LEFT JOIN uploads u ON u.id = r.upload_id
+        LEFT JOIN uploads o ON o.id = u.withdraws
         WHERE r.campaign_id = :c AND r.source = 'upload' AND r.unit_code = :code
         ORDER BY r.report_date DESC, r.revision DESC""", {"c": campaign_id, "code": code})

@@ -411,6 +411,27 @@ MIGRATIONS: tuple[Migration, ...] = (
               ON t.campaign_id = g.campaign_id AND t.unit_code = g.unit_code
              AND t.set_id = g.set_id""",
     )),
+    Migration(8, "numbers of uploads and target sets per campaign; an account's last campaign; "
+                 "a campaign's issuing bureau", (
+        # The ids stay the keys; people see a number that counts within the campaign: uploads
+        # per (campaign, source) in two series, Friday reports with their withdrawals, and
+        # target-table files; target sets per campaign (第 1 版 …).
+        "ALTER TABLE uploads ADD COLUMN number INTEGER",
+        """UPDATE uploads SET number = n.number FROM (
+               SELECT id, row_number() OVER (
+                   PARTITION BY campaign_id, source, kind = 'targets' ORDER BY id) AS number
+               FROM uploads) n
+           WHERE uploads.id = n.id""",
+        "ALTER TABLE target_sets ADD COLUMN number INTEGER",
+        """UPDATE target_sets SET number = n.number FROM (
+               SELECT id, row_number() OVER (PARTITION BY campaign_id ORDER BY id) AS number
+               FROM target_sets) n
+           WHERE target_sets.id = n.id""",
+        # The campaign an account used last: the one it sees first at its next visit.
+        "ALTER TABLE users ADD COLUMN last_campaign VARCHAR",
+        # 发文机关署名 of the campaign's Word 通报稿 (e.g. 晋城市医疗保障局).
+        "ALTER TABLE campaigns ADD COLUMN issuer VARCHAR",
+    )),
     Migration(9, "indexes for a database server", tuple(Spelling("", statement) for statement in (
         # PostgreSQL plans by indexes (DuckDB scans its columns and keeps no others). The key
         # of a revision is unique: two writers that computed the same next revision (which

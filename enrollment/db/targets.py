@@ -17,14 +17,20 @@ def insert_set(tx: Session, *, campaign_id: str, level: str, scope_code: str, so
                note: str | None, file_name: str | None, sha256: str | None,
                upload_id: int | None, created_by: str | None, created_at: dt.datetime,
                rows: pd.DataFrame) -> int:
-    """A new target set with its rows (unit_code and COUNTS); returns its id."""
+    """A new target set with its rows (unit_code and COUNTS); returns its id.
+
+    Its number (第 N 版) counts the campaign's sets; the id, global, orders them."""
     set_id = tx.next_id("target_set_ids")
+    tx.lock(f"target-numbers:{campaign_id}")    # PostgreSQL: numbering takes turns, to commit
+    number = tx.column("SELECT coalesce(max(number), 0) + 1 FROM target_sets "
+                       "WHERE campaign_id = :c", {"c": campaign_id})[0]
     tx.run("""INSERT INTO target_sets (id, campaign_id, level, scope_code, source, note,
-                  file_name, sha256, upload_id, created_by, created_at)
-              VALUES (:id, :c, :level, :scope, :source, :note, :file, :sha, :upload, :by, :at)""",
+                  file_name, sha256, upload_id, created_by, created_at, number)
+              VALUES (:id, :c, :level, :scope, :source, :note, :file, :sha, :upload, :by, :at,
+                      :number)""",
            {"id": set_id, "c": campaign_id, "level": level, "scope": scope_code,
             "source": source, "note": note, "file": file_name, "sha": sha256,
-            "upload": upload_id, "by": created_by, "at": created_at})
+            "upload": upload_id, "by": created_by, "at": created_at, "number": number})
     frame = rows.assign(set_id=set_id, campaign_id=campaign_id)
     tx.insert_frame("targets", frame[list(TARGET_COLUMNS)].astype({c: "Int64" for c in COUNTS}))
     return set_id
@@ -33,6 +39,21 @@ def insert_set(tx: Session, *, campaign_id: str, level: str, scope_code: str, so
 def set_row(tx: Session, campaign_id: str, set_id: int) -> dict | None:
     return tx.row("SELECT * FROM target_sets WHERE campaign_id = :c AND id = :id",
                   {"c": campaign_id, "id": set_id})
+
+
+def number(tx: Session, set_id: int) -> int | None:
+    """A set's number in its campaign (第 N 版)."""
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT number FROM target_sets WHERE id = :id", {"id": set_id})
+    return found[0] if found else None
+
+
+def id_of(tx: Session, campaign_id: str, number: int) -> int | None:
+    """The id of a campaign's set numbered `number`, or None."""
+    # column(): a fully read result (see next_number in uploads.py).
+    found = tx.column("SELECT id FROM target_sets WHERE campaign_id = :c AND number = :n",
+                      {"c": campaign_id, "n": number})
+    return found[0] if found else None
 
 
 def set_checksum(tx: Session, set_id: int, sha256: str | None) -> None:
@@ -74,8 +95,10 @@ def current(tx: Session, campaign_id: str, level: str | None = None) -> pd.DataF
     """Each unit's current target row, with the unit's name and level (of one level, or all)."""
     return tx.frame("""
         SELECT u.code, u.name, u.level, u.parent_code, t.task, t.baseline,
-               t.registered_population, t.resident_population, t.low_income, t.set_id
+               t.registered_population, t.resident_population, t.low_income, t.set_id,
+               s.number
         FROM current_targets t JOIN units u ON u.campaign_id = t.campaign_id AND u.code = t.unit_code
+        JOIN target_sets s ON s.id = t.set_id
         WHERE t.campaign_id = :c AND (CAST(:level AS VARCHAR) IS NULL OR u.level = :level)
         ORDER BY u.depth, u.position""", {"c": campaign_id, "level": level})
 
@@ -120,7 +143,7 @@ def history(tx: Session, campaign_id: str) -> pd.DataFrame:
     """Every target set of the campaign, newest first, with how many of its units it still
     gives the current task (current_units) of all its units (units)."""
     return tx.frame("""
-        SELECT s.id AS set_id, s.level, s.scope_code, min(su.name) AS scope_name,
+        SELECT s.id AS set_id, s.number, s.level, s.scope_code, min(su.name) AS scope_name,
                s.source, s.note, s.file_name, s.upload_id, s.created_by, s.created_at,
                count(t.unit_code) AS units, sum(t.task) AS total_task,
                count(c.unit_code) AS current_units
@@ -130,7 +153,7 @@ def history(tx: Session, campaign_id: str) -> pd.DataFrame:
                ON c.campaign_id = s.campaign_id AND c.unit_code = t.unit_code AND c.set_id = s.id
         LEFT JOIN units su ON su.campaign_id = s.campaign_id AND su.code = s.scope_code
         WHERE s.campaign_id = :c
-        GROUP BY s.id, s.level, s.scope_code, s.source, s.note, s.file_name, s.upload_id,
+        GROUP BY s.id, s.number, s.level, s.scope_code, s.source, s.note, s.file_name, s.upload_id,
                  s.created_by, s.created_at
         ORDER BY s.id DESC""", {"c": campaign_id})
 

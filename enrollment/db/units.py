@@ -169,6 +169,26 @@ def names_in_any_campaign(tx: Session, codes: Iterable[str]) -> dict[str, str]:
         {"codes": codes}))
 
 
+def campaigns_of(tx: Session, codes: Iterable[str]) -> set[str]:
+    """The campaigns whose hierarchies hold any of the unit codes."""
+    codes = list(codes)
+    if not codes:
+        return set()
+    return set(tx.column("SELECT DISTINCT campaign_id FROM units "
+                         "WHERE code IN (SELECT unnest(CAST(:codes AS VARCHAR[])))",
+                         {"codes": codes}))
+
+
+def across_campaigns(tx: Session) -> pd.DataFrame:
+    """Every unit code of every campaign once (code, name, level, campaign_id: the first
+    campaign holding it by id), top down: for forms that ask for a unit of any campaign."""
+    return tx.frame("""
+        SELECT code, name, level, depth, campaign_id FROM (
+            SELECT DISTINCT ON (code) code, name, level, depth, position, campaign_id FROM units
+            ORDER BY code, campaign_id) u
+        ORDER BY depth, code""")
+
+
 def codes_named(tx: Session, text: str) -> list[str]:
     """Codes of the units (of any campaign) whose code, name or alias is exactly `text`."""
     return tx.column("SELECT code FROM units WHERE code = :x OR name = :x "

@@ -267,12 +267,14 @@ def all_boards_html(data: ExportData, squeezes: dict[str, float] | None = None) 
 
 
 def board_name(data: ExportData, unit: dict) -> str:
-    """<stem>-张榜/<code>-<name>.pdf: codes keep repeated village names apart and sort."""
-    return f"{data.stem}-张榜/{unit['code']}-{unit['name']}.pdf"
+    """<stem>-张榜/<stem>-张榜-<code>-<name>.pdf: each file says where and when it is from, as
+    the other exports do, also once downloaded alone; codes keep repeated village names apart
+    and sort."""
+    return f"{data.stem}-张榜/{data.stem}-张榜-{unit['code']}-{unit['name']}.pdf"
 
 
 def all_boards_name(data: ExportData) -> str:
-    return f"{data.stem}-张榜/全部（合并打印）.pdf"
+    return f"{data.stem}-张榜/{data.stem}-张榜-全部（合并打印）.pdf"
 
 
 def _board_units(data: ExportData) -> list[dict]:

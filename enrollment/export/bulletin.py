@@ -6,6 +6,12 @@ sections — overall progress against the goal and the 序时目标, the units r
 reported, low-income groups below 100%, and what is asked of the units that are behind — and,
 as an attachment, the ranking chart (a table alone when no image could be made) and the table.
 Layout follows GB/T 9704 (A4, 仿宋 三号 body, 小标宋 二号 title, 28 pt lines).
+
+Size: over 500 lines since the week's prose took the money, window extensions, groups (issue
+17), the month's sections (issue 16) and the signature block (issue 18). The prose functions
+(`overall` … `requests`, `draft`) and the document they are laid out in (`build`) change
+together whenever a section is added; the next addition should move the prose to its own
+module (`export/prose.py`), which `monthly.py` would then share.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class Draft:
     attachment: str = ""
     date: str = ""
     demo_note: str | None = None
+    issuer: str | None = None         # 发文机关署名, above the date
 
     def markdown(self) -> str:
         """The draft for st.markdown: its own emphasis, every text of it escaped."""
@@ -61,11 +68,15 @@ class Draft:
             lines.insert(0, f":red[{md(self.demo_note)}]")
         for heading, paragraphs in self.sections:
             lines += ["", f"**{md(heading)}**" if heading else ""] + [f"　　{md(p)}" for p in paragraphs]
-        lines += ["", md(self.attachment), "", md(self.date)]
+        lines += ["", md(self.attachment), ""]
+        lines += [md(self.issuer)] if self.issuer else [":orange[（未设置发文机关署名）]"]
+        lines += [md(self.date)]
         return "  \n".join(lines)
 
 
 def _names(frame: pd.DataFrame, describe=None, limit: int = LIST_LIMIT) -> str:
+    """Every unit's name (with its figures), or the first `limit` and 「等N个单位」 when there
+    are more: a list that says 等 names fewer than its count, never all but one."""
     rows = frame.to_dict("records")
     parts = [f"{r['name']}（{describe(r)}）" if describe else r["name"] for r in rows[:limit]]
     text = "、".join(parts)
@@ -245,12 +256,12 @@ def requests(data: ExportData) -> list[str]:
     asks = []
     behind = frame[frame["status"] == "behind"].sort_values("gap_pp", kind="stable")
     if len(behind):
-        asks.append(f"{_names(behind, limit=5)}要分析进度落后的原因，压实工作责任，加快参保缴费进度。")
+        asks.append(f"{_names(behind)}要分析进度落后的原因，压实工作责任，加快参保缴费进度。")
     status = data.week_status
     late = status[status["status"].isin([reporting.MISSING, reporting.LATE])] if len(status) else status
     if len(late):
         deadline = data.campaign.deadline(data.as_of)
-        asks.append(f"请{_names(late, limit=5)}于每周{'一二三四五六日'[deadline.weekday()]}"
+        asks.append(f"请{_names(late)}于每周{'一二三四五六日'[deadline.weekday()]}"
                     f"{deadline:%H:%M}前按时报送参保进度。")
     li = frame[frame["low_income_target"].notna()]
     if len(li) and (li["low_income_completion"].isna() | (li["low_income_completion"] < 1)).any():
@@ -292,6 +303,7 @@ def draft(data: ExportData) -> Draft:
         date=cn_date(data.as_of),
         demo_note=(f"【{DEMO_BADGE}】本稿数字为模拟的示例数据，仅供演示，不得印发。"
                    if data.demo else None),
+        issuer=data.campaign.issuer,
     )
 
 
@@ -310,19 +322,51 @@ def _font(run, name: str, size=None, bold: bool | None = None, color: str | None
 
 def _paragraph(doc, text: str, font: str = BODY_FONT, size=BODY_SIZE, *, align=None,
                indent: bool = True, bold: bool = False, color: str | None = None,
-               space_after=Pt(0)):
+               space_after=Pt(0), right_chars: float = 0, keep_with_next: bool = False):
     p = doc.add_paragraph()
     fmt = p.paragraph_format
     fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     fmt.line_spacing = Pt(28) if size >= BODY_SIZE else Pt(18)
     fmt.space_after = space_after
     fmt.space_before = Pt(0)
+    fmt.widow_control = True
+    fmt.keep_with_next = keep_with_next
     if indent:
         fmt.first_line_indent = Pt(size.pt * 2)
+    if right_chars:
+        fmt.right_indent = Pt(size.pt * right_chars)
     if align is not None:
         p.alignment = align
     _font(p.add_run(text), font, size, bold, color)
     return p
+
+
+# Widths in ems of ASCII signs in the widest font a reader may substitute for 宋体's Latin
+# (DejaVu Sans, LibreOffice's fallback on a machine without Chinese Windows fonts); 宋体's own
+# digits are half an em, so what fits here fits there.
+ASCII_EMS = {",": 0.32, ".": 0.32, ":": 0.34, " ": 0.32, "-": 0.36, "(": 0.39, ")": 0.39,
+             "%": 0.95, "+": 0.84}
+
+
+def text_width(text: str) -> float:
+    """Width of a text in ems: a Han character or full-width sign one em, ASCII by ASCII_EMS
+    (digits and letters 0.64)."""
+    return sum(ASCII_EMS.get(ch, 0.64) if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def signature_indents(issuer: str | None, date: str) -> tuple[float, float]:
+    """Right indents, in characters, of the issuer and the date below it (GB/T 9704-2012
+    7.3.5.2, a document without a seal): the issuer two characters from the right margin, the
+    date starting two characters right of the issuer's start; a date longer than that stays two
+    characters from the margin and moves the issuer left. Without an issuer the date is four
+    characters from the margin."""
+    if not issuer:
+        return 0.0, 4.0
+    w_i, w_d = text_width(issuer), text_width(date)
+    date_right = w_i - 2 - w_d + 2
+    if date_right < 2:
+        return 2 + w_d + 2 - w_i, 2.0
+    return 2.0, date_right
 
 
 def _shade(cell, fill: str) -> None:
@@ -341,10 +385,9 @@ def _repeat_header(row) -> None:
     props.append(header)
 
 
-TABLE_COLUMNS = (("排名", Mm(11)), ("单位", Mm(30)), (COLUMN_LABELS["target"], Mm(20)),
-                 (COLUMN_LABELS["enrolled"], Mm(22)), (COLUMN_LABELS["completion"], Mm(17)),
-                 ("与序时目标差距（百分点）", Mm(22)), (COLUMN_LABELS["week_delta"], Mm(18)),
-                 (COLUMN_LABELS["status"], Mm(16)))
+TABLE_COLUMNS = ("排名", "单位", COLUMN_LABELS["target"], COLUMN_LABELS["enrolled"],
+                 COLUMN_LABELS["completion"], "与序时目标差距（百分点）", COLUMN_LABELS["week_delta"],
+                 COLUMN_LABELS["status"])
 
 
 def table_rows(data: ExportData) -> list[tuple[list[str], str]]:
@@ -369,14 +412,57 @@ def total_row(data: ExportData) -> list[str]:
             STATUS_LABELS.get(r["status"], r["status"])]
 
 
+CELL_MARGIN = Mm(1.2)          # left and right inside a cell (LibreOffice's default is 1.9 mm)
+
+
+def column_widths(rows: list[list[str]]) -> list[int]:
+    """Column widths (EMU) that keep every figure on one line: each column as wide as its
+    widest cell (a header may take two lines), the rest of the text width to 单位."""
+    em = TABLE_SIZE.emu
+    needed = []
+    for i, header in enumerate(TABLE_COLUMNS):
+        head = text_width(header)
+        widest = max([text_width(r[i]) * 1.08 for r in rows]       # bold in the total row
+                     + [head if head <= 4 else math.ceil(head / 2)])
+        needed.append(int(widest * em + 2 * CELL_MARGIN + Mm(1)))
+    spare = TEXT_WIDTH - sum(needed)
+    if spare > 0:
+        needed[1] += spare
+    return needed
+
+
+def _fixed_layout(table, widths: list[int]) -> None:
+    """Widths that Word and LibreOffice both keep: a fixed layout, the grid's columns (which
+    LibreOffice reads) and every cell, and narrow cell margins."""
+    table.autofit = False                       # w:tblLayout fixed
+    props = table._tbl.tblPr
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        edge = OxmlElement(f"w:{side}")
+        edge.set(qn("w:w"), str(int(CELL_MARGIN.twips)))
+        edge.set(qn("w:type"), "dxa")
+        margins.append(edge)
+    look = props.find(qn("w:tblLook"))          # the schema's order: tblCellMar before tblLook
+    if look is not None:
+        look.addprevious(margins)
+    else:
+        props.append(margins)
+    for column, width in zip(table.columns, widths):
+        column.width = width
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths):
+            cell.width = width
+
+
 def _table(doc, data: ExportData) -> None:
     rows = table_rows(data) + [(total_row(data), "total")]
+    widths = column_widths([values for values, _ in rows])
     table = doc.add_table(rows=1, cols=len(TABLE_COLUMNS))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     header = table.rows[0]
     _repeat_header(header)
-    for cell, (text, width) in zip(header.cells, TABLE_COLUMNS):
+    for cell, text, width in zip(header.cells, TABLE_COLUMNS, widths):
         cell.width = width
         _shade(cell, HEADER_FILL)
         run = cell.paragraphs[0].add_run(text)
@@ -385,7 +471,7 @@ def _table(doc, data: ExportData) -> None:
     for values, status in rows:
         cells = table.add_row().cells
         for i, (cell, value) in enumerate(zip(cells, values)):
-            cell.width = TABLE_COLUMNS[i][1]
+            cell.width = widths[i]
             paragraph = cell.paragraphs[0]
             paragraph.alignment = (WD_ALIGN_PARAGRAPH.LEFT if i == 1 else
                                    WD_ALIGN_PARAGRAPH.CENTER if i in (0, 7) else
@@ -397,6 +483,7 @@ def _table(doc, data: ExportData) -> None:
                 _shade(cell, BEHIND_FILL)
             elif status == "not_reported":
                 _shade(cell, MISSING_FILL)
+    _fixed_layout(table, widths)
 
 
 def build(data: ExportData, chart_png: bytes | None = None) -> bytes:
@@ -425,13 +512,22 @@ def build(data: ExportData, chart_png: bytes | None = None) -> bytes:
     _paragraph(doc, text.recipients, indent=False)
     intro = f"现将{data.when}{data.scope['name']}{data.programme}参保缴费进度通报如下："
     _paragraph(doc, intro)
-    for heading, paragraphs in text.sections:
-        _paragraph(doc, heading, HEADING_FONT)
-        for paragraph in paragraphs:
-            _paragraph(doc, paragraph)
-    _paragraph(doc, "", indent=False)
-    _paragraph(doc, text.attachment, indent=True)
-    _paragraph(doc, text.date, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    last = len(text.sections) - 1
+    for s, (heading, paragraphs) in enumerate(text.sections):
+        _paragraph(doc, heading, HEADING_FONT, keep_with_next=True)
+        for k, paragraph in enumerate(paragraphs):
+            # The closing paragraph travels with the attachment line and the signature, so no
+            # page holds only those (its last two lines at least, widow control).
+            _paragraph(doc, paragraph, keep_with_next=s == last and k == len(paragraphs) - 1)
+    _paragraph(doc, "", indent=False, keep_with_next=True)
+    _paragraph(doc, text.attachment, indent=True, keep_with_next=True)
+    issuer_right, date_right = signature_indents(text.issuer, text.date)
+    if text.issuer:
+        _paragraph(doc, "", indent=False, keep_with_next=True)
+        _paragraph(doc, text.issuer, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT,
+                   right_chars=issuer_right, keep_with_next=True)
+    _paragraph(doc, text.date, indent=False, align=WD_ALIGN_PARAGRAPH.RIGHT,
+               right_chars=date_right)
 
     doc.add_page_break()
     _paragraph(doc, "附件", HEADING_FONT, indent=False)

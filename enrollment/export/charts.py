@@ -48,14 +48,18 @@ def _layout(fig: go.Figure, title: str | None, height: int, source_note: str | N
 
 
 def completion_range(values: list[float], goal: float, pace: float) -> tuple[float, float]:
-    """An x range (in %) that starts near the lowest bar, so 95 and 99 look different."""
+    """An x range (in %) from 0, so that bar lengths compare as the rates do, to a little past
+    the longest bar and the goal line (room for the labels of short bars, held outside)."""
     known = [v for v in values if v is not None and not math.isnan(v)]
-    low = min(known + [pace * 100]) if known else 0.0
-    high = max(known + [goal * 100]) if known else goal * 100
-    start = max(0.0, math.floor((low - 5) / 5) * 5)
-    if high - start < 10:
-        start = max(0.0, high - 10)
-    return start, high + max(3.0, (high - start) * 0.08)
+    high = max(known + [goal * 100, pace * 100])
+    return 0.0, high * 1.08
+
+
+# A bar at least this share of the axis holds its label inside (at its end); shorter bars hold
+# it just outside. So no label runs past the chart, even on a phone.
+INSIDE_FROM = 0.45
+INSIDE_INK = {"achieved": "white", "on_track": "white", "behind": "white",
+              "not_reported": INK, "no_target": INK}
 
 
 def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str | None = None,
@@ -89,8 +93,10 @@ def ranking_chart(frame: pd.DataFrame, *, goal: float, pace: float, title: str |
         fig.add_trace(go.Bar(
             y=part["label"], x=values, base=None, orientation="h", name=STATUS_LABELS[status],
             marker=dict(color=color, line=dict(width=0)), text=labels,
-            textposition="outside", cliponaxis=False,
-            textfont=dict(size=13, color=INK, shadow="0px 0px 3px white"),
+            textposition=["inside" if v >= INSIDE_FROM * end else "outside" for v in values],
+            insidetextanchor="end", cliponaxis=False, constraintext="none",
+            textfont=dict(size=13), insidetextfont=dict(color=INSIDE_INK[status]),
+            outsidetextfont=dict(color=INK, shadow="0px 0px 3px white"),
             customdata=list(zip(
                 part["target"].map(_int), part["enrolled"].map(_int),
                 part["gap_pp"].map(lambda v: "—" if pd.isna(v) else f"{v:+.2f}"),
@@ -132,6 +138,9 @@ def _int(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+TREND_TICKS = 5
+
+
 def week_tick(campaign: Campaign, day: dt.date) -> str:
     return f"第{campaign.week_number(day)}周<br>{day:%m-%d}"
 
@@ -147,7 +156,6 @@ def trend_chart(series: pd.DataFrame, campaign: Campaign, *, title: str | None =
     fig = go.Figure()
     target = series["target"].dropna()
     target = int(target.iloc[-1]) if len(target) else None
-    days = list(series["as_of"])
     if target:
         goal_total = float(campaign.goal) * target
         fig.add_trace(go.Scatter(
@@ -176,9 +184,14 @@ def trend_chart(series: pd.DataFrame, campaign: Campaign, *, title: str | None =
                 x=[last["as_of"], campaign.end], y=[int(last["enrolled"]), projection],
                 mode="lines", name="按近期进度预计", line=dict(color="#56B4E9", dash="dot", width=2),
                 hovertemplate="预计期末 %{y:,.0f}<extra></extra>"))
-    ticks = days if len(days) <= 10 else days[:: max(1, len(days) // 9)]
+    # At most five upright labels spread over the whole window (every fourth week of 17): they
+    # stay apart on a phone's 250 pixels as on a projector; Plotly would otherwise tilt a label
+    # for every week into one dense block.
+    weeks = [min(campaign.week_end_of(n), campaign.end) for n in range(1, campaign.week_count + 1)]
+    ticks = weeks[:: max(1, math.ceil(len(weeks) / TREND_TICKS))]
     # A date axis even when no trace holds a date (no report, no task yet).
     fig.update_xaxes(type="date", tickvals=ticks, ticktext=[week_tick(campaign, d) for d in ticks],
+                     tickangle=0, tickfont=dict(size=12),
                      range=[campaign.start - dt.timedelta(days=2), campaign.end + dt.timedelta(days=2)],
                      showgrid=True, gridcolor="#EEEEEE")
     fig.update_xaxes(automargin=True)

@@ -6,6 +6,7 @@ import io
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from xlsxwriter.utility import xl_col_to_name
 
 from .. import settings
 from ..labels import (
@@ -16,7 +17,7 @@ from ..labels import (
     TARGET_SET_STATUS,
     TARGET_SOURCE_LABELS,
 )
-from ..text import XLSX_OPTIONS, csv_bytes
+from ..text import csv_bytes, xlsx_workbook
 
 BEHIND_STYLE = "background-color: #fde2e1; color: #8b0000; font-weight: 600"
 NOT_REPORTED_STYLE = "background-color: #eeeeee; color: #555555"
@@ -101,8 +102,8 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     out[labels["growth"]] = ((frame["task"].astype("Float64") - base) / base * 100).where(base > 0)
     for key in ("registered_population", "resident_population", "low_income"):
         out[labels[key]] = frame[key].astype("Int64")
-    if "set_id" in frame:
-        out[labels["set_id"]] = frame["set_id"].astype("Int64")
+    if "number" in frame:            # the version's number in the campaign (第 N 版)
+        out[labels["set_id"]] = frame["number"].astype("Int64")
     return out.reset_index(drop=True)
 
 
@@ -112,7 +113,7 @@ def target_history(frame: pd.DataFrame) -> pd.DataFrame:
     tz = ZoneInfo(settings.timezone())
     created = pd.to_datetime(frame["created_at"]).dt.tz_localize("UTC").dt.tz_convert(tz)
     return pd.DataFrame({
-        labels["set_id"]: frame["set_id"].astype("Int64"),
+        labels["set_id"]: frame["number"].astype("Int64"),
         labels["status"]: frame["status"].map(TARGET_SET_STATUS),
         labels["scope_name"]: frame["scope_name"],
         labels["level"]: frame["level"].map(lambda v: LEVEL_LABELS.get(v, v)),
@@ -136,28 +137,96 @@ def highlight_below(table: pd.DataFrame, column: str, threshold: float):
     return table.style.apply(row_style, axis=1).format(na_rep="—")
 
 
+# How each column of a page's table is written to CSV and Excel, by its header: rates are
+# percentages (0–100) on the page, real fractions with a % format in Excel; counts are whole.
+RATE_COLUMNS = (COLUMN_LABELS["completion"], COLUMN_LABELS["time_progress"],
+                COLUMN_LABELS["low_income_completion"])
+POINT_COLUMNS = (COLUMN_LABELS["gap_pp"], "完成率变化（百分点）")
+SIGNED_COLUMNS = (COLUMN_LABELS["week_delta"],)
+XLSX_FORMATS = {"rate": "0.00%", "points": "+0.00;-0.00;0.00", "count": "#,##0",
+                "signed": "+#,##0;-#,##0;0", "date": "yyyy-mm-dd", "text": "@"}
+
+
+def column_kind(table: pd.DataFrame, column: str) -> str:
+    """rate, points, signed, count, date or text: how a column's values are written."""
+    if column in RATE_COLUMNS:
+        return "rate"
+    if column in POINT_COLUMNS:
+        return "points"
+    if column in SIGNED_COLUMNS:
+        return "signed"
+    values = table[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return "count"
+    if pd.api.types.is_datetime64_any_dtype(values) or values.map(
+            lambda v: hasattr(v, "isoformat")).any():
+        return "date"
+    return "text"
+
+
+def _csv_header(column: str, kind: str) -> str:
+    return f"{column}（%）" if kind == "rate" else column
+
+
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
-    """CSV that Excel opens with Chinese intact (UTF-8 with BOM); formula-like cells neutralised."""
-    return csv_bytes(table)
+    """CSV that Excel opens with Chinese intact (UTF-8 with BOM); formula-like cells neutralised.
+
+    Rates as percentages rounded to two places under a header that says so (完成率（%）),
+    points rounded to two places, counts as whole numbers, dates as YYYY-MM-DD.
+    """
+    out = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        kind = column_kind(table, column)
+        values = table[column]
+        if kind in ("rate", "points"):
+            values = pd.to_numeric(values, errors="coerce").astype("Float64").round(2)
+        elif kind in ("count", "signed"):
+            values = pd.to_numeric(values, errors="coerce").round().astype("Int64")
+        elif kind == "date":
+            values = pd.to_datetime(values, errors="coerce").dt.strftime("%Y-%m-%d")
+        out[_csv_header(column, kind)] = values
+    return csv_bytes(out)
 
 
 def to_xlsx_bytes(table: pd.DataFrame, sheet: str = "参保进度") -> bytes:
-    """A one-sheet workbook of the table, header bold and frozen, behind rows red."""
+    """A one-sheet workbook of the table: numbers as numbers with Excel formats (rates 0.00%,
+    counts #,##0, points +0.00, dates yyyy-mm-dd), header bold and frozen, behind rows red."""
     buffer = io.BytesIO()
-    sheet = sheet[:31]
-    with pd.ExcelWriter(buffer, engine="xlsxwriter",
-                        engine_kwargs={"options": XLSX_OPTIONS}) as writer:
-        table.to_excel(writer, sheet_name=sheet, index=False)
-        book, ws = writer.book, writer.sheets[sheet]
-        ws.freeze_panes(1, 0)
-        red = book.add_format({"bg_color": "#FDE2E1", "font_color": "#8B0000"})
-        status = COLUMN_LABELS["status"]
-        if status in table.columns:
-            col = table.columns.get_loc(status)
-            letter = chr(ord("A") + col)
-            ws.conditional_format(1, 0, len(table), len(table.columns) - 1, {
-                "type": "formula", "criteria": f'=${letter}2="{STATUS_LABELS["behind"]}"',
-                "format": red})
-        for i, name in enumerate(table.columns):
-            ws.set_column(i, i, max(10, len(str(name)) * 2))
+    book = xlsx_workbook(buffer)
+    ws = book.add_worksheet(sheet[:31])
+    base = {"font_name": "宋体", "font_size": 11}
+    header = book.add_format({**base, "bold": True, "bg_color": "#DCE6F1", "text_wrap": True,
+                              "align": "center", "valign": "vcenter", "border": 1})
+    formats = {kind: book.add_format({**base, "num_format": spec})
+               for kind, spec in XLSX_FORMATS.items()}
+    kinds = [column_kind(table, c) for c in table.columns]
+    for c, column in enumerate(table.columns):
+        ws.write_string(0, c, str(column), header)
+    for r, row in enumerate(table.itertuples(index=False), start=1):
+        for c, (value, kind) in enumerate(zip(row, kinds)):
+            fmt = formats[kind]
+            if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+                ws.write_blank(r, c, None, fmt)
+            elif kind == "rate":
+                ws.write_number(r, c, float(value) / 100, fmt)
+            elif kind == "points":
+                ws.write_number(r, c, float(value), fmt)
+            elif kind in ("count", "signed"):
+                ws.write_number(r, c, int(round(float(value))), fmt)
+            elif kind == "date":
+                ws.write_datetime(r, c, pd.Timestamp(value).to_pydatetime(), fmt)
+            else:
+                ws.write_string(r, c, str(value), fmt)
+    ws.freeze_panes(1, 0)
+    ws.set_row(0, 32)
+    red = book.add_format({"bg_color": "#FDE2E1", "font_color": "#8B0000"})
+    status = COLUMN_LABELS["status"]
+    if status in table.columns and len(table):
+        letter = xl_col_to_name(table.columns.get_loc(status))
+        ws.conditional_format(1, 0, len(table), len(table.columns) - 1, {
+            "type": "formula", "criteria": f'=${letter}2="{STATUS_LABELS["behind"]}"',
+            "format": red})
+    for c, name in enumerate(table.columns):
+        ws.set_column(c, c, max(10, min(len(str(name)) * 2, 24)))
+    book.close()
     return buffer.getvalue()

@@ -21,9 +21,15 @@ class Problem:
     #                          that ends a bounded list (「另有 N 处错误未列出」)
 
     def __str__(self) -> str:
-        where = f"第 {self.row} 行：" if self.row else ""
         tag = "错误" if self.severity == ERROR else "提醒"
-        return f"[{tag}] {where}{self.message}"
+        return f"[{tag}] {self.text}"
+
+    @property
+    def text(self) -> str:
+        """The message with its row, without the [错误]/[提醒] tag (for a page, whose boxes and
+        headings already say which it is)."""
+        where = f"第 {self.row} 行：" if self.row else ""
+        return f"{where}{self.message}"
 
 
 def errors(problems: list[Problem]) -> list[Problem]:

@@ -45,17 +45,49 @@ def caption(ctx, result: progress.Progress) -> str:
     return f"{md(c.name)} · {when} · 目标参保率 {c.goal:.0%} · 数据来源：{source}"
 
 
+@dataclass(frozen=True)
+class Change:
+    """A headline's change line (较上周 +12,360) and whether it is good news.
+
+    `sign` is that of the number as shown (a gap of -0.004 points shows as 0.00 and is 0):
+    the page draws +1 green with an up arrow, -1 red with a down arrow, 0 grey without one.
+    Streamlit judges a text delta by its first character only, so the colour is set here.
+    """
+
+    text: str
+    sign: int
+
+    @classmethod
+    def of(cls, words: str, value: float, spec: str, unit: str = "") -> "Change":
+        shown = format(value, spec)
+        number = float(shown.replace(",", ""))
+        if number == 0:
+            shown = shown.lstrip("+-")
+        return cls(f"{words} {shown}{unit}", (number > 0) - (number < 0))
+
+    @property
+    def color(self) -> str:
+        return {1: "green", 0: "gray", -1: "red"}[self.sign]
+
+    @property
+    def arrow(self) -> str:
+        return {1: "up", 0: "off", -1: "down"}[self.sign]
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class Headline:
     enrolled: str
-    week_delta: str | None
+    week_delta: Change | None
     enrolled_help: str
     completion: str
-    gap: str | None
+    gap: Change | None
     time_progress: str
     days_left: str
     projection: str
-    projection_gap: str | None
+    projection_gap: Change | None
     summary_markdown: str
     amount: str | None = None          # 征缴金额 (None: the campaign counts no money)
     amount_share: str | None = None    # 应缴的 98.50%
@@ -93,16 +125,16 @@ def headline(result: progress.Progress, unit: dict, series: pd.DataFrame) -> Hea
             + f" · {money.basis(result.campaign.terms)}")
     return Headline(
         enrolled="—" if _na(enrolled) else f"{int(enrolled):,}",
-        week_delta=None if _na(unit["week_delta"]) else f"较上周 {int(unit['week_delta']):+,}",
+        week_delta=None if _na(unit["week_delta"]) else Change.of("较上周", int(unit["week_delta"]), "+,"),
         enrolled_help=enrolled_help,
         completion="—" if _na(unit["completion"]) else f"{unit['completion']:.2%}",
-        gap=None if _na(unit["gap_pp"]) else f"较序时 {unit['gap_pp']:+.2f} 个百分点",
+        gap=None if _na(unit["gap_pp"]) else Change.of("较序时", unit["gap_pp"], "+.2f", " 个百分点"),
         time_progress=f"{tp:.2%}",
         days_left=f"{days_left} 天" if days_left else "已结束",
         projection=("—" if proj_completion is None
                     else "超过 100%" if proj_completion > 1 else f"{proj_completion:.1%}"),
         projection_gap=None if proj_completion is None
-        else f"较目标 {(proj_completion - float(c.goal)) * 100:+.1f} 个百分点",
+        else Change.of("较目标", (proj_completion - float(c.goal)) * 100, "+.1f", " 个百分点"),
         summary_markdown="  \n".join(lines + [status_markdown(result, unit["code"])]),
         **collected,
     )

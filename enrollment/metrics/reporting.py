@@ -9,11 +9,28 @@ import pandas as pd
 from .. import db
 from ..campaigns.model import Campaign
 from ..db import Session
+from . import progress
 
 ON_TIME = "按时上报"
 LATE = "逾期上报"
 MISSING = "未上报"
 VIA_CHILDREN = "由下级汇总"
+
+
+def default_week(tx: Session, campaign: Campaign, source: str,
+                 today: dt.date | None = None) -> dt.date:
+    """The week a page opens at: the latest week that has reports, not an empty one.
+
+    The current week (its Friday, or the window's last day) when it already has a report;
+    otherwise the latest earlier week with one; the current week when nothing was reported yet.
+    A week nobody reported in would show every unit as 未上报.
+    """
+    days = progress.report_days(campaign)
+    current = campaign.default_as_of(today)
+    latest = db.reports.latest_date(tx, campaign.id, source, current)
+    if latest is None:
+        return current
+    return next(d for d in days if d >= min(latest, days[-1]))
 
 
 def week_status(tx: Session, campaign: Campaign, as_of: dt.date,

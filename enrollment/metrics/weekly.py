@@ -55,6 +55,7 @@ def rebuild(tx: Session, campaign_id: str, source: str | None = None) -> Rebuilt
     With `source`, only that source's figures, unless the calendar changed (then everything).
     Call it inside the transaction of the write that made it necessary.
     """
+    _turn(tx, campaign_id)
     campaign = campaigns.get(tx, campaign_id)
     wanted = calendar(campaign)
     everything = source is None or db.weekly.kept_dates(tx, campaign_id) != wanted
@@ -92,9 +93,18 @@ def _rebuild_targets(tx: Session, campaign_id: str) -> None:
         db.weekly.refresh_targets(tx, campaign_id, depth, None)
 
 
+def _turn(tx: Session, campaign_id: str) -> None:
+    """Writers of one campaign refresh its kept rows one at a time, to their commit. Nothing on
+    DuckDB (writes take turns anyway); on PostgreSQL two uploads store side by side, and
+    without it both would refresh their common ancestors' rows from the children's rows as
+    they were before the other's commit (a row twice, or a stale sum)."""
+    tx.lock(f"weekly:{campaign_id}")
+
+
 def _kept(tx: Session, campaign_id: str) -> bool:
     """Whether the campaign's figures are kept, for its current calendar; a kept campaign
     whose calendar changed is rebuilt here (False: nothing left to refresh)."""
+    _turn(tx, campaign_id)
     kept = db.weekly.kept_dates(tx, campaign_id)
     if not kept:
         return False             # not built yet: views roll up; `init` builds it

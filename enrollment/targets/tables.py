@@ -264,7 +264,7 @@ class TargetsRejected(Exception):
 
 @dataclass
 class Saved:
-    """The receipt of a stored target set."""
+    """The receipt of a stored target set (its id keys it; people see its number, 第 N 版)."""
 
     set_id: int
     upload_id: int | None
@@ -278,6 +278,7 @@ class Saved:
     created_by: str | None
     created_at: dt.datetime            # UTC, naive
     changed: int                       # units whose current task differs from before
+    number: int | None = None          # 第 N 版 within the campaign
 
     def summary(self) -> str:
         local = self.created_at.replace(tzinfo=dt.timezone.utc).astimezone(
@@ -286,7 +287,7 @@ class Saved:
         what = (f"{self.scope_name}总任务" if self.units == 1 and self.scope_code else
                 f"{self.scope_name}下属 {self.units} 个{level}")
         who = f"，录入人 {self.created_by}" if self.created_by else ""
-        return (f"已保存目标任务表第 {self.set_id} 版：{what}，任务数合计 {self.total_task:,}"
+        return (f"已保存目标任务表第 {self.number or self.set_id} 版：{what}，任务数合计 {self.total_task:,}"
                 f"（{self.changed} 个单位的任务数有变化）{who}，{local:%Y-%m-%d %H:%M}")
 
 
@@ -326,26 +327,28 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
                       content=content, upload_id=upload_id, created_by=created_by, now=now)
         scope = db.units.get(tx, campaign_id, table.scope_code)
         changed = sum(1 for r in table.rows if before.get(r.code) != r.task)
+        number = db.targets.number(tx, set_id)
         audit.record(tx, created_by, "targets_changed",
-                     f"保存目标任务表第 {set_id} 版「{file_name}」：{scope.name if scope else ''} "
+                     f"保存目标任务表第 {number} 版「{file_name}」：{scope.name if scope else ''} "
                      f"{len(table.rows)} 个单位，任务数合计 {sum(r.task for r in table.rows):,}，"
                      f"{changed} 个单位有变化", address, campaign_id=campaign_id, role=role, now=now)
     return Saved(set_id, upload_id, campaign_id, table.level, table.scope_code,
                  scope.name if scope else "", len(table.rows), sum(r.task for r in table.rows),
                  file_name, created_by, now,
-                 sum(1 for r in table.rows if before.get(r.code) != r.task))
+                 sum(1 for r in table.rows if before.get(r.code) != r.task), number)
 
 
-def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | None = None,
+def restore(store: Store, campaign_id: str, number: int, *, created_by: str | None = None,
             now: dt.datetime | None = None, address: str | None = None,
             role: str | None = None) -> Saved:
-    """Make an earlier version current again: its rows become a new set (history is kept)."""
+    """Make version 第 `number` 版 current again: its rows become a new set (history is kept)."""
     now = now or utc_now()
     created_by = scrub(created_by, MAX_PERSON)
     with store.write() as tx:
-        old = db.targets.set_row(tx, campaign_id, set_id)
+        set_id = db.targets.id_of(tx, campaign_id, number)
+        old = None if set_id is None else db.targets.set_row(tx, campaign_id, set_id)
         if old is None:
-            raise ValueError(f"本活动没有第 {set_id} 版目标任务表")
+            raise ValueError(f"本活动没有第 {number} 版目标任务表")
         rows = db.targets.version(tx, campaign_id, set_id)
         populations: dict[str, dict[str, int]] = {}
         for code, key, population in db.groups.set_targets(tx, campaign_id, set_id).itertuples(
@@ -359,18 +362,19 @@ def restore(store: Store, campaign_id: str, set_id: int, *, created_by: str | No
             level=old["level"], scope_code=old["scope_code"])
         before = db.targets.current_tasks(tx, campaign_id)
         new_id = save(tx, campaign_id, table, source="restore",
-                      note=f"恢复第 {set_id} 版" + (f"（{old['note']}）" if old["note"] else ""),
+                      note=f"恢复第 {number} 版" + (f"（{old['note']}）" if old["note"] else ""),
                       file_name=old["file_name"], upload_id=old["upload_id"],
                       created_by=created_by, now=now)
         db.targets.set_checksum(tx, new_id, old["sha256"])
+        new_number = db.targets.number(tx, new_id)
         scope = db.units.get(tx, campaign_id, old["scope_code"])
         audit.record(tx, created_by, "targets_changed",
-                     f"恢复目标任务表第 {set_id} 版为当前版本（第 {new_id} 版），{len(table.rows)} 个单位",
+                     f"恢复目标任务表第 {number} 版为当前版本（第 {new_number} 版），{len(table.rows)} 个单位",
                      address, campaign_id=campaign_id, role=role, now=now)
     return Saved(new_id, old["upload_id"], campaign_id, old["level"], old["scope_code"],
                  scope.name if scope else "", len(table.rows), sum(r.task for r in table.rows),
                  old["file_name"], created_by, now,
-                 sum(1 for r in table.rows if before.get(r.code) != r.task))
+                 sum(1 for r in table.rows if before.get(r.code) != r.task), new_number)
 
 
 # --- history -------------------------------------------------------------------------------

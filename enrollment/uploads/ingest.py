@@ -453,7 +453,7 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
         on_time = (campaign.is_on_time(preview.report_date, now)
                    if preview.report_date and not blocked else None)
         kept_content = content if len(content) <= settings.max_upload_bytes() else None
-        db.uploads.insert(
+        number = db.uploads.insert(
             tx, id=upload_id, campaign_id=campaign_id, kind="report", source="upload",
             file_name=file_name, sha256=preview.sha256, size=len(content), content=kept_content,
             uploader=uploader, uploaded_at=now, report_date=preview.report_date,
@@ -465,23 +465,23 @@ def commit(store: Store, campaign_id: str, content: bytes, file_name: str, *,
             weekly.after_reports(tx, campaign_id, SOURCE, [r.code for r in preview.rows],
                                  preview.report_date, len(preview.rows))
             audit.record(tx, uploader, "upload",
-                         f"第 {upload_id} 号上报「{file_name}」，上报日期 {preview.report_date}，"
+                         f"第 {number} 号上报「{file_name}」，上报日期 {preview.report_date}，"
                          f"{preview.units} 个单位，累计参保人数合计 {preview.total_enrolled:,}",
                          address, campaign_id=campaign_id, role=role, now=now)
         else:
             first = (preview.errors or preview.warnings)[0]
             audit.record(tx, uploader, "upload_rejected",
-                         f"第 {upload_id} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
+                         f"第 {number} 号上传「{file_name}」未通过（{len(preview.errors)} 处错误、"
                          f"{len(preview.warnings)} 条未确认的提醒），未保存任何数字；{first}",
                          address, campaign_id=campaign_id, role=role, now=now)
     if blocked:
-        raise UploadRejected(preview, upload_id, warnings_only=not preview.errors)
+        raise UploadRejected(preview, upload_id, warnings_only=not preview.errors, number=number)
     return Receipt(upload_id, campaign_id, file_name, preview.report_date, len(preview.rows),
                    preview.units, preview.total_enrolled, now, on_time,
                    uploader, campaign.deadline(preview.report_date), preview.total_amount,
                    preview.total_low_income,
                    sum(1 for r in preview.rows if r.replaces not in (None, r.enrolled)),
-                   len(preview.warnings))
+                   len(preview.warnings), number)
 
 
 def _insert_reports(tx: Session, campaign_id: str, source: str, report_date: dt.date,

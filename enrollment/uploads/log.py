@@ -24,14 +24,15 @@ from ..files.problems import (
 )
 from ..labels import UPLOAD_KIND_LABELS, UPLOAD_STATUS_LABELS
 
+# 编号 is the upload's number in its campaign (第 N 号), not its id.
 HISTORY_COLUMNS = {
-    "id": "编号", "uploaded_at": "上报时间", "uploader": "填报人", "kind": "类型",
+    "number": "编号", "uploaded_at": "上报时间", "uploader": "填报人", "kind": "类型",
     "file_name": "文件", "report_date": "上报日期", "status": "状态", "unit_count": "单位数",
     "total_enrolled": "累计参保人数合计", "timing": "是否按时", "remark": "说明",
 }
 REVISION_COLUMNS = {
     "report_date": "上报日期", "revision": "版本", "enrolled": "累计参保人数",
-    "amount": "缴费金额（元）", "low_income_enrolled": "低收入人口参保人数", "upload_id": "上报编号",
+    "amount": "缴费金额（元）", "low_income_enrolled": "低收入人口参保人数", "upload_number": "上报编号",
     "kind": "类型", "file_name": "文件", "uploader": "填报人", "uploaded_at": "上报时间",
     "current": "当前有效", "note": "说明",
 }
@@ -54,7 +55,8 @@ def history(tx: Session, campaign_id: str, uploader: str | None = None,
             limit: int = 200) -> pd.DataFrame:
     """The newest uploads of a campaign (real ones, not demo data), with their outcome.
 
-    status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry).
+    status is 'accepted', 'rejected' or 'withdrawn' (accepted, then withdrawn by a later entry);
+    `id` keys an upload, `number` is what people see (第 N 号, counting within the campaign).
     Stored messages are bounded (STORED_LIMIT entries, the last one standing for the rest); a
     list stored before that bound, longer than MESSAGES_READ characters, is not read at all.
     """
@@ -65,14 +67,15 @@ def history(tx: Session, campaign_id: str, uploader: str | None = None,
     frame["timing"] = [
         "" if r["kind"] != "report" or r["status"] == "rejected" or pd.isna(r["on_time"])
         else ("按时" if r["on_time"] else "逾期") for r in frame.to_dict("records")]
-    for column in ("row_count", "unit_count", "total_enrolled", "withdraws", "withdrawn_by"):
+    for column in ("number", "row_count", "unit_count", "total_enrolled", "withdraws",
+                   "withdraws_number", "withdrawn_by", "withdrawn_by_number"):
         frame[column] = frame[column].astype("Int64")
     return frame
 
 
 def _remark(row: dict) -> str:
     if row["kind"] == "withdrawal":
-        return f"撤回第 {row['withdraws']} 号上报"
+        return f"撤回第 {row['withdraws_number']} 号上报"
     too_many = pd.isna(row["messages"]) and not pd.isna(row["messages_length"])
     stored = [] if too_many else from_json(None if pd.isna(row["messages"]) else row["messages"])
     errors, warnings = total(stored, ERROR), total(stored, WARNING)
@@ -80,13 +83,13 @@ def _remark(row: dict) -> str:
         if too_many:
             return "未保存：问题过多，未能列出"
         if errors:
-            first = str(next(p for p in stored if p.severity == ERROR)).removeprefix("[错误] ")
+            first = next(p for p in stored if p.severity == ERROR).text
             more = f"等 {errors:,} 处错误" if errors > 1 else ""
             return f"未保存：{first}{more}"
         return f"未保存：有 {warnings} 条提醒未确认"
     parts = []
     if row["status"] == "withdrawn":
-        parts.append(f"已由第 {row['withdrawn_by']} 号撤回")
+        parts.append(f"已由第 {row['withdrawn_by_number']} 号撤回")
     if warnings:
         parts.append(f"已确认 {warnings} 条提醒")
     return "；".join(parts)
@@ -116,12 +119,14 @@ def problems(tx: Session, upload_id: int) -> list[Problem]:
     return bounded(from_json(stored), STORED_LIMIT)
 
 
-def raw_file(tx: Session, campaign_id: str, upload_id: int) -> tuple[str, bytes] | None:
-    """The file exactly as it was uploaded (None when the upload kept no bytes)."""
-    found = db.uploads.content(tx, campaign_id, upload_id)
+def raw_file(tx: Session, campaign_id: str, number: int) -> tuple[str, bytes] | None:
+    """The file of upload 第 `number` 号 exactly as it was uploaded (None when there is no such
+    upload or it kept no bytes)."""
+    upload_id = db.uploads.id_of(tx, campaign_id, number)
+    found = None if upload_id is None else db.uploads.content(tx, campaign_id, upload_id)
     if found is None or found[1] is None:
         return None
-    return found[0] or f"上报{upload_id}", found[1]
+    return found[0] or f"上报{number}", found[1]
 
 
 def unit_history(tx: Session, campaign_id: str, code: str) -> pd.DataFrame:
@@ -132,7 +137,8 @@ def unit_history(tx: Session, campaign_id: str, code: str) -> pd.DataFrame:
     """
     frame = db.reports.unit_revisions(tx, campaign_id, code)
     _local(frame, "uploaded_at")
-    for column in ("enrolled", "low_income_enrolled", "upload_id", "withdraws"):
+    for column in ("enrolled", "low_income_enrolled", "upload_id", "upload_number", "withdraws",
+                   "withdraws_number"):
         frame[column] = frame[column].astype("Int64")
     return frame
 
@@ -142,7 +148,7 @@ def revision_table(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out["kind"] = [
         f"撤回第 {w} 号" if k == "withdrawal" else UPLOAD_KIND_LABELS.get(k, k)
-        for k, w in zip(out["kind"], out["withdraws"])]
+        for k, w in zip(out["kind"], out["withdraws_number"])]
     out["report_date"] = pd.to_datetime(out["report_date"]).dt.date
     out["uploaded_at"] = pd.to_datetime(out["uploaded_at"]).dt.strftime("%Y-%m-%d %H:%M")
     out["current"] = out["current"].map({True: "是", False: ""})

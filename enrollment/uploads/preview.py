@@ -135,7 +135,7 @@ class Preview:
                 "文件中的单位": line.written,
                 "对应单位": line.name or "",
                 "单位代码": line.code or "",
-                "累计参保人数": _count(report.enrolled) if report else cellvalues.cell_text(line.enrolled),
+                "累计参保人数": _count(report.enrolled) if report else _written(line.enrolled),
                 "上次上报": _count(report.previous) if report else "",
                 "任务数": _count(report.target) if report else "",
                 "检查结果": status,
@@ -149,6 +149,15 @@ class Preview:
 def _count(value: int | None) -> str:
     """A count as the preview shows it: with thousands separators, blank when unknown."""
     return "" if value is None else f"{value:,}"
+
+
+def _written(value: object) -> str:
+    """A count as written in a row that was not taken (an error): a whole number gets its
+    thousands separators like the others, anything else stays as written."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return f"{int(value):,}"
+    text = cellvalues.cell_text(value)
+    return f"{int(text):,}" if cellvalues.NUMBER.match(text) and text.lstrip("+-").isdigit() else text
 
 
 @dataclass
@@ -168,6 +177,11 @@ class Receipt:
     total_low_income: int | None = None
     corrected: int = 0                # units whose figure for the date changed (a correction)
     warnings_accepted: int = 0
+    number: int | None = None         # 第 N 号: the upload's number in its campaign (the id keys it)
+
+    @property
+    def shown_number(self) -> int:
+        return self.upload_id if self.number is None else self.number
 
     @property
     def uploaded_local(self) -> dt.datetime:
@@ -180,13 +194,13 @@ class Receipt:
         return f"逾期上报（截止时间 {self.deadline:%Y-%m-%d %H:%M}）"
 
     def summary(self) -> str:
-        return (f"已接收第 {self.upload_id} 号上报：{self.file_name}，上报日期 {self.report_date}，"
+        return (f"已接收第 {self.shown_number} 号上报：{self.file_name}，上报日期 {self.report_date}，"
                 f"{self.rows} 行、{self.units} 个单位，累计参保人数合计 {self.total_enrolled:,}；"
                 f"{self.uploaded_local:%Y-%m-%d %H:%M} {self.timing}")
 
     def details(self) -> list[tuple[str, str]]:
         """The receipt as label/value pairs, for the page."""
-        out = [("上报编号", f"第 {self.upload_id} 号"), ("文件名", self.file_name),
+        out = [("上报编号", f"第 {self.shown_number} 号"), ("文件名", self.file_name),
                ("上报日期", f"{self.report_date:%Y-%m-%d}"), ("数据行数", f"{self.rows} 行"),
                ("单位数", f"{self.units} 个"), ("累计参保人数合计", f"{self.total_enrolled:,}")]
         if self.total_amount is not None:
@@ -203,8 +217,10 @@ class Receipt:
 class UploadRejected(Exception):
     """The upload has errors (or unaccepted warnings) and changed nothing but the archive."""
 
-    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool):
+    def __init__(self, preview: Preview, upload_id: int | None, warnings_only: bool,
+                 number: int | None = None):
         self.preview = preview
         self.upload_id = upload_id
+        self.number = number              # 第 N 号 of the archived attempt
         self.warnings_only = warnings_only
         super().__init__("；".join(str(p) for p in preview.problems))

@@ -104,14 +104,14 @@ def _check_duplicate_file(tx: Session, preview: Preview, problems: list[Problem]
     rows = db.uploads.same_file(tx, preview.campaign_id, preview.sha256, preview.report_date)
     if not rows:
         return
-    upload_id, uploader, uploaded_at, day = rows[0]
+    number, uploader, uploaded_at, day = rows[0]
     local = uploaded_at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(settings.timezone()))
     who = f"由「{uploader}」" if uploader else ""
     if day == preview.report_date:
         problems.append(Problem(
-            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {upload_id} 号上报，上报日期 {day}），"
+            None, f"同一文件已于 {local:%Y-%m-%d %H:%M} {who}上传过（第 {number} 号上报，上报日期 {day}），"
                   "不会重复计入。如需更正，请修改文件后再上传"))
     else:
         problems.append(Problem(
-            None, f"这个文件与第 {upload_id} 号上报（上报日期 {day}）的文件完全相同，"
+            None, f"这个文件与第 {number} 号上报（上报日期 {day}）的文件完全相同，"
                   "是否误传了以前的文件？请确认", WARNING))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -61,9 +62,18 @@ def report_level(tx: Session, campaign_id: str) -> str:
     return levels[1] if len(levels) > 1 else levels[0]
 
 
-def scopes(tx: Session, campaign_id: str, level: str) -> list[Unit]:
-    """Units a template can be made for at a level: the top and every unit above that level."""
+def scopes(tx: Session, campaign_id: str, level: str,
+           allowed: Iterable[str] | None = None) -> list[Unit]:
+    """Units a template can be made for at a level: the top and every unit above that level.
+
+    With `allowed` (a 填报员's units) only those of them at or above the level: a county's
+    reporter gets the county's own one-row template at the county level.
+    """
     levels = db.units.levels_by_depth(tx, campaign_id)
+    if allowed is not None:
+        upto = levels[: levels.index(level) + 1] if level in levels else levels
+        found = (db.units.get(tx, campaign_id, code) for code in allowed)
+        return [u for u in found if u is not None and u.level in upto]
     above = levels[: levels.index(level)] if level in levels else levels
     return db.units.at_levels(tx, campaign_id, above)
 
@@ -91,7 +101,7 @@ def build(tx: Session, campaign: Campaign, scope: str | None = None,
     rows = _units(tx, campaign.id, scope_unit.code, level, report_date)
     if not rows:
         raise TemplateError(f"「{scope_unit.name}」下没有「{LEVEL_LABELS.get(level, level)}」层级的单位")
-    content = _workbook(campaign, scope_unit, level, rows)
+    content = _workbook(campaign, scope_unit, level, rows, report_date)
     name = f"{campaign.name}_上报模板_{scope_unit.name}_{FILE_LEVEL_WORDS.get(level, level)}.xlsx"
     return Template(content, name, scope_unit.code, scope_unit.name, level, len(rows))
 
@@ -119,7 +129,8 @@ def group_columns(campaign: Campaign) -> list[tuple[str, bool]]:
     return out
 
 
-def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) -> bytes:
+def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple],
+              report_date: dt.date | None = None) -> bytes:
     buffer = io.BytesIO()
     book = xlsx_workbook(buffer)
     book.set_properties({"title": f"{campaign.name} 上报模板", "comments": campaign.id})
@@ -148,7 +159,10 @@ def _workbook(campaign: Campaign, scope: Unit, level: str, rows: list[tuple]) ->
     sheet.set_row(TITLE_ROW, 30)
     sheet.merge_range(LINE_ROW, 0, LINE_ROW, 4,
                       f"填报单位：{scope.name}（{LEVEL_LABELS.get(level, level)}）", plain)
-    sheet.merge_range(LINE_ROW, 5, LINE_ROW, last_col, "填报日期：　　　　年　　月　　日", plain)
+    # The date chosen for the report (the figures are as of that day), or blanks to fill in.
+    day = (f"{report_date.year}年{report_date.month}月{report_date.day}日" if report_date
+           else "　　　　年　　月　　日")
+    sheet.merge_range(LINE_ROW, 5, LINE_ROW, last_col, f"填报日期：{day}", plain)
     instructions = INSTRUCTIONS + (GROUP_INSTRUCTIONS if groups else "")
     sheet.merge_range(NOTE_ROW, 0, NOTE_ROW, last_col, instructions, note)
     sheet.set_row(NOTE_ROW, 48 if not groups else 64)

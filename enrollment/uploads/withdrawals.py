@@ -37,6 +37,8 @@ class Withdrawal:
     restored: int                  # units whose earlier figure for the date is back
     cleared: int                   # units that have no figure for the date any more
     uploaded_at: dt.datetime       # UTC, naive
+    number: int | None = None      # the withdrawal's 第 N 号 in the campaign
+    withdrawn_number: int | None = None
 
     def summary(self) -> str:
         parts = []
@@ -44,8 +46,8 @@ class Withdrawal:
             parts.append(f"{self.restored} 个单位恢复为此前上报的数字")
         if self.cleared:
             parts.append(f"{self.cleared} 个单位在 {self.report_date} 不再有数字")
-        return (f"已撤回第 {self.withdrawn_id} 号上报（{self.file_name or '无文件名'}，上报日期 "
-                f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.upload_id} 号，历史数字均保留。")
+        return (f"已撤回第 {self.withdrawn_number} 号上报（{self.file_name or '无文件名'}，上报日期 "
+                f"{self.report_date}）：{'，'.join(parts)}。撤回记录为第 {self.number} 号，历史数字均保留。")
 
 
 def withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | None:
@@ -53,10 +55,13 @@ def withdrawable(tx: Session, campaign_id: str, uploader: str | None) -> dict | 
     return db.uploads.latest_withdrawable(tx, campaign_id, audit.clean(uploader, 100) or None)
 
 
-def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: int | None = None,
+def withdraw(store: Store, campaign_id: str, uploader: str | None, number: int | None = None,
              now: dt.datetime | None = None, *, allowed_units: Iterable[str] | None = None,
              address: str | None = None, role: str | None = None) -> Withdrawal:
     """Undo the uploader's latest upload: append revisions restoring the figures it replaced.
+
+    `number`, when given, is the upload's 第 N 号 the caller expects to withdraw (as shown in
+    the log): refused when the latest is another one.
 
     A figure that someone changed again after that upload is not overwritten: the withdrawal is
     refused (WithdrawError) and nothing changes. So is an upload that touched units outside
@@ -72,17 +77,17 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
         who = f"「{uploader}」" if uploader else "未署名填报人"
         if target is None:
             raise WithdrawError(f"{who}在本活动中没有可以撤回的上报")
-        if upload_id is not None and upload_id != target["id"]:
+        if number is not None and number != target["number"]:
             raise WithdrawError(
-                f"只能撤回{who}最近的一次上报（第 {target['id']} 号，{target['file_name']}，"
-                f"上报日期 {target['report_date']}），不能撤回第 {upload_id} 号")
+                f"只能撤回{who}最近的一次上报（第 {target['number']} 号，{target['file_name']}，"
+                f"上报日期 {target['report_date']}），不能撤回第 {number} 号")
         touched = _effective(tx, campaign_id, target["id"])
         allowed = rights.scope(tx, campaign_id, allowed_units)
         outside = sorted({code for code, _ in touched} - allowed) if allowed is not None else []
         if outside:
             names = db.units.names(tx, campaign_id)
             raise WithdrawError(
-                f"第 {target['id']} 号上报包含不在您负责范围内的单位（"
+                f"第 {target['number']} 号上报包含不在您负责范围内的单位（"
                 f"{'、'.join(names.get(c, c) for c in outside[:5])}），不能撤回；请联系管理员")
         if refusal := rights.lock_refusal(tx, campaign, target["report_date"],
                                           [code for code, _ in touched]):
@@ -90,16 +95,17 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
         changed = {key: top for key, (top, _, _) in touched.items() if top != target["id"]}
         if changed:
             names = db.units.names(tx, campaign_id)
-            listed = "、".join(f"「{names.get(code, code)}」（第 {top} 号上报）"
+            numbers = db.uploads.numbers(tx, set(changed.values()))
+            listed = "、".join(f"「{names.get(code, code)}」（第 {numbers.get(top, top)} 号上报）"
                               for (code, _), top in sorted(changed.items())[:5])
             raise WithdrawError(
-                f"第 {target['id']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
+                f"第 {target['number']} 号上报之后，{listed}的数字已被再次上报更新，不能撤回；"
                 "如需更正，请上传更正后的文件")
         new_id = db.uploads.new_id(tx)
         keys = sorted(touched)
         values = [touched[k][1] for k in keys]
         restored = sum(1 for v in values if v[0] is not None)
-        db.uploads.insert(
+        new_number = db.uploads.insert(
             tx, id=new_id, campaign_id=campaign_id, kind="withdrawal", source="upload",
             file_name=target["file_name"], uploader=uploader, uploaded_at=now,
             report_date=target["report_date"], status="accepted", messages="[]",
@@ -120,11 +126,11 @@ def withdraw(store: Store, campaign_id: str, uploader: str | None, upload_id: in
                              min(k[1] for k in keys), len(keys))
         rows = keys
         audit.record(tx, uploader, "withdrawal",
-                     f"撤回第 {target['id']} 号上报「{target['file_name']}」（上报日期 "
-                     f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_id} 号",
+                     f"撤回第 {target['number']} 号上报「{target['file_name']}」（上报日期 "
+                     f"{target['report_date']}），{len(keys)} 个单位；撤回记录为第 {new_number} 号",
                      address, campaign_id=campaign_id, role=role, now=now)
     return Withdrawal(new_id, target["id"], target["file_name"], target["report_date"], len(rows),
-                      restored, len(rows) - restored, now)
+                      restored, len(rows) - restored, now, new_number, target["number"])
 
 
 def _effective(tx: Session, campaign_id: str,
