@@ -89,17 +89,24 @@ def unlock(store: Store, campaign_id: str, day: dt.date, *, actor: str | None,
     now = now or audit.now_utc()
     reason = _reason(reason, "解除锁定的原因", required=False)
     with store.write() as tx:
-        campaign = campaigns.get(tx, campaign_id)
-        day = report_day(campaign, day)
-        held = rights.week_lock(tx, campaign, day)
-        if held is None:
-            raise WeekError(f"{week_title(campaign, day)}没有锁定")
+        campaign, day, held = _locked(tx, campaign_id, day, "")
         db.weeks.unlock(tx, held.id, actor, now, reason)
         audit.record(tx, actor, "week_unlocked",
                      f"解除{week_title(campaign, day)}的锁定" + (f"，原因：{reason}" if reason else "")
                      + "；已发布的通报文件仍保留在归档中",
                      address, campaign_id=campaign.id, role=role, now=now)
         return held
+
+
+def _locked(tx: Session, campaign_id: str, day: dt.date, refusal: str):
+    """(campaign, the week's report day, its lock) of a week that must be locked; WeekError
+    「第N周…没有锁定」 + `refusal` when it is not."""
+    campaign = campaigns.get(tx, campaign_id)
+    day = report_day(campaign, day)
+    held = rights.week_lock(tx, campaign, day)
+    if held is None:
+        raise WeekError(f"{week_title(campaign, day)}没有锁定{refusal}")
+    return campaign, day, held
 
 
 def resolve_unit(tx: Session, campaign_id: str, unit: str) -> tuple[str, str]:
@@ -121,11 +128,7 @@ def allow(store: Store, campaign_id: str, day: dt.date, unit: str, reason: str, 
     now = now or audit.now_utc()
     reason = _reason(reason, "开放例外的原因", required=True)
     with store.write() as tx:
-        campaign = campaigns.get(tx, campaign_id)
-        day = report_day(campaign, day)
-        held = rights.week_lock(tx, campaign, day)
-        if held is None:
-            raise WeekError(f"{week_title(campaign, day)}没有锁定，各单位可以直接上报，无需开放例外")
+        campaign, day, held = _locked(tx, campaign_id, day, "，各单位可以直接上报，无需开放例外")
         code, name = resolve_unit(tx, campaign.id, unit)
         if code in held.exceptions:
             raise WeekError(f"{week_title(campaign, day)}已为「{name}」开放例外（原因：{held.exceptions[code]}）")

@@ -38,7 +38,7 @@ from . import dumps
 from .engine import DatabaseDamaged, DuckSession, Store
 from .holding import release, write_lock
 from .schema import LATEST_VERSION, migrate, schema_version
-from .snapshots import BackupError, BackupResult, RestoreResult, Snapshot
+from .snapshots import BackupError, BackupResult, RestoreResult, Snapshot, place_checked
 
 __all__ = ["BackupError", "BackupResult", "RestoreResult", "Snapshot", "backup", "current",
            "inspect", "restore"]
@@ -129,14 +129,9 @@ def backup(store: Store, out: Path) -> BackupResult:
                 con.close()
             locked_seconds = time.perf_counter() - locked
         _fsync(partial)
-        copy = inspect(partial)
-        if (copy.tables, copy.schema_version, copy.data_version) != \
-                (original.tables, original.schema_version, original.data_version):
-            raise BackupError("备份文件与数据库核对不一致，备份未完成，请重试")
-        os.replace(partial, out)
+        copy = place_checked(partial, out, original, inspect)
     finally:
         partial.unlink(missing_ok=True)
-    copy.path = out
     return BackupResult(copy, out.stat().st_size, time.perf_counter() - started, locked_seconds)
 
 

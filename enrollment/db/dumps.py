@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .core import Database, schema_version
 from .schema import LATEST_VERSION
-from .snapshots import BackupError, BackupResult, Snapshot
+from .snapshots import BackupError, BackupResult, Snapshot, place_checked
 
 MAGIC = b"PGDMP"          # the first bytes of a pg_dump archive (custom format)
 
@@ -138,14 +138,9 @@ def backup(store: Database, out: Path):
             _run([tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
                   f"--snapshot={exported}", f"--file={partial}", f"--dbname={store.target}"],
                  "pg_dump 备份")
-        copy = inspect(partial)
-        if (copy.tables, copy.schema_version, copy.data_version) != \
-                (original.tables, original.schema_version, original.data_version):
-            raise BackupError("备份文件与数据库核对不一致，备份未完成，请重试")
-        os.replace(partial, out)
+        copy = place_checked(partial, out, original, inspect)
     finally:
         partial.unlink(missing_ok=True)
-    copy.path = out
     return BackupResult(copy, out.stat().st_size, time.perf_counter() - started, 0.0)
 
 

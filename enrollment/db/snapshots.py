@@ -3,6 +3,8 @@ engines (db/backup.py for the DuckDB file, db/dumps.py for PostgreSQL)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +61,16 @@ class RestoreResult:
         if self.migrations:
             text += f"；数据库结构已升级到第 {self.migrations[-1]} 版"
         return text
+
+
+def place_checked(partial: Path, out: Path, original: Snapshot,
+                  inspect: Callable[[Path], Snapshot]) -> Snapshot:
+    """Read the written copy back (`inspect`, the engine's), compare its tables, schema and data
+    version with what the database held when it was copied, and only then give it its name."""
+    copy = inspect(partial)
+    if (copy.tables, copy.schema_version, copy.data_version) != \
+            (original.tables, original.schema_version, original.data_version):
+        raise BackupError("备份文件与数据库核对不一致，备份未完成，请重试")
+    os.replace(partial, out)
+    copy.path = out
+    return copy
