@@ -13,6 +13,10 @@ that engine).
 What those views give at the campaign's week ends is also kept in tables (migration 5,
 db/weekly.py): `weekly_figures`, `rolled_targets`, with `weekly_dates` and `weekly_marks` saying
 for which calendar and which reports they were computed.
+
+Size: the migrations are the schema's history and are never edited once released, so the
+module grows by one tuple of statements per change; the code that applies them is the last
+60 lines.
 """
 
 from __future__ import annotations
@@ -446,6 +450,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX targets_unit ON targets (campaign_id, unit_code, set_id)",
         "CREATE INDEX audit_log_time ON audit_log (logged_at)",
         "CREATE INDEX sessions_user ON sessions (user_name)",
+    ))),
+    Migration(10, "indexes for the kept figures on a database server",
+              tuple(Spelling("", statement) for statement in (
+        # Every write refreshes the kept rows of the units it touched (by unit) from their
+        # children's (by parent); a view reads a unit and its children. DuckDB reads them in the
+        # order they are written and needs none.
+        "CREATE INDEX weekly_figures_unit "
+        "ON weekly_figures (campaign_id, source, unit_code, week_end)",
+        "CREATE INDEX weekly_figures_parent "
+        "ON weekly_figures (campaign_id, source, parent_code, week_end)",
+        "CREATE INDEX rolled_targets_unit ON rolled_targets (campaign_id, unit_code)",
+        "CREATE INDEX rolled_targets_parent ON rolled_targets (campaign_id, parent_code)",
+        "CREATE INDEX group_reports_key "
+        "ON group_reports (campaign_id, source, unit_code, report_date, upload_id)",
     ))),
 )
 
