@@ -49,6 +49,26 @@ def test_a_locked_week_refuses_uploads_for_every_date_of_it_and_archives_the_fil
         assert "锁定，不能再上报" in " ".join(map(str, uploads.problems(tx, int(rejected.iloc[0]["id"]))))
 
 
+def test_a_week_locked_between_the_check_and_the_commit_still_refuses(store, monkeypatch):
+    """The file is checked before the write lock (issue 15); a week locked meanwhile (a
+    publication on another server) is found by the re-check inside it, not missed."""
+    record(store, CAMPAIGN, FRIDAY, {"140502": 150000})
+    checked = ingest.check
+
+    def check_then_lock(*args, **kwargs):
+        preview = checked(*args, **kwargs)
+        assert not preview.errors                 # the week was open at the check
+        weeks.lock(store, CAMPAIGN, FRIDAY, actor="管理员甲")
+        return preview
+
+    monkeypatch.setattr(ingest, "check", check_then_lock)
+    before = dump(store)["reports"]
+    with pytest.raises(ingest.UploadRejected) as refused:
+        upload(store, {"140502": 160000})
+    assert "不能再上报或撤回" in refused.value.preview.errors[0].message
+    assert dump(store)["reports"] == before
+
+
 def test_a_withdrawal_in_a_locked_week_is_refused_and_changes_nothing(store):
     record(store, CAMPAIGN, FRIDAY, {"140502": 150000}, uploader="张三")
     weeks.lock(store, CAMPAIGN, FRIDAY, actor="管理员甲")

@@ -1,6 +1,6 @@
 """An upload checked against what is stored: the figures of its units around its date (the
-previous one, a later one, one already stored for the same date), their tasks, and earlier
-uploads of the same file.
+previous one, a later one, one already stored for the same date), their tasks, payment days
+between reports, whether the week is locked (published), and earlier uploads of the same file.
 
 These are the checks that other writes can change after the preview, so `ingest.commit` runs
 them again inside the write lock when something was written since (`check` replaces what an
