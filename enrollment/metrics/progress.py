@@ -175,10 +175,7 @@ def _metrics(tx: Session, campaign: Campaign, days: list[dt.date], source: str,
     base = calendar_of(tx, campaign, options.get("root"))
     params = date_params(base, days)
     windows = _window_frames(campaign, base, options.get("root"), days)
-    kept, fresh = db.weekly.state(tx, campaign.id, source)
-    if windows is None and fresh and all(
-            kept.get(d) == (start, prev)
-            for d, start, prev in zip(params["as_of"], params["week_start"], params["prev"])):
+    if windows is None and _kept_at(tx, campaign, source, params):
         # Kept rows carry no pace: they serve when every unit shares the window of `base`.
         frame = _derive(campaign, base, params, db.weekly.read(tx, campaign.id, source, days,
                                                                 **options))
@@ -202,6 +199,14 @@ def _metrics(tx: Session, campaign: Campaign, days: list[dt.date], source: str,
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     frame = money.add_expected(frame, campaign.terms)
     return frame if as_of else frame.drop(columns="as_of")
+
+
+def _kept_at(tx: Session, campaign: Campaign, source: str, params: dict) -> bool:
+    """Whether the kept rows reflect every report and serve every date of `params` (each a kept
+    week end of the same week start and previous day)."""
+    kept, fresh = db.weekly.state(tx, campaign.id, source)
+    return fresh and all(kept.get(d) == (start, prev) for d, start, prev in
+                         zip(params["as_of"], params["week_start"], params["prev"]))
 
 
 _COLUMNS = ("code", "name", "level", "parent_code", "depth", "position", "as_of", "target",
