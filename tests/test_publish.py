@@ -130,6 +130,24 @@ def test_the_unique_key_stops_a_second_publisher_that_got_past_the_check(reporte
     assert dump(reported, audit=True) == before
 
 
+def test_the_second_publisher_is_told_who_won_the_race(reported, monkeypatch):
+    """Both timers passed the checks; the second's insert meets the first's key. Its transaction
+    must still read who published (on PostgreSQL a failed statement would abort it)."""
+    publishing.publish(reported, CAMPAIGN, W12, actor="服务器甲", formats=FAST, automatic=True)
+    before = dump(reported, audit=True)
+    real, calls = publishing.find, []
+
+    def late_find(*args):
+        calls.append(args)
+        return None if len(calls) <= 2 else real(*args)      # the two checks before the insert
+
+    monkeypatch.setattr(publishing, "find", late_find)
+    with pytest.raises(publishing.AlreadyPublished, match="由「服务器甲」（定时任务）发布（第 1 号）"):
+        publishing.publish(reported, CAMPAIGN, W12, actor="服务器乙", formats=FAST, automatic=True)
+    assert len(calls) == 3
+    assert dump(reported, audit=True) == before
+
+
 def test_an_upload_while_the_files_are_made_is_in_what_is_published(reported, monkeypatch):
     real = bundles.build
     calls = []

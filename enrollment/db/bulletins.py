@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 
 from .engine import Session
 
-try:        # PostgreSQL (issue 14's engine) reports the same conflict as UniqueViolation
-    from psycopg.errors import UniqueViolation as _PostgresUnique
-    _UNIQUE: tuple[type[Exception], ...] = (duckdb.ConstraintException, _PostgresUnique)
-except ImportError:
-    _UNIQUE = (duckdb.ConstraintException,)
-
 
 class Duplicate(Exception):
     """The period is already published (another process won the race to its unique key)."""
+
 
 COLUMNS = ("id", "campaign_id", "period", "period_key", "as_of", "week", "source", "scope_code",
            "level", "stem", "published_by", "role", "published_at", "automatic", "figures",
@@ -34,12 +28,15 @@ def insert(tx: Session, files: list[tuple[str, str, str, str, bytes]], **values)
     unknown = set(values) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown bulletin columns {sorted(unknown)}")
-    try:
-        tx.run(f"INSERT INTO bulletins ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join(':' + c for c in COLUMNS)})",
-               {c: values.get(c) for c in COLUMNS})
-    except _UNIQUE as exc:
-        raise Duplicate(str(exc)) from exc
+    # ON CONFLICT, not a caught unique violation: on PostgreSQL a failed statement aborts the
+    # transaction, and the caller still reads in it who published the period first.
+    inserted = tx.column(f"INSERT INTO bulletins ({', '.join(COLUMNS)}) "
+                         f"VALUES ({', '.join(':' + c for c in COLUMNS)}) "
+                         "ON CONFLICT (campaign_id, period, period_key) DO NOTHING RETURNING id",
+                         {c: values.get(c) for c in COLUMNS})
+    if not inserted:
+        raise Duplicate(f"{values.get('campaign_id')} {values.get('period')} "
+                        f"{values.get('period_key')} is already published")
     for position, (name, kind, label, sha256, content) in enumerate(files, start=1):
         tx.run("""INSERT INTO bulletin_files VALUES (:b, :p, :name, :kind, :label, :sha, :size,
                                                      :content)""",
